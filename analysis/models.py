@@ -1,0 +1,127 @@
+"""Stored results of computations, with their history and provenance."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from surveys.models import Arm, Item, Study, Wave
+
+ACTIVE_STATUSES = ("queued", "running")
+
+
+class AnalysisRun(models.Model):
+    """One computation: a history row, never overwritten."""
+
+    class Kind(models.TextChoices):
+        INDICES = "indices", _("indices")
+        EFFECTS = "effects", _("effects")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        SKIPPED = "skipped", _("skipped (inputs unchanged)")
+        FAILED = "failed", _("failed")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="analysis_runs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, null=True, blank=True, related_name="analysis_runs",
+                             help_text="Empty for study-wide kinds (effects).")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    fingerprint = models.CharField(max_length=64, blank=True, help_text="Hash of the inputs; unchanged inputs are skipped.")
+    parameters = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(default=0)
+    code_version = models.CharField(max_length=64, blank=True)
+    exclusions_applied = models.JSONField(default=list, blank=True, help_text="Public ids of excluded participants.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+        constraints = [
+            # One active run per (study, kind, wave); NULL waves need their own constraint.
+            models.UniqueConstraint(fields=["study", "kind", "wave"], condition=Q(status__in=ACTIVE_STATUSES),
+                                    name="analysisrun_one_active_per_wave"),
+            models.UniqueConstraint(fields=["study", "kind"],
+                                    condition=Q(status__in=ACTIVE_STATUSES, wave__isnull=True),
+                                    name="analysisrun_one_active_per_study_kind"),
+            models.CheckConstraint(condition=Q(kind__in=["indices", "effects"]), name="analysisrun_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "skipped", "failed"]),
+                                   name="analysisrun_status_valid"),
+            models.CheckConstraint(condition=~Q(kind="indices") | Q(wave__isnull=False),
+                                   name="analysisrun_indices_have_wave"),
+        ]
+
+    def __str__(self) -> str:
+        where = f" wave {self.wave.number}" if self.wave_id else ""
+        return f"{self.kind} of {self.study.slug}{where}: {self.status}"
+
+
+class IndexResult(models.Model):
+    """One index value for a (study, wave, item, group). `item` empty = pooled over attitude items."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="index_results")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="index_results")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, null=True, blank=True, related_name="index_results")
+    group = models.CharField(max_length=200, default="all")
+    index = models.CharField(max_length=32)
+    value = models.FloatField(null=True, blank=True)
+    ci_low = models.FloatField(null=True, blank=True)
+    ci_high = models.FloatField(null=True, blank=True)
+    n = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="index_results")
+
+    class Meta:
+        ordering = ["study", "wave", "item", "group", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "wave", "item", "group", "index"], condition=Q(item__isnull=False),
+                                    name="indexresult_unique_per_item"),
+            models.UniqueConstraint(fields=["study", "wave", "group", "index"], condition=Q(item__isnull=True),
+                                    name="indexresult_unique_pooled"),
+            models.CheckConstraint(
+                condition=Q(ci_low__isnull=True) | Q(ci_high__isnull=True) | Q(ci_low__lte=models.F("ci_high")),
+                name="indexresult_ci_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["study", "index", "group"], name="indexresult_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.index}[{self.group}] = {self.value}"
+
+
+class EffectEstimate(models.Model):
+    """An intervention effect of one arm against control. `wave` empty = pooled over post waves."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="effect_estimates")
+    arm = models.ForeignKey(Arm, on_delete=models.CASCADE, related_name="effect_estimates")
+    outcome = models.CharField(max_length=32, help_text="value, extremity, distance_other_group or an index name.")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, null=True, blank=True, related_name="effect_estimates")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, null=True, blank=True, related_name="effect_estimates")
+    method = models.CharField(max_length=32)
+    estimate = models.FloatField(null=True, blank=True)
+    se = models.FloatField(null=True, blank=True)
+    ci_low = models.FloatField(null=True, blank=True)
+    ci_high = models.FloatField(null=True, blank=True)
+    p_value = models.FloatField(null=True, blank=True)
+    p_holm = models.FloatField(null=True, blank=True)
+    n = models.PositiveIntegerField(default=0)
+    is_primary = models.BooleanField(default=False)
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="effect_estimates")
+
+    class Meta:
+        ordering = ["study", "outcome", "arm", "wave"]
+        constraints = [
+            models.CheckConstraint(condition=Q(se__isnull=True) | Q(se__gte=0), name="effect_se_nonnegative"),
+            models.CheckConstraint(
+                condition=(Q(p_value__isnull=True) | Q(p_value__gte=0, p_value__lte=1))
+                & (Q(p_holm__isnull=True) | Q(p_holm__gte=0, p_holm__lte=1)),
+                name="effect_p_values_are_probabilities",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} {self.arm.name}: {self.estimate}"

@@ -1,0 +1,109 @@
+"""The admin is usable for building a study without code, and shows a researcher only the studies
+they are a member of."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from surveys.models import Item, Study
+from tests.factories import (
+    ArmFactory,
+    ItemFactory,
+    MembershipFactory,
+    ResponseFactory,
+    StudyFactory,
+    UserFactory,
+    WaveFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    return client
+
+
+def test_every_admin_page_renders_for_a_superuser(superuser_client):
+    response = ResponseFactory()
+    study = response.submission.participant.study
+    ArmFactory(study=study, is_control=True)
+    pages = set()
+    for model, model_admin in admin.site._registry.items():
+        info = model._meta.app_label, model._meta.model_name
+        assert superuser_client.get(reverse("admin:{}_{}_changelist".format(*info))).status_code == 200
+        if model_admin.has_add_permission(request=type("R", (), {"user": UserFactory(username="root")})()):
+            assert superuser_client.get(reverse("admin:{}_{}_add".format(*info))).status_code == 200
+        obj = model._default_manager.first()
+        if obj is not None:
+            assert superuser_client.get(reverse("admin:{}_{}_change".format(*info), args=[obj.pk])).status_code == 200
+        pages.add(model.__name__)
+    # Every model of DESIGN section 3 has a page; ConsentVersion, Membership, Intervention and
+    # Response are edited inline on their study, wave and submission pages.
+    assert {"Study", "Item", "Wave", "Arm", "Participant", "ParticipantToken", "Submission", "Exclusion",
+            "AnalysisRun", "IndexResult", "EffectEstimate"} <= pages
+
+
+def test_a_researcher_sees_only_member_studies(client):
+    mine = MembershipFactory(role="analyst")
+    theirs = StudyFactory(slug="theirs")
+    ItemFactory(study=theirs, code="secret_item")
+    client.force_login(mine.user)
+    listing = client.get(reverse("admin:surveys_study_changelist")).content.decode()
+    assert mine.study.slug in listing and "theirs" not in listing
+    assert client.get(reverse("admin:surveys_study_change", args=[theirs.pk])).status_code == 302  # not found -> index
+    assert "secret_item" not in client.get(reverse("admin:surveys_item_changelist")).content.decode()
+
+
+def test_only_an_owner_may_change_a_study_design(client):
+    analyst = MembershipFactory(role="analyst")
+    client.force_login(analyst.user)
+    url = reverse("admin:surveys_study_change", args=[analyst.study.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+
+
+def test_an_owner_builds_a_study_with_inlines(superuser_client):
+    url = reverse("admin:surveys_study_add")
+    data = {
+        "slug": "panel-2027", "title": "Panel 2027", "status": "draft", "languages": '["en", "de"]',
+        "completion_text": "{}", "description": "",
+    }
+    prefixes = {"memberships": 0, "consent_versions": 1, "arms": 2, "items": 1, "waves": 1}
+    for prefix, total in prefixes.items():
+        data.update({f"{prefix}-TOTAL_FORMS": total, f"{prefix}-INITIAL_FORMS": 0,
+                     f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000})
+    data.update({"consent_versions-0-version": 1, "consent_versions-0-text": '{"en": "I agree."}'})
+    data.update({"arms-0-name": "control", "arms-0-allocation_weight": 1, "arms-0-is_control": "on",
+                 "arms-1-name": "intervention", "arms-1-allocation_weight": 1})
+    data.update({"items-0-order": 1, "items-0-code": "good_reasons", "items-0-prompt": '{"en": "They have reasons."}',
+                 "items-0-kind": "likert", "items-0-role": "attitude", "items-0-scale_min": 1,
+                 "items-0-scale_max": 7, "items-0-step": 1})
+    data.update({"waves-0-number": 1, "waves-0-opens_at_0": "2027-01-01", "waves-0-opens_at_1": "00:00:00",
+                 "waves-0-closes_at_0": "2027-01-08", "waves-0-closes_at_1": "00:00:00", "waves-0-state": "scheduled"})
+    response = superuser_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].errors if response.context else response
+    study = Study.objects.get(slug="panel-2027")
+    assert (study.items.count(), study.waves.count(), study.arms.count(), study.consent_versions.count()) == (1, 1, 2, 1)
+
+
+def test_the_admin_refuses_to_change_the_scale_of_an_answered_item(superuser_client):
+    response = ResponseFactory()
+    item = response.item
+    url = reverse("admin:surveys_item_change", args=[item.pk])
+    data = {"study": item.study_id, "code": item.code, "prompt": '{"en": "Changed"}', "kind": "likert",
+            "role": "attitude", "scale_min": 1, "scale_max": 5, "step": 1, "labels": "{}", "order": 0}
+    page = superuser_client.post(url, data)
+    assert page.status_code == 200 and "frozen" in page.content.decode()
+    assert Item.objects.get(pk=item.pk).scale_max == 7
+
+
+def test_wave_admin_lists_only_items_of_member_studies(client):
+    membership = MembershipFactory(role="owner")
+    wave = WaveFactory(study=membership.study)
+    ItemFactory(study=membership.study, code="mine")
+    ItemFactory(code="foreign")
+    client.force_login(membership.user)
+    page = client.get(reverse("admin:surveys_wave_change", args=[wave.pk])).content.decode()
+    assert "mine" in page and "foreign" not in page

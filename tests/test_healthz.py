@@ -1,0 +1,41 @@
+import json
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_reports_database_and_eager_broker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"database": "ok", "broker": "eager", "status": "ok"}
+
+
+def test_healthz_reports_an_unreachable_broker(client):
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
+        from disagreement.celery import app
+
+        previous = app.conf.broker_url
+        app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+        try:
+            response = client.get("/healthz")
+        finally:
+            app.conf.broker_url = previous
+    assert response.status_code == 200
+    assert json.loads(response.content)["broker"] == "error"
+
+
+def test_healthz_answers_503_when_the_database_fails(client, monkeypatch):
+    def broken_cursor(*args, **kwargs):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert json.loads(response.content)["database"] == "error"
+
+
+def test_healthz_refuses_post(client):
+    assert client.post("/healthz").status_code == 405
