@@ -132,6 +132,16 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=600
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=660)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Waves whose answers changed since their last computation are recomputed by this sweep.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-indices": {
+        "task": "analysis.sweep_indices",
+        "schedule": env.int("ANALYSIS_SWEEP_SECONDS", default=180),
+    },
+}
+# Redis redelivers an unacknowledged task (worker killed) after this many seconds; keep it
+# above the longest task's hard time limit.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -141,7 +151,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL = "/studies/"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {

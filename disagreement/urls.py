@@ -9,10 +9,11 @@ admin.site.site_title = "disagreement"
 admin.site.index_title = "Studies, items, waves and participants"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/studies/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("analysis.urls")),
     path("", include("surveys.urls")),
 ]

@@ -36,4 +36,8 @@ def healthz(request):
     """200 with the state of the database and the broker; 503 when the database is unusable."""
     state = {"database": _database_state(), "broker": _broker_state()}
     state["status"] = "ok" if state["database"] == "ok" and state["broker"] != "error" else "degraded"
+    if state["database"] == "ok":
+        from analysis.selectors import get_analysis_state
+
+        state["analysis"] = get_analysis_state()
     return JsonResponse(state, status=200 if state["database"] == "ok" else 503)

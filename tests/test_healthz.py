@@ -10,7 +10,10 @@ pytestmark = pytest.mark.django_db
 def test_healthz_reports_database_and_eager_broker(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert json.loads(response.content) == {"database": "ok", "broker": "eager", "status": "ok"}
+    body = json.loads(response.content)
+    assert {k: body[k] for k in ("database", "broker", "status")} == {"database": "ok", "broker": "eager", "status": "ok"}
+    assert body["analysis"] == {"queued": 0, "running": 0, "failed_last_day": 0, "last_error": None,
+                                "last_finished_at": None, "last_status": None}
 
 
 def test_healthz_reports_an_unreachable_broker(client):

@@ -1,0 +1,202 @@
+"""Reads that feed analysis: database -> DataFrames. No computation here.
+
+Only analysable participants count: never previews, never withdrawn, never excluded
+(`Participant.objects.analysable()`).
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+from django.db.models import Count, F, FloatField, Max, Sum
+from django.db.models.functions import Cast
+
+from surveys.models import Exclusion, Item, Participant, Response, Study, Wave
+
+
+@dataclass(frozen=True)
+class ItemScale:
+    code: str
+    scale_min: float
+    scale_max: float
+    step: float
+    reverse_coded: bool
+
+
+def list_attitude_scales(*, study_id: int) -> dict[str, ItemScale]:
+    """Numeric attitude items of a study by code, in questionnaire order."""
+    items = Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE).exclude(kind=Item.Kind.TEXT)
+    return {
+        item.code: ItemScale(item.code, item.scale_min, item.scale_max, item.step, item.reverse_coded)
+        for item in items.order_by("order", "id")
+    }
+
+
+def list_grouping_codes(*, study_id: int) -> list[str]:
+    return list(Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).order_by("order", "id")
+                .values_list("code", flat=True))
+
+
+def get_study_waves(*, study_id: int) -> list[Wave]:
+    return list(Wave.objects.filter(study_id=study_id).order_by("number"))
+
+
+def _wave_responses(*, study_id: int, wave_id: int):
+    participants = Participant.objects.analysable().filter(study_id=study_id)
+    return Response.objects.filter(
+        submission__wave_id=wave_id,
+        submission__wave__study_id=study_id,
+        submission__participant__in=participants,
+        item__role=Item.Role.ATTITUDE,
+    ).exclude(item__kind=Item.Kind.TEXT)
+
+
+def _group_columns(grouping_codes: list[str]) -> dict[str, F]:
+    return {f"g_{code}": F(f"submission__participant__groups__{code}") for code in grouping_codes}
+
+
+def _normalise_group_values(frame: pd.DataFrame, grouping_codes: list[str]) -> pd.DataFrame:
+    # JSON values arrive as numbers (1, 2.0) or strings; group keys show them as "side:1".
+    for code in grouping_codes:
+        column = frame.pop(f"g_{code}")
+        frame[code] = column.map(_format_group_value)
+    return frame
+
+
+def _format_group_value(value) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def wave_counts_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
+    """Answer counts of one wave with one grouped query (GROUP BY item, arm, groups, value).
+
+    Columns: item, arm, <grouping codes...>, value (NaN = missing code), count. Missing codes
+    ("don't know", skipped) have a NaN value and are counted, never placed on the scale.
+    """
+    grouping_codes = list_grouping_codes(study_id=study_id)
+    rows = (
+        _wave_responses(study_id=study_id, wave_id=wave_id)
+        .values(item_code=F("item__code"), arm=F("submission__participant__arm__name"),
+                **_group_columns(grouping_codes), answer=F("value"))
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    frame = pd.DataFrame.from_records(
+        list(rows), columns=["item_code", "arm", *[f"g_{c}" for c in grouping_codes], "answer", "count"]
+    ).rename(columns={"item_code": "item", "answer": "value"})
+    frame = _normalise_group_values(frame, grouping_codes)
+    return frame[["item", "arm", *grouping_codes, "value", "count"]]
+
+
+def wave_answers_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
+    """One row per answer of one wave: participant (public id), wave (number), item, value
+    (NaN = missing code), arm and one column per grouping item. Needed where one person's
+    several answers matter (constraint, alignment, pooled rows, participant resampling)."""
+    grouping_codes = list_grouping_codes(study_id=study_id)
+    rows = (
+        _wave_responses(study_id=study_id, wave_id=wave_id)
+        .order_by("submission__participant_id", "item__order", "item_id")
+        .values_list("submission__participant__public_id", "submission__wave__number", "item__code", "value",
+                     "submission__participant__arm__name",
+                     *[f"submission__participant__groups__{code}" for code in grouping_codes])
+    )
+    frame = pd.DataFrame.from_records(
+        list(rows.iterator(chunk_size=20_000)),
+        columns=["participant", "wave", "item", "value", "arm", *[f"g_{c}" for c in grouping_codes]],
+    )
+    frame["value"] = frame["value"].astype(float)
+    return _normalise_group_values(frame, grouping_codes)
+
+
+def wave_input_state(*, study_id: int, wave_id: int) -> dict:
+    """What the indices of a wave depend on, cheap to read: answer count, highest answer id, a
+    checksum that changes when any value moves between answers, and the excluded participants."""
+    responses = _wave_responses(study_id=study_id, wave_id=wave_id)
+    state = responses.aggregate(
+        n=Count("id"), max_id=Max("id"),
+        checksum=Sum(Cast(F("id"), FloatField()) * F("value")),
+        participants=Count("submission__participant", distinct=True),
+    )
+    state["checksum"] = None if state["checksum"] is None else round(state["checksum"], 3)
+    state["excluded"] = list_excluded_public_ids(study_id=study_id)
+    state["scales"] = {code: [s.scale_min, s.scale_max, s.step, s.reverse_coded]
+                       for code, s in list_attitude_scales(study_id=study_id).items()}
+    return state
+
+
+def list_excluded_public_ids(*, study_id: int) -> list[str]:
+    return sorted(Exclusion.objects.filter(participant__study_id=study_id, lifted_at__isnull=True)
+                  .values_list("participant__public_id", flat=True))
+
+
+def get_study(*, study_id: int) -> Study:
+    return Study.objects.get(pk=study_id)
+
+
+def get_analysis_state(*, study_id: int | None = None) -> dict:
+    """Counts of queued/running runs, failures of the last day with the latest error, and when
+    the last run finished; for /healthz and the study overview."""
+    from django.utils import timezone
+
+    from .models import AnalysisRun
+
+    runs = AnalysisRun.objects.all() if study_id is None else AnalysisRun.objects.filter(study_id=study_id)
+    since = timezone.now() - timezone.timedelta(days=1)
+    failed = runs.filter(status=AnalysisRun.Status.FAILED, finished_at__gte=since).order_by("-finished_at")
+    last = runs.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    latest_failure = failed.first()
+    return {
+        "queued": runs.filter(status=AnalysisRun.Status.QUEUED).count(),
+        "running": runs.filter(status=AnalysisRun.Status.RUNNING).count(),
+        "failed_last_day": failed.count(),
+        "last_error": latest_failure.error if latest_failure else None,
+        "last_finished_at": last.finished_at.isoformat() if last else None,
+        "last_status": last.status if last else None,
+    }
+
+
+def list_study_summaries(*, user) -> list[dict]:
+    """The user's studies with status, participants, current wave and last finished analysis."""
+    from django.utils import timezone
+
+    from .models import AnalysisRun
+
+    summaries = []
+    for study in Study.objects.for_user(user).order_by("slug"):
+        current = Wave.objects.filter(study=study).open(timezone.now()).first()
+        last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
+        summaries.append({
+            "study": study,
+            "participants": study.participants.filter(is_preview=False).count(),
+            "current_wave": current.number if current else None,
+            "last_run": last,
+        })
+    return summaries
+
+
+def list_wave_summaries(*, study_id: int) -> list[dict]:
+    """Per wave: times, state, started and completed submissions, response rate among those
+    still enrolled, and its last indices run."""
+    from .models import AnalysisRun
+
+    enrolled = Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True).count()
+    rows = []
+    for wave in Wave.objects.filter(study_id=study_id).order_by("number"):
+        submissions = wave.submissions.filter(participant__is_preview=False)
+        completed = submissions.filter(completed_at__isnull=False).count()
+        run = AnalysisRun.objects.filter(wave=wave, kind=AnalysisRun.Kind.INDICES).order_by("-created_at", "-id").first()
+        rows.append({
+            "wave": wave, "started": submissions.count(), "completed": completed,
+            "response_rate": completed / enrolled if enrolled else None, "run": run,
+        })
+    return rows
+
+
+def user_may_recompute(*, user, study: Study) -> bool:
+    from surveys.models import Membership
+
+    return user.is_superuser or Membership.objects.filter(
+        study=study, user=user, role__in=[Membership.Role.OWNER, Membership.Role.ANALYST]).exists()

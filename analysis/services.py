@@ -1,0 +1,248 @@
+"""Writes of the analysis side: computing and storing indices, with their run history.
+
+Concurrency model for one (study, kind, wave):
+- `request_wave_indices` records a *queued* run and dispatches the task after commit. The partial
+  unique constraint on active runs makes a burst of requests collapse into one run.
+- `compute_wave_indices` marks the active run *running* (committed, so dashboards see it), then
+  in one transaction locks the wave row (`select_for_update`; PostgreSQL serialises writers, a
+  no-op on SQLite whose writes are serial anyway), compares the input fingerprint with the last
+  finished run, computes, and replaces the stored rows. A reader never sees half a result; a
+  worker killed mid-way leaves the old rows and a *running* row that the next delivery adopts.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+import disagreement
+from surveys.models import Item, Study, Wave
+
+from . import selectors
+from .models import ACTIVE_STATUSES, AnalysisRun, IndexResult
+from .stats.tables import Scale, compute_index_table
+
+logger = logging.getLogger(__name__)
+
+#: Parameters of the stored indices; part of every fingerprint.
+INDEX_PARAMETERS = {"bootstrap": 1000, "level": 0.95}
+
+
+def _code_version() -> str:
+    """Package version plus a hash of the numerical code, so a changed formula invalidates results."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(__file__).parent / "stats").glob("*.py")):
+        digest.update(path.read_bytes())
+    return f"{disagreement.__version__}+{digest.hexdigest()[:12]}"
+
+
+CODE_VERSION = _code_version()
+
+
+def wave_seed(*, study: Study, wave: Wave) -> int:
+    """A fixed seed per (study, wave): recomputing unchanged data gives identical intervals."""
+    return int.from_bytes(hashlib.sha256(f"{study.slug}:{wave.number}".encode()).digest()[:4], "big")
+
+
+def wave_fingerprint(*, study_id: int, wave_id: int, parameters: dict) -> str:
+    state = selectors.wave_input_state(study_id=study_id, wave_id=wave_id)
+    payload = json.dumps({"state": state, "parameters": parameters, "code": CODE_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def request_wave_indices(*, study_id: int, wave_id: int, force: bool = False) -> AnalysisRun:
+    """Queue a recompute of one wave (dispatched after commit); returns the active run, which is
+    an existing one when a recompute is already queued or running."""
+    from .tasks import compute_wave_indices_task  # tasks import services; keep the cycle lazy
+
+    try:
+        with transaction.atomic():
+            run = AnalysisRun.objects.create(
+                study_id=study_id, wave_id=wave_id, kind=AnalysisRun.Kind.INDICES,
+                status=AnalysisRun.Status.QUEUED, parameters={**INDEX_PARAMETERS, "force": force},
+            )
+    except IntegrityError:
+        return _active_run(study_id=study_id, wave_id=wave_id)
+    transaction.on_commit(lambda: dispatch(compute_wave_indices_task, study_id=study_id, wave_id=wave_id, force=force))
+    return run
+
+
+def dispatch(task, **kwargs) -> bool:
+    """Send a task; a broker outage is logged, not raised: the periodic sweep catches up."""
+    try:
+        task.apply_async(kwargs=kwargs)
+    except Exception:  # noqa: BLE001 - kombu/redis raise many types; none may fail a participant's request
+        logger.warning("could not dispatch %s(%s); the periodic sweep will retry", task.name, kwargs, exc_info=True)
+        return False
+    return True
+
+
+def _active_run(*, study_id: int, wave_id: int) -> AnalysisRun | None:
+    return AnalysisRun.objects.filter(study_id=study_id, wave_id=wave_id, kind=AnalysisRun.Kind.INDICES,
+                                      status__in=ACTIVE_STATUSES).first()
+
+
+def _claim_run(*, study_id: int, wave_id: int, force: bool) -> AnalysisRun:
+    """The active run of this wave, marked running; created when none is queued."""
+    for _attempt in range(3):
+        run = _active_run(study_id=study_id, wave_id=wave_id)
+        if run is None:
+            try:
+                with transaction.atomic():
+                    run = AnalysisRun.objects.create(
+                        study_id=study_id, wave_id=wave_id, kind=AnalysisRun.Kind.INDICES,
+                        status=AnalysisRun.Status.RUNNING, parameters={**INDEX_PARAMETERS, "force": force},
+                        started_at=timezone.now(),
+                    )
+                return run
+            except IntegrityError:
+                continue  # another worker created it a moment ago: adopt that one
+        AnalysisRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+            status=AnalysisRun.Status.RUNNING, started_at=timezone.now())
+        run.refresh_from_db()
+        return run
+    raise RuntimeError(f"could not claim an indices run for wave {wave_id}")
+
+
+def compute_wave_indices(*, study_id: int, wave_id: int, force: bool = False) -> AnalysisRun:
+    """Compute and store every index of one wave. Idempotent: unchanged inputs are skipped and a
+    rerun stores identical rows; safe under concurrency (one writer per wave)."""
+    run = _claim_run(study_id=study_id, wave_id=wave_id, force=force)
+    force = force or bool(run.parameters.get("force"))
+    try:
+        with transaction.atomic():
+            wave = Wave.objects.select_for_update().select_related("study").get(pk=wave_id, study_id=study_id)
+            run.refresh_from_db()
+            if run.status not in ACTIVE_STATUSES:
+                return run  # finished by another worker while we waited for the lock
+            return _compute_locked(run=run, wave=wave, force=force)
+    except Exception as exc:
+        AnalysisRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+            status=AnalysisRun.Status.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:4000])
+        raise
+
+
+def _compute_locked(*, run: AnalysisRun, wave: Wave, force: bool) -> AnalysisRun:
+    study = wave.study
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    parameters = dict(INDEX_PARAMETERS)
+    fingerprint = wave_fingerprint(study_id=study.pk, wave_id=wave.pk, parameters=parameters)
+    last = (AnalysisRun.objects.filter(study=study, wave=wave, kind=AnalysisRun.Kind.INDICES,
+                                       status=AnalysisRun.Status.DONE).order_by("-finished_at", "-id").first())
+    run.fingerprint = fingerprint
+    run.code_version = CODE_VERSION
+    run.seed = wave_seed(study=study, wave=wave)
+    run.parameters = {**parameters, "force": force}
+    run.exclusions_applied = selectors.list_excluded_public_ids(study_id=study.pk)
+    if last is not None and last.fingerprint == fingerprint and not force:
+        run.status = AnalysisRun.Status.SKIPPED
+        run.finished_at = timezone.now()
+        run.save()
+        return run
+
+    scales = selectors.list_attitude_scales(study_id=study.pk)
+    answers = selectors.wave_answers_frame(study_id=study.pk, wave_id=wave.pk)
+    timings["query_s"] = time.perf_counter() - started
+
+    t0 = time.perf_counter()
+    frame = wave_index_frame(answers, scales=scales, grouping=selectors.list_grouping_codes(study_id=study.pk),
+                             seed=run.seed, **parameters)
+    timings["compute_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    _store(run=run, study=study, wave=wave, frame=frame)
+    timings["store_s"] = time.perf_counter() - t0
+    run.status = AnalysisRun.Status.DONE
+    run.finished_at = timezone.now()
+    run.parameters = {**run.parameters, "timings": {k: round(v, 4) for k, v in timings.items()}, "rows": len(frame)}
+    run.save()
+    return run
+
+
+def wave_index_frame(answers: pd.DataFrame, *, scales: dict, grouping: list[str], seed: int,
+                     bootstrap: int, level: float) -> pd.DataFrame:
+    """The index table of one wave: groups `all`, `arm:<name>` and `<grouping code>:<value>`."""
+    columns = ["wave", "item", "group", "index", "value", "ci_low", "ci_high", "n"]
+    answers = answers[answers["item"].isin(scales)]
+    if answers.empty:
+        return pd.DataFrame(columns=columns)
+    table = compute_index_table(
+        answers, scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in scales.items()},
+        by=["arm", *grouping], reverse={code for code, s in scales.items() if s.reverse_coded},
+        bootstrap=bootstrap, seed=seed, level=level,
+    )
+    return table.frame[columns]
+
+
+def _finite(value) -> float | None:
+    return None if value is None or pd.isna(value) or not np.isfinite(value) else float(value)
+
+
+def _store(*, run: AnalysisRun, study: Study, wave: Wave, frame: pd.DataFrame) -> None:
+    items = dict(Item.objects.filter(study=study).values_list("code", "pk"))
+    now = timezone.now()
+    rows = [
+        IndexResult(
+            study=study, wave=wave, item_id=None if pd.isna(item) else items[item], group=group, index=index,
+            value=_finite(value), ci_low=_finite(low), ci_high=_finite(high),
+            n=0 if pd.isna(n) else int(n), computed_at=now, run=run,
+        )
+        for item, group, index, value, low, high, n in frame[
+            ["item", "group", "index", "value", "ci_low", "ci_high", "n"]].itertuples(index=False)
+    ]
+    IndexResult.objects.filter(study=study, wave=wave).delete()
+    IndexResult.objects.bulk_create(rows, batch_size=5000)
+
+
+def waves_needing_indices(*, study_id: int | None = None) -> list[Wave]:
+    """Waves with answers whose inputs differ from their last finished run (or that have none)."""
+    waves = Wave.objects.exclude(state=Wave.State.SCHEDULED).exclude(study__status=Study.Status.DRAFT)
+    if study_id is not None:
+        waves = waves.filter(study_id=study_id)
+    due = []
+    for wave in waves.filter(submissions__isnull=False).distinct().select_related("study"):
+        last = (AnalysisRun.objects.filter(study_id=wave.study_id, wave=wave, kind=AnalysisRun.Kind.INDICES,
+                                           status=AnalysisRun.Status.DONE).order_by("-finished_at", "-id").first())
+        fingerprint = wave_fingerprint(study_id=wave.study_id, wave_id=wave.pk, parameters=dict(INDEX_PARAMETERS))
+        if last is None or last.fingerprint != fingerprint:
+            due.append(wave)
+    return due
+
+
+def sweep_indices(*, stale_after_s: int | None = None) -> list[int]:
+    """Queue every wave whose answers changed; re-dispatch runs whose task was lost. Returns the
+    ids of the waves queued or re-dispatched."""
+    from .tasks import compute_wave_indices_task
+
+    stale_after_s = stale_after_s if stale_after_s is not None else settings.CELERY_TASK_TIME_LIMIT + 60
+    touched: list[int] = []
+    # A queued run whose message was lost, or a running one whose worker died and whose message
+    # will not come back, is older than any task may live (the hard time limit): send it again.
+    cutoff = timezone.now() - dt.timedelta(seconds=stale_after_s)
+    stale = AnalysisRun.objects.filter(kind=AnalysisRun.Kind.INDICES).filter(
+        Q(status=AnalysisRun.Status.QUEUED, created_at__lt=cutoff)
+        | Q(status=AnalysisRun.Status.RUNNING, started_at__lt=cutoff))
+    for run in stale:
+        dispatch(compute_wave_indices_task, study_id=run.study_id, wave_id=run.wave_id, force=False)
+        touched.append(run.wave_id)
+    for wave in waves_needing_indices():
+        if wave.pk not in touched:
+            request_wave_indices(study_id=wave.study_id, wave_id=wave.pk)
+            touched.append(wave.pk)
+    return touched
+
+
+def recompute_study(*, study_id: int) -> list[AnalysisRun]:
+    """A researcher's Recompute: queue every wave with answers, even when unchanged."""
+    waves = Wave.objects.filter(study_id=study_id, submissions__isnull=False).distinct()
+    return [request_wave_indices(study_id=study_id, wave_id=wave.pk, force=True) for wave in waves]

@@ -1,0 +1,155 @@
+"""Benchmark: a full recompute of one wave with 1,000,000 answers in PostgreSQL.
+
+    python bench/pipeline.py [--participants 100000] [--items 10] [--database-url URL]
+
+Builds a throwaway database (`disagreement_bench` on the server of DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/postgres), loads a study of N participants x items answers in
+one wave with COPY, then runs the service a Celery worker runs (`compute_wave_indices`) in this
+process and prints the time split into database query, computation and storage, and the peak
+memory of the process. Prints figures; asserts nothing about time.
+"""
+
+import argparse
+import io
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def bench_url(base: str, name: str) -> str:
+    parts = urlparse(base)
+    return urlunparse(parts._replace(path=f"/{name}"))
+
+
+def recreate_database(base_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=100_000)
+    parser.add_argument("--items", type=int, default=10)
+    parser.add_argument("--database-url", default=os.environ.get(
+        "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--recompute", nargs=2, type=int, metavar=("STUDY_ID", "WAVE_ID"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.recompute:
+        recompute(*args.recompute)
+        return
+
+    name = "disagreement_bench"
+    recreate_database(args.database_url, name)
+    os.environ["DATABASE_URL"] = bench_url(args.database_url, name)
+    os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "disagreement.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    from surveys.models import Arm, Item, Study, Wave
+
+    n, n_items = args.participants, args.items
+    rng = np.random.default_rng(1)
+    study = Study.objects.create(slug="bench", title="Benchmark", status="active")
+    Item.objects.create(study=study, code="side", prompt={"en": "side"}, kind="choice", role="grouping",
+                        scale_min=1, scale_max=2, step=1, labels={"en": {"1": "left", "2": "right"}})
+    items = [Item.objects.create(study=study, code=f"q{i}", prompt={"en": f"q{i}"}, scale_min=1, scale_max=7,
+                                 step=1, order=i, reverse_coded=(i % 3 == 0)) for i in range(n_items)]
+    arms = [Arm.objects.create(study=study, name="control", is_control=True),
+            Arm.objects.create(study=study, name="intervention")]
+    now = timezone.now()
+    wave = Wave.objects.create(study=study, number=1, opens_at=now - timezone.timedelta(days=7), closes_at=now,
+                               state="closed")
+
+    t0 = time.perf_counter()
+    side = rng.integers(1, 3, n)
+    arm = rng.integers(0, 2, n)
+    latent = rng.normal(0, 1, n) + (side - 1.5)
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        with raw.cursor().copy(
+            "COPY surveys_participant (study_id, public_id, external_id, external_study_id, arm_id, language, groups,"
+            " joined_at, is_preview) FROM STDIN"
+        ) as copy:
+            for i in range(n):
+                copy.write_row((study.pk, f"B{i:09d}", "", "", arms[arm[i]].pk, "en", f'{{"side": {side[i]}}}',
+                                now, False))
+        cursor.execute("SELECT id FROM surveys_participant WHERE study_id = %s ORDER BY public_id", [study.pk])
+        participant_ids = [row[0] for row in cursor.fetchall()]
+        with raw.cursor().copy(
+            "COPY surveys_submission (participant_id, wave_id, started_at, completed_at, item_order, page,"
+            " saw_intervention, user_agent_family) FROM STDIN"
+        ) as copy:
+            for pid in participant_ids:
+                copy.write_row((pid, wave.pk, now, now, "[]", 0, False, ""))
+        cursor.execute("SELECT participant_id, id FROM surveys_submission WHERE wave_id = %s", [wave.pk])
+        submission_of = dict(cursor.fetchall())
+        buffer = io.StringIO()
+        for item in items:
+            sign = -1 if item.reverse_coded else 1
+            values = np.clip(np.rint(4 + sign * 1.2 * latent + rng.normal(0, 1, n)), 1, 7).astype(int)
+            for pid, value in zip(participant_ids, values, strict=True):
+                buffer.write(f"{submission_of[pid]}\t{item.pk}\t{value}\t\t\t{now.isoformat()}\n")
+        buffer.seek(0)
+        with raw.cursor().copy(
+            "COPY surveys_response (submission_id, item_id, value, text, missing, answered_at) FROM STDIN"
+        ) as copy:
+            while chunk := buffer.read(1 << 20):
+                copy.write(chunk)
+        cursor.execute("ANALYZE")
+    load_s = time.perf_counter() - t0
+    answers = n * n_items
+    print(f"loaded {answers:,} answers ({n:,} participants x {n_items} items) in {load_s:.1f} s")
+
+    connection.close()
+    # The recompute runs in a fresh process, as in a worker, so its peak memory is its own.
+    subprocess.run([sys.executable, __file__, "--recompute", str(study.pk), str(wave.pk)], check=True,
+                   env=os.environ.copy())
+
+
+def recompute(study_id: int, wave_id: int) -> None:
+    import django
+
+    django.setup()
+    from analysis.models import IndexResult
+    from analysis.services import compute_wave_indices
+
+    rss_before = peak_rss_mb()
+    t0 = time.perf_counter()
+    run = compute_wave_indices(study_id=study_id, wave_id=wave_id)
+    total = time.perf_counter() - t0
+    timings = run.parameters["timings"]
+    print(f"full recompute of the wave: {total:.2f} s (status {run.status}, {IndexResult.objects.count():,} rows)")
+    print(f"  database query: {timings['query_s']:.2f} s")
+    print(f"  computation:    {timings['compute_s']:.2f} s")
+    print(f"  storage:        {timings['store_s']:.2f} s")
+    print(f"  fingerprint and bookkeeping: {total - sum(timings.values()):.2f} s")
+    print(f"peak memory of the worker process: {peak_rss_mb():.0f} MB (after Django start-up: {rss_before:.0f} MB)")
+    t0 = time.perf_counter()
+    again = compute_wave_indices(study_id=study_id, wave_id=wave_id)
+    print(f"rerun on unchanged answers: {time.perf_counter() - t0:.2f} s (status {again.status})")
+
+
+if __name__ == "__main__":
+    main()

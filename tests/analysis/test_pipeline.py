@@ -1,0 +1,275 @@
+"""The indices pipeline: computed per wave, stored, idempotent, and only from analysable answers.
+
+These run eagerly (no broker); tests/analysis/test_worker.py runs the same code in real workers.
+"""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from analysis import selectors, services
+from analysis.models import AnalysisRun, IndexResult
+from surveys.models import Exclusion, Response, Wave
+from surveys.signals import wave_closed
+from tests.factories import (
+    ArmFactory,
+    GroupingItemFactory,
+    ItemFactory,
+    ParticipantFactory,
+    StudyFactory,
+    SubmissionFactory,
+    WaveFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+# Answers of 8 participants to two 5-point items; sides 1/2, arms control/treated.
+ANSWERS = {
+    # participant: (arm, side, trust, threat)
+    "a": ("control", 1, 1, 5), "b": ("control", 1, 2, 4), "c": ("control", 2, 4, 2), "d": ("control", 2, 5, 1),
+    "e": ("treated", 1, 1, 5), "f": ("treated", 1, 1, 4), "g": ("treated", 2, 5, 2), "h": ("treated", 2, 4, None),
+}
+
+
+@pytest.fixture
+def panel(settings):
+    study = StudyFactory(slug="panel")
+    arms = {"control": ArmFactory(study=study, name="control", is_control=True),
+            "treated": ArmFactory(study=study, name="treated")}
+    GroupingItemFactory(study=study, code="side")
+    trust = ItemFactory(study=study, code="trust", scale_max=5, dont_know=True)
+    threat = ItemFactory(study=study, code="threat", scale_max=5, reverse_coded=True)
+    wave = WaveFactory(study=study, number=1)
+    people = {}
+    for key, (arm, side, trust_value, threat_value) in ANSWERS.items():
+        person = ParticipantFactory(study=study, arm=arms[arm], groups={"side": side})
+        submission = SubmissionFactory(participant=person, wave=wave)
+        Response.objects.create(submission=submission, item=trust, value=trust_value)
+        if threat_value is None:
+            Response.objects.create(submission=submission, item=threat, missing="skipped")
+        else:
+            Response.objects.create(submission=submission, item=threat, value=threat_value)
+        people[key] = person
+    return {"study": study, "wave": wave, "people": people, "items": {"trust": trust, "threat": threat}}
+
+
+def stored(study, **filters) -> dict[tuple, tuple]:
+    rows = IndexResult.objects.filter(study=study, **filters).values_list(
+        "wave__number", "item__code", "group", "index", "value", "ci_low", "ci_high", "n")
+    return {(w, i, g, x): (v, lo, hi, n) for w, i, g, x, v, lo, hi, n in rows}
+
+
+def test_counts_come_from_one_grouped_query(panel):
+    with pytest.MonkeyPatch.context():
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            counts = selectors.wave_counts_frame(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    grouped = [q["sql"] for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+    assert len(grouped) == 1
+    trust = counts[counts["item"] == "trust"]
+    assert trust["count"].sum() == 8
+    control_side1 = trust[(trust["arm"] == "control") & (trust["side"] == "1")]
+    assert sorted(zip(control_side1["value"], control_side1["count"], strict=True)) == [(1.0, 1), (2.0, 1)]
+    assert counts.loc[counts["item"] == "threat", "value"].isna().sum() == 1  # the missing code is counted
+
+
+def test_compute_stores_every_group_key_and_pooled_rows(panel):
+    run = services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    assert run.status == "done" and run.fingerprint and run.code_version
+    rows = stored(panel["study"])
+    groups = {key[2] for key in rows}
+    assert {"all", "arm:control", "arm:treated", "side:1", "side:2"} <= groups
+    assert any("|" in g for g in groups)  # between-group pairs
+    # n and mean of trust for everyone: (1+2+4+5+1+1+5+4)/8
+    value, low, high, n = rows[(1, "trust", "all", "mean")]
+    assert (n, value) == (8, pytest.approx(23 / 8))
+    assert low <= value <= high
+    # the skipped answer is excluded from threat's n
+    assert rows[(1, "threat", "all", "n")][0] == 7
+    assert rows[(1, "threat", "arm:treated", "mean")][3] == 3
+    # pooled rows exist (item null) for the per-item indices
+    assert (1, None, "all", "mad_pairwise") in rows
+    assert (1, None, "all", "constraint") in rows
+
+
+def test_a_rerun_on_unchanged_answers_is_skipped_and_keeps_the_rows(panel):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    first = services.compute_wave_indices(**ids)
+    before = stored(panel["study"])
+    second = services.compute_wave_indices(**ids)
+    assert second.status == "skipped" and second.fingerprint == first.fingerprint
+    assert stored(panel["study"]) == before
+    forced = services.compute_wave_indices(**ids, force=True)
+    assert forced.status == "done"
+    assert stored(panel["study"]) == before  # same seed, same data: identical intervals too
+    assert AnalysisRun.objects.filter(status__in=["queued", "running"]).count() == 0
+
+
+def test_changed_answers_are_recomputed(panel):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    first = services.compute_wave_indices(**ids)
+    Response.objects.filter(item__code="trust", value=1).update(value=3)
+    second = services.compute_wave_indices(**ids)
+    assert second.status == "done" and second.fingerprint != first.fingerprint
+    assert stored(panel["study"])[(1, "trust", "all", "mean")][0] == pytest.approx((3 + 2 + 4 + 5 + 3 + 3 + 5 + 4) / 8)
+
+
+def test_swapping_two_answers_changes_the_fingerprint(panel):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    before = services.wave_fingerprint(**ids, parameters=services.INDEX_PARAMETERS)
+    a = Response.objects.get(submission__participant=panel["people"]["a"], item__code="trust")
+    d = Response.objects.get(submission__participant=panel["people"]["d"], item__code="trust")
+    Response.objects.filter(pk=a.pk).update(value=d.value)
+    Response.objects.filter(pk=d.pk).update(value=a.value)
+    # Counts are unchanged, but the correlations between items are not.
+    assert services.wave_fingerprint(**ids, parameters=services.INDEX_PARAMETERS) != before
+
+
+def test_excluded_withdrawn_and_preview_participants_are_left_out(panel):
+    people = panel["people"]
+    Exclusion.objects.create(participant=people["a"], reason="failed attention check")
+    people["b"].withdrawn_at = timezone.now()
+    people["b"].save()
+    people["c"].is_preview = True
+    people["c"].save()
+    run = services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    rows = stored(panel["study"])
+    assert rows[(1, "trust", "all", "n")][0] == 5
+    assert rows[(1, "trust", "all", "mean")][0] == pytest.approx((5 + 1 + 1 + 5 + 4) / 5)
+    assert run.exclusions_applied == [people["a"].public_id]
+
+
+def test_a_burst_of_requests_queues_one_run(panel, django_capture_on_commit_callbacks):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with transaction.atomic():
+            runs = {services.request_wave_indices(**ids).pk for _ in range(5)}
+    assert len(runs) == 1 and len(callbacks) == 1
+    assert AnalysisRun.objects.get().status == "done"
+
+
+def test_closing_a_wave_computes_its_indices(panel, django_capture_on_commit_callbacks):
+    wave = panel["wave"]
+    with django_capture_on_commit_callbacks(execute=True):
+        Wave.objects.filter(pk=wave.pk).update(state="closed")
+        wave_closed.send(sender=Wave, study_id=wave.study_id, wave_id=wave.pk)
+    assert AnalysisRun.objects.get(wave=wave).status == "done"
+    assert IndexResult.objects.filter(wave=wave).exists()
+
+
+def test_a_failure_is_recorded_with_its_error(panel, monkeypatch):
+    def explode(*args, **kwargs):
+        raise ValueError("no variance anywhere")
+
+    monkeypatch.setattr(services, "wave_index_frame", explode)
+    with pytest.raises(ValueError):
+        services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    run = AnalysisRun.objects.get()
+    assert run.status == "failed" and "no variance anywhere" in run.error
+    assert not IndexResult.objects.exists()  # nothing half-stored
+
+
+def test_a_failed_recompute_keeps_the_previous_result(panel, monkeypatch):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    services.compute_wave_indices(**ids)
+    before = stored(panel["study"])
+    monkeypatch.setattr(services, "_store", lambda **kw: (_ for _ in ()).throw(RuntimeError("disk full")))
+    with pytest.raises(RuntimeError):
+        services.compute_wave_indices(**ids, force=True)
+    assert stored(panel["study"]) == before
+
+
+def test_the_sweep_queues_only_waves_whose_answers_changed(panel, django_capture_on_commit_callbacks):
+    services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    assert services.waves_needing_indices() == []
+    Response.objects.filter(item__code="trust", value=5).update(value=4)
+    assert services.waves_needing_indices() == [panel["wave"]]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sweep_indices() == [panel["wave"].pk]
+    assert services.waves_needing_indices() == []
+
+
+def test_the_sweep_redispatches_a_run_whose_task_was_lost(panel):
+    run = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="queued")
+    AnalysisRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timezone.timedelta(hours=2))
+    services.sweep_indices()
+    run.refresh_from_db()
+    assert run.status == "done"
+
+
+def test_a_broker_outage_never_fails_the_caller(panel, monkeypatch):
+    from analysis.tasks import compute_wave_indices_task
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(compute_wave_indices_task, "apply_async", refuse)
+    run = services.request_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    assert AnalysisRun.objects.get(pk=run.pk).status == "queued"  # the sweep will pick it up
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="select_for_update is a no-op on SQLite")
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_write_one_result(panel):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    results, errors = [], []
+
+    def work():
+        try:
+            results.append(services.compute_wave_indices(**ids).pk)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    # All three adopted the one active run; one computed, the others found it done.
+    assert len(results) == 3 and len(set(results)) == 1
+    assert list(AnalysisRun.objects.values_list("status", flat=True)) == ["done"]
+    assert IndexResult.objects.filter(index="mean", group="all", item__code="trust").count() == 1
+    assert AnalysisRun.objects.filter(status__in=["queued", "running"]).count() == 0
+
+
+def test_recompute_api_queues_every_wave_for_owners_and_analysts(panel, client, owner,
+                                                                 django_capture_on_commit_callbacks):
+    from surveys.models import Membership
+
+    Membership.objects.filter(user=owner).update(study=panel["study"])
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/studies/panel/recompute/")
+    assert response.status_code == 202
+    body = response.json()
+    assert len(body["run_ids"]) == 1 and body["runs"][0]["wave"] == 1
+    assert AnalysisRun.objects.get(pk=body["run_ids"][0]).status == "done"
+
+
+def test_recompute_api_refuses_anonymous_viewers_and_strangers(panel, client, stranger):
+    from surveys.models import Membership
+
+    assert client.post("/api/v1/studies/panel/recompute/").status_code in (401, 403)
+    client.force_login(stranger)
+    assert client.post("/api/v1/studies/panel/recompute/").status_code == 404
+    Membership.objects.create(study=panel["study"], user=stranger, role="viewer")
+    assert client.post("/api/v1/studies/panel/recompute/").status_code == 403
+    assert not AnalysisRun.objects.exists()
+
+
+def test_a_withdrawal_recomputes_the_waves_it_touched(panel, django_capture_on_commit_callbacks):
+    from surveys.signals import answers_changed
+
+    services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    person = panel["people"]["a"]
+    person.withdrawn_at = timezone.now()
+    person.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        answers_changed.send(sender=None, study_id=panel["study"].pk, wave_ids=[panel["wave"].pk], deleted=False)
+    assert stored(panel["study"])[(1, "trust", "all", "n")][0] == 7
