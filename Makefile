@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?= -m "not slow and not e2e"
+PYTEST_ARGS ?= -m "not slow"
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

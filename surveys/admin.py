@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from .models import (
+    AllocationBlock,
     Arm,
     ConsentVersion,
     Exclusion,
@@ -253,3 +254,21 @@ class ExclusionAdmin(StudyScopedAdmin):
         if not change:
             obj.excluded_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(AllocationBlock)
+class AllocationBlockAdmin(StudyScopedAdmin):
+    """The randomization record: read-only, written only by enrollment."""
+
+    list_display = ["study", "stratum", "number", "used", "created_at"]
+    list_filter = ["study"]
+    readonly_fields = ["study", "stratum", "number", "sequence", "used", "created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -93,6 +93,10 @@ class Study(models.Model):
         help_text="Where participants go after finishing a wave, e.g. a Prolific completion link.",
     )
     completion_text = models.JSONField(default=dict, blank=True, help_text="Thank-you text per language.")
+    items_per_page = models.PositiveSmallIntegerField(
+        default=5, blank=True,  # blank: left empty in a form, it keeps the default (see clean)
+        help_text="How many items participants see on one page (answers are saved per page).",
+    )
     retention_days = models.PositiveIntegerField(
         null=True, blank=True,
         help_text="Days after the study closes that identifying data (e-mail, external ids) is kept.",
@@ -111,6 +115,7 @@ class Study(models.Model):
         ordering = ["slug"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["draft", "active", "closed"]), name="study_status_valid"),
+            models.CheckConstraint(condition=Q(items_per_page__gte=1), name="study_items_per_page_positive"),
         ]
 
     def __str__(self) -> str:
@@ -121,6 +126,8 @@ class Study(models.Model):
         return self.languages[0] if self.languages else settings.LANGUAGE_CODE
 
     def clean(self) -> None:
+        if self.items_per_page is None:
+            self.items_per_page = self._meta.get_field("items_per_page").default
         valid = {code for code, _name in settings.LANGUAGES}
         if not isinstance(self.languages, list) or not self.languages:
             raise ValidationError({"languages": _('List at least one language code, e.g. ["en"].')})
@@ -432,6 +439,10 @@ class Participant(models.Model):
     assigned_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     is_preview = models.BooleanField(default=False, help_text="Researcher test runs; never analysed or exported.")
+    preview_wave = models.ForeignKey(
+        "Wave", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        help_text="Preview participants only: the wave the researcher takes, whatever its state.",
+    )
 
     objects = ParticipantQuerySet.as_manager()
 
@@ -448,6 +459,8 @@ class Participant(models.Model):
                 condition=Q(consented_at__isnull=True) | Q(consent_version__isnull=False),
                 name="participant_consent_has_version",
             ),
+            models.CheckConstraint(condition=Q(preview_wave__isnull=True) | Q(is_preview=True),
+                                   name="participant_preview_wave_only_for_previews"),
         ]
 
     def __str__(self) -> str:
@@ -470,6 +483,11 @@ class ParticipantToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A returning Prolific participant is recognised by PROLIFIC_PID and STUDY_ID alone, which
+    # others may know; the fresh link it gets answers waves but never shows earlier answers.
+    grants_data_access = models.BooleanField(
+        default=True, help_text="May download the participant's earlier answers (false for links issued by Prolific id).",
+    )
 
     class Meta:
         constraints = [
@@ -480,10 +498,12 @@ class ParticipantToken(models.Model):
         return f"token of {self.participant} ({'revoked' if self.revoked_at else 'active'})"
 
     @classmethod
-    def issue(cls, participant: Participant) -> tuple["ParticipantToken", str]:
+    def issue(cls, participant: Participant, *, grants_data_access: bool = True) -> tuple["ParticipantToken", str]:
         """Create a token; returns it with the secret, which is never stored and cannot be recovered."""
         secret = secrets.token_urlsafe(24)  # 192 random bits
-        return cls.objects.create(participant=participant, token_hash=hash_secret(secret)), secret
+        token = cls.objects.create(participant=participant, token_hash=hash_secret(secret),
+                                   grants_data_access=grants_data_access)
+        return token, secret
 
     @classmethod
     def lookup(cls, secret: str) -> "ParticipantToken | None":
@@ -492,6 +512,31 @@ class ParticipantToken(models.Model):
             return None
         return (cls.objects.select_related("participant", "participant__study")
                 .filter(token_hash=hash_secret(secret), revoked_at__isnull=True).first())
+
+
+class AllocationBlock(models.Model):
+    """One permuted block of arm assignments for one stratum (blocked stratified randomization).
+
+    `sequence` lists arm ids in random order, each arm as often as its allocation weight times
+    the block's multiplier; participants of the stratum take the next unused slot. Kept as the
+    audit trail of the allocation.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="allocation_blocks")
+    stratum = models.CharField(max_length=255, help_text='Grouping answers, e.g. "side:1" ("all" without grouping items).')
+    number = models.PositiveIntegerField()
+    sequence = models.JSONField(help_text="Arm ids in allocation order.")
+    used = models.PositiveIntegerField(default=0, help_text="Slots handed out so far.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "stratum", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "stratum", "number"], name="allocation_block_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} {self.stratum} block {self.number} ({self.used}/{len(self.sequence)})"
 
 
 # --- Answers ---------------------------------------------------------------------------------------
@@ -509,6 +554,7 @@ class Submission(models.Model):
     page = models.PositiveIntegerField(default=0, help_text="Next page to show (resume point).")
     saw_intervention = models.BooleanField(default=False)
     user_agent_family = models.CharField(max_length=32, blank=True)
+    external_session_id = models.CharField(max_length=128, blank=True, help_text="e.g. Prolific SESSION_ID.")
 
     class Meta:
         ordering = ["wave", "participant"]

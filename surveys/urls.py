@@ -1,4 +1,15 @@
-"""Participant web survey URLs (DESIGN section 5): /s/<slug>/ and /p/<token>/..."""
+"""Participant web survey URLs (DESIGN section 5): /s/<slug>/ and /p/<token>/..., and the
+researcher preview /studies/<slug>/preview/ (the other researcher pages come from another app)."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "surveys"
-urlpatterns: list = []
+urlpatterns = [
+    path("s/<slug:slug>/", views.landing, name="landing"),
+    path("p/<str:secret>/", views.participant, name="participant"),
+    path("p/<str:secret>/withdraw/", views.withdraw, name="withdraw"),
+    path("p/<str:secret>/my-data/", views.my_data, name="my_data"),
+    path("studies/<slug:slug>/preview/", views.preview, name="preview"),
+]

@@ -117,3 +117,90 @@ class ResponseFactory(factory.django.DjangoModelFactory):
     submission = factory.SubFactory(SubmissionFactory)
     item = factory.SubFactory(ItemFactory, study=factory.SelfAttribute("..submission.participant.study"))
     value = 4
+
+
+# --- Participant survey (issue 3) ---------------------------------------------------------------
+
+
+class ParticipantTokenFactory(factory.django.DjangoModelFactory):
+    """A personal link; the secret is on `.secret` (the database keeps only its hash)."""
+
+    class Meta:
+        model = models.ParticipantToken
+
+    participant = factory.SubFactory(ParticipantFactory)
+
+    @classmethod
+    def _create(cls, model_class, participant, **kwargs):
+        token, secret = model_class.issue(participant, **kwargs)
+        token.secret = secret
+        return token
+
+
+AGREE_LABELS = {
+    "en": {"1": "Strongly disagree", "4": "Neither agree nor disagree", "7": "Strongly agree"},
+    "de": {"1": "Stimme überhaupt nicht zu", "4": "Weder noch", "7": "Stimme voll und ganz zu"},
+}
+
+
+def make_survey_study(*, slug: str = "survey", items_per_page: int = 4, completion_url: str = "",
+                      intervention: bool = True, weights: tuple[int, int] = (1, 1)):
+    """A small demo-like study: consent, a grouping item, a wave of 7 items (Likert with and
+    without "don't know", a 0-100 slider, free text, an attention check), two arms with an
+    intervention for the treatment arm at the open wave; wave 1 closed, 2 open, 3 scheduled."""
+    from types import SimpleNamespace
+
+    now = timezone.now()
+    study = StudyFactory(slug=slug, title="How far apart do we feel?", items_per_page=items_per_page,
+                         completion_url=completion_url,
+                         completion_text={"en": "Thank you! Your answers are saved.",
+                                          "de": "Danke! Ihre Antworten sind gespeichert."})
+    consent = ConsentVersionFactory(study=study, version=1, text={
+        "en": "Your answers are stored under a pseudonym. You may withdraw at any time.",
+        "de": "Ihre Antworten werden unter einem Pseudonym gespeichert. Sie können jederzeit zurücktreten."})
+    side = GroupingItemFactory(study=study, code="side", order=0,
+                               prompt={"en": "Which side are you usually on?", "de": "Auf welcher Seite stehen Sie meist?"},
+                               labels={"en": {"1": "left", "2": "right"}, "de": {"1": "links", "2": "rechts"}})
+    prompts = [
+        ("reasons", "People who disagree with me have good reasons.", "Wer anderer Meinung ist, hat gute Gründe."),
+        ("understand", "I can understand how the other side sees things.", "Ich verstehe, wie die andere Seite denkt."),
+        ("threat", "The other side is a threat to the country.", "Die andere Seite ist eine Bedrohung für das Land."),
+        ("marry", "I would mind if a relative married someone from the other side.",
+         "Es würde mich stören, wenn ein Verwandter jemanden von der anderen Seite heiratet."),
+    ]
+    items = {}
+    for order, (code, en, de) in enumerate(prompts, start=1):
+        items[code] = ItemFactory(study=study, code=code, prompt={"en": en, "de": de}, labels=AGREE_LABELS,
+                                  dont_know=(code == "threat"), order=order)
+    items["warmth"] = ItemFactory(
+        study=study, code="warmth", kind=models.Item.Kind.SLIDER, scale_min=0, scale_max=100, step=1,
+        dont_know=True, order=5, labels={"en": {"0": "very cold", "100": "very warm"},
+                                         "de": {"0": "sehr kalt", "100": "sehr warm"}},
+        prompt={"en": "How warm or cold do you feel toward people on the other side?",
+                "de": "Wie warm oder kalt fühlen Sie sich gegenüber Menschen auf der anderen Seite?"})
+    items["story"] = ItemFactory(
+        study=study, code="story", kind=models.Item.Kind.TEXT, scale_min=None, scale_max=None, step=None, order=6,
+        prompt={"en": "Describe a disagreement you had this week.",
+                "de": "Beschreiben Sie eine Meinungsverschiedenheit dieser Woche."})
+    items["attention"] = ItemFactory(
+        study=study, code="attention", role=models.Item.Role.ATTENTION, expected_answer=3, labels=AGREE_LABELS,
+        order=7, prompt={"en": "Please choose 3 here.", "de": "Bitte wählen Sie hier 3."})
+    control = ArmFactory(study=study, name="control", is_control=True, allocation_weight=weights[0])
+    treated = ArmFactory(study=study, name="contact", allocation_weight=weights[1])
+    day = dt.timedelta(days=1)
+    waves = {
+        1: WaveFactory(study=study, number=1, opens_at=now - 20 * day, closes_at=now - 13 * day,
+                       state=models.Wave.State.CLOSED),
+        2: WaveFactory(study=study, number=2, opens_at=now - day, closes_at=now + 6 * day),
+        3: WaveFactory(study=study, number=3, opens_at=now + 13 * day, closes_at=now + 20 * day,
+                       state=models.Wave.State.SCHEDULED),
+    }
+    for wave in waves.values():
+        wave.items.set(items.values())
+    if intervention:
+        models.Intervention.objects.create(
+            wave=waves[2], arm=treated, title={"en": "A short note", "de": "Ein kurzer Hinweis"},
+            content={"en": "Most people on the other side value what you value.",
+                     "de": "Den meisten Menschen auf der anderen Seite ist wichtig, was Ihnen wichtig ist."})
+    return SimpleNamespace(study=study, consent=consent, side=side, items=items, waves=waves,
+                           control=control, treated=treated)

@@ -1,0 +1,353 @@
+"""Benchmark: participants answering a wave through gunicorn + PostgreSQL.
+
+    .venv/bin/python bench/submit.py [--participants 3000] [--concurrency 32] [--workers 2]
+        [--database-url postgres://postgres@127.0.0.1:5432/disagreement_bench] [--profile]
+
+Creates (if missing) and migrates its own database (never the one in DATABASE_URL), lays out a
+study with one open wave of 10 seven-point items on one page and `--participants` joined
+participants with personal links, starts gunicorn with `--workers` sync workers on a free local
+port, and lets `--concurrency` simulated participants at a time each load their wave page
+(GET /p/<token>/) and submit their 10 answers (POST, expecting the 303 to the next page). Prints
+completed submissions per second and request latency percentiles, then checks the database
+holds exactly one answer per participant, wave and item. `--profile` also profiles one GET and
+one POST in-process. Prints figures only; exits non-zero only when answers are lost or
+duplicated or requests fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import http.client
+import io
+import os
+import pstats
+import queue
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SLUG = "bench-submit"
+ITEMS = 10
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--participants", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per gunicorn worker (1 = sync workers; more = gthread workers)")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/disagreement_bench")
+    parser.add_argument("--profile", action="store_true", help="profile one GET and one POST in-process")
+    return parser.parse_args()
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == "postgres":
+        sys.exit(f"bench: use a database of its own, not {name!r}")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def environment(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ENV", "CELERY_BROKER_URL")}
+    env.update({"DATABASE_URL": url, "DJANGO_DEBUG": "0", "DATABASE_CONN_MAX_AGE": "60",
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_LOG_LEVEL": "WARNING",
+                "DJANGO_SETTINGS_MODULE": "disagreement.settings"})
+    return env
+
+
+def build_study(participants: int) -> tuple[int, int, list[str]]:
+    """A fresh study: one open wave of ITEMS Likert items on one page; returns ids and secrets."""
+    import datetime as dt
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from surveys.models import (
+        ConsentVersion,
+        Item,
+        Participant,
+        ParticipantToken,
+        Study,
+        Wave,
+        hash_secret,
+    )
+
+    with transaction.atomic():
+        Study.objects.filter(slug=SLUG).delete()
+        study = Study.objects.create(slug=SLUG, title="Benchmark", status=Study.Status.ACTIVE, languages=["en"],
+                                     items_per_page=ITEMS)
+        consent = ConsentVersion.objects.create(study=study, version=1, text={"en": "Benchmark consent."})
+        labels = {"en": {"1": "Strongly disagree", "7": "Strongly agree"}}
+        items = [Item.objects.create(study=study, code=f"q{i}", prompt={"en": f"Benchmark statement {i}."},
+                                     kind=Item.Kind.LIKERT, scale_min=1, scale_max=7, step=1, labels=labels,
+                                     dont_know=(i % 3 == 0), order=i) for i in range(ITEMS)]
+        now = timezone.now()
+        wave = Wave.objects.create(study=study, number=1, opens_at=now - dt.timedelta(hours=1),
+                                   closes_at=now + dt.timedelta(days=1), state=Wave.State.OPEN)
+        wave.items.set(items)
+        people = Participant.objects.bulk_create([
+            Participant(study=study, consented_at=now, consent_version=consent) for _ in range(participants)])
+        secret_list = [secrets.token_urlsafe(24) for _ in people]
+        ParticipantToken.objects.bulk_create([
+            ParticipantToken(participant=p, token_hash=hash_secret(s)) for p, s in zip(people, secret_list, strict=True)])
+    return study.pk, wave.pk, secret_list
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+HIDDEN_RE = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
+ITEM_RE = re.compile(r'name="i_(\w+?)"')
+
+
+class Client:
+    """One simulated participant's browser: plain HTTP/1.1, cookies by hand."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, str, float]:
+        headers = {"Host": f"127.0.0.1:{self.port}", "User-Agent": "Mozilla/5.0 Firefox/130.0 bench",
+                   "Accept-Language": "en"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Origin"] = f"http://127.0.0.1:{self.port}"
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            text = response.read().decode()
+            elapsed = time.perf_counter() - started
+            for header, value in response.getheaders():
+                if header.lower() == "set-cookie":
+                    name, _, rest = value.partition("=")
+                    self.cookies[name] = rest.split(";", 1)[0]
+            return response.status, text, elapsed
+        finally:
+            connection.close()
+
+
+def take_part(port: int, secret: str, latencies: dict[str, list[float]], errors: list[str]) -> bool:
+    """Load the wave page and submit its answers; True when the 303 came back."""
+    client = Client(port)
+    path = f"/p/{secret}/"
+    status, html, elapsed = client.request("GET", path)
+    latencies["GET"].append(elapsed)
+    if status != 200:
+        errors.append(f"GET {status}")
+        return False
+    data = dict(HIDDEN_RE.findall(html))
+    codes = list(dict.fromkeys(ITEM_RE.findall(html)))
+    rng = secrets.SystemRandom()
+    for code in codes:
+        data[f"i_{code}"] = str(rng.randint(1, 7))
+    status, _html, elapsed = client.request("POST", path, urlencode(data).encode())
+    latencies["POST"].append(elapsed)
+    if status != 303:
+        errors.append(f"POST {status}")
+        return False
+    return len(codes) == ITEMS
+
+
+def run_load(port: int, secret_list: list[str], concurrency: int):
+    work: queue.Queue[str] = queue.Queue()
+    for secret in secret_list:
+        work.put(secret)
+    latencies: dict[str, list[float]] = {"GET": [], "POST": []}
+    errors: list[str] = []
+    done = [0]
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            try:
+                secret = work.get_nowait()
+            except queue.Empty:
+                return
+            ok = take_part(port, secret, latencies, errors)
+            if ok:
+                with lock:
+                    done[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done[0], time.perf_counter() - started, latencies, errors
+
+
+def percentiles(values: list[float]) -> str:
+    if len(values) < 2:
+        return "n/a"
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return (f"p50 {cuts[49] * 1000:6.1f} ms   p95 {cuts[94] * 1000:6.1f} ms   p99 {cuts[98] * 1000:6.1f} ms   "
+            f"max {max(values) * 1000:6.1f} ms")
+
+
+def check_answers(study_id: int, wave_id: int, expected_participants: int) -> tuple[int, int, int]:
+    """(answers stored, duplicated (participant, wave, item) keys, missing keys)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT count(*), count(*) - count(DISTINCT (s.participant_id, s.wave_id, r.item_id))
+            FROM surveys_response r JOIN surveys_submission s ON s.id = r.submission_id
+            WHERE s.wave_id = %s""", [wave_id])
+        stored, duplicated = cursor.fetchone()
+    missing = expected_participants * ITEMS - (stored - duplicated)
+    return stored, duplicated, missing
+
+
+def profile_one(secret: str) -> None:
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    client = DjangoClient(HTTP_HOST="127.0.0.1")
+    path = f"/p/{secret}/"
+    client.get(path)  # warm caches (templates, translations) like a running worker
+    for method in ("GET", "POST"):
+        profiler = cProfile.Profile()
+        with CaptureQueriesContext(connection) as queries:
+            if method == "GET":
+                profiler.enable()
+                response = client.get(path)
+                profiler.disable()
+                html = response.content.decode()
+            else:
+                data = dict(HIDDEN_RE.findall(html))
+                for code in dict.fromkeys(ITEM_RE.findall(html)):
+                    data[f"i_{code}"] = "4"
+                profiler.enable()
+                response = client.post(path, data)
+                profiler.disable()
+        stream = io.StringIO()
+        stats = pstats.Stats(profiler, stream=stream)
+        total = stats.total_tt
+        stats.sort_stats("tottime").print_stats(20)
+        print(f"\n--- profile of one {method} (status {response.status_code}): {total * 1000:.1f} ms in-process, "
+              f"{len(queries.captured_queries)} SQL queries")
+        for query in queries.captured_queries:
+            print(f"  {float(query['time']) * 1000:5.1f} ms  {query['sql'][:110]}")
+        print("\n".join(line for line in stream.getvalue().splitlines()[4:] if line.strip()))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def process_ids(name_part: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if name_part in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def main() -> int:
+    args = parse_args()
+    ensure_database(args.database_url)
+    env = environment(args.database_url)
+    os.environ.update(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    setup_started = time.perf_counter()
+    study_id, wave_id, secret_list = build_study(args.participants + 1)
+    profile_secret = secret_list.pop()
+    print(f"bench/submit.py: {args.participants} participants, {args.concurrency} concurrent, "
+          f"gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL {urlsplit(args.database_url).path.lstrip('/')}, "
+          f"{ITEMS} items on one page, {os.cpu_count()} CPUs (set-up {time.perf_counter() - setup_started:.1f} s)")
+
+    port = free_port()
+    gunicorn = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "disagreement.wsgi:application", "--workers",
+         str(args.workers), "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256"],
+        cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        warm, secret_list = secret_list[:args.concurrency], secret_list[args.concurrency:]
+        run_load(port, warm, args.concurrency)  # each worker loads code, templates, translations
+        server_pids = [gunicorn.pid, *children(gunicorn.pid)]
+        database_pids = process_ids("postgres: ")
+        before = cpu_seconds(server_pids), cpu_seconds(database_pids), time.process_time()
+        done, elapsed, latencies, errors = run_load(port, secret_list, args.concurrency)
+        after = cpu_seconds(server_pids), cpu_seconds(database_pids), time.process_time()
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+
+    every = latencies["GET"] + latencies["POST"]
+    print(f"completed submissions: {done} of {len(secret_list)} in {elapsed:.2f} s")
+    print(f"submissions/s:         {done / elapsed:.1f}   (requests/s {len(every) / elapsed:.1f})")
+    print(f"latency, all requests: {percentiles(every)}")
+    print(f"latency, GET page:     {percentiles(latencies['GET'])}")
+    print(f"latency, POST answers: {percentiles(latencies['POST'])}")
+    if done:
+        server, database, client = (1000 * (b - a) / done for a, b in zip(before, after, strict=True))
+        print(f"CPU per submission:    gunicorn {server:.1f} ms, PostgreSQL {database:.1f} ms, "
+              f"load client {client:.1f} ms (wall time per submission x cores: {os.cpu_count() * 1000 * elapsed / done:.1f} ms)")
+    if errors:
+        print(f"failed requests: {len(errors)} ({', '.join(sorted(set(errors)))})")
+    stored, duplicated, missing = check_answers(study_id, wave_id, done + len(warm))
+    print(f"answers: {stored} stored for {done + len(warm)} completed submissions x {ITEMS} items; "
+          f"duplicated {duplicated}, lost {missing}")
+    if args.profile:
+        profile_one(profile_secret)
+    return 0 if not errors and duplicated == 0 and missing == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

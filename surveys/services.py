@@ -1,0 +1,384 @@
+"""Writes of the participant survey: joining, baseline and arm assignment, answering a wave,
+withdrawal, and researcher previews. Each service is one transaction: bad input raises before
+anything is stored, and every service is safe to call twice."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import randomization, selectors
+from .models import (
+    AllocationBlock,
+    Arm,
+    ConsentVersion,
+    Item,
+    Participant,
+    ParticipantToken,
+    Response,
+    Study,
+    Submission,
+    Wave,
+)
+from .signals import answers_changed
+
+#: Longest free-text answer, in characters.
+TEXT_MAX_LENGTH = 2000
+_SYSTEM_RANDOM = random.SystemRandom()
+
+
+# --- Errors ---------------------------------------------------------------------------------------
+
+
+class SurveyError(Exception):
+    """A request the survey refuses; `status` is the HTTP status a view answers with."""
+
+    status = 400
+
+    def __init__(self, message: str = ""):
+        super().__init__(message)
+        self.message = message
+
+
+class StudyNotOpen(SurveyError):
+    status = 410
+
+
+class WaveClosed(SurveyError):
+    status = 410
+
+
+class ParticipantWithdrawn(SurveyError):
+    status = 403
+
+
+class InvalidAnswers(SurveyError):
+    """Answers that cannot be stored; `errors` maps item codes (or ``"__all__"``) to messages."""
+
+    status = 400
+
+    def __init__(self, errors: Mapping[str, list[str]]):
+        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+        self.errors = dict(errors)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer as the participant gave it: a value, a text, or a missing code."""
+
+    value: float | None = None
+    text: str = ""
+    missing: str = ""
+
+
+# --- Joining, baseline, randomization ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Joined:
+    participant: Participant
+    secret: str
+    returning: bool
+
+
+def join_study(*, study: Study, consent_version: ConsentVersion | None, language: str,
+               external_id: str = "", external_study_id: str = "") -> Joined:
+    """Consent and join, or recognise a returning Prolific participant; issues a fresh personal link.  # atomic; never a second participant for the same PROLIFIC_PID and STUDY_ID"""
+    if study.status != Study.Status.ACTIVE:
+        raise StudyNotOpen(_("This study is not open for new participants."))
+    existing = selectors.get_returning_participant(
+        study=study, external_id=external_id, external_study_id=external_study_id)
+    if existing is None:
+        current = study.current_consent()
+        if current is None or consent_version is None or consent_version.pk != current.pk:
+            raise SurveyError(_("The consent information has changed. Please read it again."))
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                participant = Participant.objects.create(
+                    study=study, external_id=external_id, external_study_id=external_study_id if external_id else "",
+                    language=language, consented_at=now, consent_version=current,
+                )
+                _token, secret = ParticipantToken.issue(participant)
+            return Joined(participant=participant, secret=secret, returning=False)
+        except IntegrityError:
+            # Another request with the same Prolific pair won the race: that one is the participant.
+            existing = selectors.get_returning_participant(
+                study=study, external_id=external_id, external_study_id=external_study_id)
+            if existing is None:
+                raise
+    if existing.withdrawn_at is not None:
+        raise ParticipantWithdrawn(_("You have withdrawn from this study. Thank you for your time."))
+    with transaction.atomic():
+        _token, secret = ParticipantToken.issue(existing, grants_data_access=False)
+    return Joined(participant=existing, secret=secret, returning=True)
+
+
+def record_baseline(*, participant: Participant, answers: Mapping[str, int | None],
+                    rng: random.Random | None = None) -> Participant:
+    """Store the grouping answers, then assign the arm.  # atomic; answers already given are kept, never changed"""
+    items = {item.code: item for item in selectors.list_grouping_items(participant.study)}
+    errors: dict[str, list[str]] = {}
+    for code in answers:
+        if code not in items:
+            errors.setdefault("__all__", []).append(_("%(code)s is not a baseline question.") % {"code": code})
+    for code, item in items.items():
+        value = answers.get(code, ...)
+        if code in (participant.groups or {}):
+            continue
+        if value is ...:
+            errors[code] = [_("Please answer this question.")]
+        elif value is None:
+            if not item.dont_know:
+                errors[code] = [_("This question offers no \"don't know\".")]
+        elif value not in {int(v) for v in item.scale_values()}:
+            errors[code] = [_("Please choose one of the options.")]
+    if errors:
+        raise InvalidAnswers(errors)
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().select_related("study").get(pk=participant.pk)
+        if locked.withdrawn_at is not None:
+            raise ParticipantWithdrawn(_("You have withdrawn from this study."))
+        groups = dict(locked.groups or {})
+        for code in items:
+            groups.setdefault(code, answers.get(code))
+        locked.groups = groups
+        locked.save(update_fields=["groups"])
+        assign_arm(participant=locked, rng=rng)
+    participant.refresh_from_db()
+    return participant
+
+
+def assign_arm(*, participant: Participant, rng: random.Random | None = None) -> Arm | None:
+    """Give the participant the next arm of their stratum's permuted block.  # atomic; idempotent: a recorded arm is never changed"""
+    rng = rng or _SYSTEM_RANDOM
+    with transaction.atomic():
+        participant = Participant.objects.select_for_update().select_related("study").get(pk=participant.pk)
+        if participant.arm_id is not None or participant.is_preview:
+            return participant.arm
+        study = participant.study
+        weights = dict(study.arms.values_list("id", "allocation_weight"))
+        if not weights:
+            return None
+        codes = [item.code for item in selectors.list_grouping_items(study)]
+        stratum = randomization.stratum_key(participant.groups or {}, codes)
+        arm_id = _next_slot(study=study, stratum=stratum, weights=weights, rng=rng)
+        participant.arm_id = arm_id
+        participant.assigned_at = timezone.now()
+        participant.save(update_fields=["arm", "assigned_at"])
+        return participant.arm
+
+
+def _next_slot(*, study: Study, stratum: str, weights: dict[int, int], rng: random.Random) -> int:
+    for _attempt in range(5):
+        block = (AllocationBlock.objects.select_for_update()
+                 .filter(study=study, stratum=stratum).order_by("-number").first())
+        if block is not None and block.used < len(block.sequence) and set(block.sequence) <= set(weights):
+            arm_id = block.sequence[block.used]
+            block.used += 1
+            block.save(update_fields=["used"])
+            return arm_id
+        try:
+            with transaction.atomic():
+                sequence = randomization.permuted_block(weights, rng)
+                AllocationBlock.objects.create(study=study, stratum=stratum,
+                                               number=(block.number + 1) if block else 1, sequence=sequence)
+        except IntegrityError:
+            continue  # a concurrent join opened the block; take a slot from it
+    raise RuntimeError(f"could not allocate a slot in stratum {stratum!r}")
+
+
+# --- Answering a wave -------------------------------------------------------------------------------
+
+
+def _user_agent_family(user_agent: str) -> str:
+    for needle, family in (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                           ("Chromium/", "Chrome"), ("Safari/", "Safari")):
+        if needle in user_agent:
+            return family
+    return "Other" if user_agent else ""
+
+
+def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", session_id: str = "",
+               rng: random.Random | None = None, known_new: bool = False) -> Submission:
+    """The participant's submission for `wave`, created with a random item order on first visit.  # idempotent: returns the existing one"""
+    existing = None if known_new else Submission.objects.filter(participant=participant, wave=wave).first()
+    if existing is not None:
+        if session_id and not existing.external_session_id:
+            existing.external_session_id = session_id
+            existing.save(update_fields=["external_session_id"])
+        return existing
+    if participant.withdrawn_at is not None:
+        raise ParticipantWithdrawn(_("You have withdrawn from this study."))
+    if not selectors.wave_accepts_answers(participant=participant, wave=wave):
+        raise WaveClosed(_("This wave is closed."))
+    order = sorted(selectors.list_wave_items(wave))
+    (rng or _SYSTEM_RANDOM).shuffle(order)
+    try:
+        with transaction.atomic():
+            return Submission.objects.create(
+                participant=participant, wave=wave, item_order=order,
+                user_agent_family=_user_agent_family(user_agent), external_session_id=session_id)
+    except IntegrityError:  # a second tab or a double click created it first
+        return Submission.objects.get(participant=participant, wave=wave)
+
+
+def acknowledge_intervention(*, participant: Participant, wave: Wave) -> Submission:
+    """Record that the participant saw their arm's intervention for `wave`.  # atomic; idempotent"""
+    with transaction.atomic():
+        submission = _locked_submission(participant=participant, wave=wave)
+        if not submission.saw_intervention:
+            submission.saw_intervention = True
+            submission.save(update_fields=["saw_intervention"])
+        return submission
+
+
+def _locked_submission(*, participant: Participant, wave: Wave) -> Submission:
+    """Lock the participant's submission (created if missing) after checking they may answer."""
+    submission = (Submission.objects.select_for_update(of=("self",)).select_related("participant")
+                  .filter(participant_id=participant.pk, wave=wave).first())
+    fresh = submission.participant if submission is not None else Participant.objects.get(pk=participant.pk)
+    if fresh.withdrawn_at is not None:
+        raise ParticipantWithdrawn(_("You have withdrawn from this study; no more answers are stored."))
+    fresh.study = participant.study
+    if submission is not None and submission.completed_at is not None:
+        return submission
+    if not selectors.wave_accepts_answers(participant=fresh, wave=wave):
+        raise WaveClosed(_("This wave is closed; answers can no longer be stored."))
+    if submission is None:
+        start_wave(participant=fresh, wave=wave)
+        submission = Submission.objects.select_for_update(of=("self",)).get(participant_id=participant.pk, wave=wave)
+    return submission
+
+
+def _check_answer(item: Item, answer: Answer) -> str | None:
+    """Why `answer` cannot be stored for `item`, or None."""
+    if answer.missing:
+        if answer.missing == Response.Missing.DONT_KNOW and not item.dont_know:
+            return _("This question offers no \"don't know\".")
+        if answer.missing == Response.Missing.SKIPPED and item.is_numeric:
+            return _("Please answer this question.")
+        if answer.missing not in Response.Missing.values:
+            return _("Unknown missing code.")
+        return None
+    if item.is_numeric:
+        if answer.text:
+            return _("Please give a number.")
+        if answer.value is None:
+            return _("Please answer this question.")
+        try:
+            item.validate_value(answer.value)
+        except Exception:  # noqa: BLE001 - ValidationError; the message names internals
+            return _("Please give a value from %(min)g to %(max)g in steps of %(step)g.") % {
+                "min": item.scale_min, "max": item.scale_max, "step": item.step}
+        return None
+    if answer.value is not None:
+        return _("Please answer in words.")
+    if len(answer.text) > TEXT_MAX_LENGTH:
+        return _("Please shorten your answer to at most %(limit)d characters (it has %(length)d).") % {
+            "limit": TEXT_MAX_LENGTH, "length": len(answer.text)}
+    return None
+
+
+def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: Mapping[str, Answer],
+                   page_time_ms: int | None = None) -> Submission:
+    """Store one page of answers and advance the resume point.  # atomic; safe to retry: a page already stored is not stored again"""
+    with transaction.atomic():
+        submission = _locked_submission(participant=participant, wave=wave)
+        if submission.completed_at is not None or page < submission.page:
+            return submission  # a double click or a retry: that page is stored already
+        if page > submission.page:
+            raise InvalidAnswers({"__all__": [_("This page is out of date. Please continue on the current page.")]})
+        items = selectors.list_wave_items(wave)
+        per_page = participant.study.items_per_page
+        on_page = selectors.page_codes(submission, page, per_page)
+        errors: dict[str, list[str]] = {}
+        for code in answers:
+            if code not in items:
+                errors.setdefault("__all__", []).append(_("%(code)s is not a question of this wave.") % {"code": code})
+            elif code not in on_page:
+                errors.setdefault("__all__", []).append(_("%(code)s is not a question of this page.") % {"code": code})
+        rows = []
+        now = timezone.now()
+        per_item_ms = None
+        if page_time_ms is not None and on_page:
+            per_item_ms = max(0, min(int(page_time_ms), 3_600_000)) // len(on_page)
+        for code in on_page:
+            item = items.get(code)
+            if item is None:
+                continue  # removed from the wave since the order was drawn
+            answer = answers.get(code)
+            if answer is None:
+                answer = Answer(missing=Response.Missing.SKIPPED) if not item.is_numeric else Answer()
+            problem = _check_answer(item, answer)
+            if problem:
+                errors[code] = [problem]
+                continue
+            rows.append(Response(submission=submission, item=item, value=answer.value, text=answer.text,
+                                 missing=answer.missing, answered_at=now, response_time_ms=per_item_ms))
+        if errors:
+            raise InvalidAnswers(errors)
+        Response.objects.bulk_create(rows)
+        submission.page = page + 1
+        fields = ["page"]
+        if submission.page >= selectors.page_count(submission, per_page):
+            submission.completed_at = now
+            submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
+            fields += ["completed_at", "duration_seconds"]
+        submission.save(update_fields=fields)
+        return submission
+
+
+# --- Withdrawal ---------------------------------------------------------------------------------------
+
+
+def withdraw(*, participant: Participant, delete_answers: bool) -> Participant:
+    """Withdraw the participant; with `delete_answers`, delete every answer and grouping answer.  # atomic; idempotent, and a later call may still delete; sends answers_changed after commit"""
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        # Lock the submissions too, so an answer being stored right now commits before we delete.
+        submissions = list(Submission.objects.select_for_update().filter(participant=locked).order_by("pk"))
+        wave_ids = sorted({s.wave_id for s in submissions})
+        changed = locked.withdrawn_at is None
+        fields = []
+        if changed:
+            locked.withdrawn_at = timezone.now()
+            fields.append("withdrawn_at")
+        if delete_answers and (submissions or locked.groups):
+            Response.objects.filter(submission__in=submissions).delete()
+            Submission.objects.filter(pk__in=[s.pk for s in submissions]).delete()
+            locked.groups = {}
+            fields.append("groups")
+            changed = True
+        if fields:
+            locked.save(update_fields=fields)
+        if changed and not locked.is_preview:
+            study_id = locked.study_id
+            transaction.on_commit(lambda: answers_changed.send(
+                sender=Participant, study_id=study_id, wave_ids=wave_ids, deleted=delete_answers))
+    participant.refresh_from_db()
+    return participant
+
+
+# --- Researcher preview -------------------------------------------------------------------------------
+
+
+def start_preview(*, study: Study, wave: Wave, arm: Arm | None, language: str) -> tuple[Participant, str]:
+    """A fresh preview participant who takes `wave` in `arm`, whatever the wave's state.  # atomic; never enters analysis or exports"""
+    if wave.study_id != study.pk or (arm is not None and arm.study_id != study.pk):
+        raise SurveyError(_("The wave or arm belongs to another study."))
+    with transaction.atomic():
+        consent = study.current_consent()
+        now = timezone.now()
+        participant = Participant.objects.create(
+            study=study, is_preview=True, preview_wave=wave, arm=arm, language=language,
+            consented_at=now if consent else None, consent_version=consent, assigned_at=now if arm else None,
+        )
+        _token, secret = ParticipantToken.issue(participant)
+    return participant, secret
+
