@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.services import compute_wave_indices, waves_needing_indices
+from analysis.services import compute_study_effects, compute_wave_indices, waves_needing_indices
 from analysis.stats.simulate import (
     DEMO_AGREE_LABELS,
     DEMO_FREQUENCY_LABELS,
@@ -107,8 +107,11 @@ def seed_demo_study(*, participants: int = 600, seed: int = 2026, reset: bool = 
         secret = demo_secret()
         _ensure_demo_participant(study, secret)
     # Indices of every wave with answers that changed since their last run: a rerun writes nothing.
-    for wave in waves_needing_indices(study_id=study.pk):
+    due = waves_needing_indices(study_id=study.pk)
+    for wave in due:
         compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
+    if due:
+        compute_study_effects(study_id=study.pk)
     return DemoResult(study=study, created=created, participant_link=f"{settings.SITE_URL}/p/{secret}/",
                       username=username, password=password)
 

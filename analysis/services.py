@@ -164,6 +164,10 @@ def _compute_locked(*, run: AnalysisRun, wave: Wave, force: bool) -> AnalysisRun
     timings["store_s"] = time.perf_counter() - t0
     run.status = AnalysisRun.Status.DONE
     run.finished_at = timezone.now()
+    intervention = intervention_wave_of(study)
+    if intervention is not None and wave.number >= intervention:
+        # New post-intervention indices: the effects are due too.
+        transaction.on_commit(lambda: request_study_effects(study_id=study.pk))
     run.parameters = {**run.parameters, "timings": {k: round(v, 4) for k, v in timings.items()}, "rows": len(frame)}
     run.save()
     return run
@@ -246,3 +250,124 @@ def recompute_study(*, study_id: int) -> list[AnalysisRun]:
     """A researcher's Recompute: queue every wave with answers, even when unchanged."""
     waves = Wave.objects.filter(study_id=study_id, submissions__isnull=False).distinct()
     return [request_wave_indices(study_id=study_id, wave_id=wave.pk, force=True) for wave in waves]
+
+
+# --- Intervention effects ---------------------------------------------------------------------
+
+#: Parameters of the stored effects; part of every fingerprint.
+EFFECT_PARAMETERS = {"bootstrap": 1000, "permutations": 1000, "level": 0.95}
+
+
+def intervention_wave_of(study: Study) -> int | None:
+    """The first wave at which some arm is shown an intervention (None: no intervention)."""
+    first = Wave.objects.filter(study=study, interventions__isnull=False).order_by("number").first()
+    return first.number if first else None
+
+
+def effects_fingerprint(*, study: Study, parameters: dict) -> str:
+    states = [selectors.wave_input_state(study_id=study.pk, wave_id=wave.pk)
+              for wave in Wave.objects.filter(study=study).order_by("number")]
+    payload = json.dumps({"waves": states, "parameters": parameters, "primary": study.primary_outcome,
+                          "code": CODE_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def request_study_effects(*, study_id: int) -> AnalysisRun | None:
+    """Queue a recompute of a study's effects (after commit); None when the study has no
+    intervention or no control arm, the active run when one is already queued or running."""
+    from .tasks import compute_study_effects_task
+
+    study = Study.objects.get(pk=study_id)
+    if intervention_wave_of(study) is None or not study.arms.filter(is_control=True).exists():
+        return None
+    try:
+        with transaction.atomic():
+            run = AnalysisRun.objects.create(study=study, kind=AnalysisRun.Kind.EFFECTS,
+                                             status=AnalysisRun.Status.QUEUED, parameters=dict(EFFECT_PARAMETERS))
+    except IntegrityError:
+        return AnalysisRun.objects.filter(study=study, kind=AnalysisRun.Kind.EFFECTS, wave__isnull=True,
+                                          status__in=ACTIVE_STATUSES).first()
+    transaction.on_commit(lambda: dispatch(compute_study_effects_task, study_id=study_id))
+    return run
+
+
+def compute_study_effects(*, study_id: int) -> AnalysisRun:
+    """Estimate and store every intervention effect of a study. Idempotent (fingerprinted,
+    fixed seed) and one writer per study (the study row is locked)."""
+    active = Q(study_id=study_id, kind=AnalysisRun.Kind.EFFECTS, wave__isnull=True, status__in=ACTIVE_STATUSES)
+    run = AnalysisRun.objects.filter(active).first()
+    if run is None:
+        try:
+            with transaction.atomic():
+                run = AnalysisRun.objects.create(study_id=study_id, kind=AnalysisRun.Kind.EFFECTS,
+                                                 status=AnalysisRun.Status.RUNNING, started_at=timezone.now(),
+                                                 parameters=dict(EFFECT_PARAMETERS))
+        except IntegrityError:
+            run = AnalysisRun.objects.filter(active).first()
+    AnalysisRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+        status=AnalysisRun.Status.RUNNING, started_at=timezone.now())
+    try:
+        with transaction.atomic():
+            study = Study.objects.select_for_update().get(pk=study_id)
+            run.refresh_from_db()
+            if run.status not in ACTIVE_STATUSES:
+                return run
+            return _compute_effects_locked(run=run, study=study)
+    except Exception as exc:
+        AnalysisRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+            status=AnalysisRun.Status.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:4000])
+        raise
+
+
+def _compute_effects_locked(*, run: AnalysisRun, study: Study) -> AnalysisRun:
+    from .models import EffectEstimate
+    from .stats.effects import estimate_effects
+
+    started = time.perf_counter()
+    parameters = dict(EFFECT_PARAMETERS)
+    fingerprint = effects_fingerprint(study=study, parameters=parameters)
+    last = (AnalysisRun.objects.filter(study=study, kind=AnalysisRun.Kind.EFFECTS, status=AnalysisRun.Status.DONE)
+            .order_by("-finished_at", "-id").first())
+    run.fingerprint, run.code_version = fingerprint, CODE_VERSION
+    run.seed = int.from_bytes(hashlib.sha256(f"{study.slug}:effects".encode()).digest()[:4], "big")
+    run.exclusions_applied = selectors.list_excluded_public_ids(study_id=study.pk)
+    if last is not None and last.fingerprint == fingerprint:
+        run.status, run.finished_at = AnalysisRun.Status.SKIPPED, timezone.now()
+        run.save()
+        return run
+    scales = selectors.list_attitude_scales(study_id=study.pk)
+    grouping = selectors.list_grouping_codes(study_id=study.pk)
+    waves = {w.number: w for w in Wave.objects.filter(study=study)}
+    answers = pd.concat([selectors.wave_answers_frame(study_id=study.pk, wave_id=w.pk) for w in waves.values()],
+                        ignore_index=True)
+    answers = answers[answers["item"].isin(scales)]
+    control = study.arms.get(is_control=True).name
+    table = estimate_effects(
+        answers, arm_column="arm", control=control, intervention_wave=intervention_wave_of(study),
+        scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in scales.items()},
+        by=grouping[0] if grouping else None, seed=run.seed,
+        primary_outcome=study.primary_outcome or None, **parameters,
+    )
+    arms = {arm.name: arm for arm in study.arms.all()}
+    items = dict(Item.objects.filter(study=study).values_list("code", "pk"))
+    rows = []
+    for record in table.frame.to_dict("records"):
+        wave = record["wave"]
+        rows.append(EffectEstimate(
+            study=study, arm=arms[record["arm"]], outcome=record["outcome"],
+            item_id=items.get(record["item"]) if isinstance(record["item"], str) else None,
+            wave=None if wave == "pooled" or pd.isna(wave) else waves[int(wave)], method=record["method"],
+            group=record.get("group") or "all", sample=record.get("sample") or "all",
+            estimate=_finite(record["estimate"]), se=_finite(record["se"]), ci_low=_finite(record["ci_low"]),
+            ci_high=_finite(record["ci_high"]), p_value=_finite(record["p_value"]), p_holm=_finite(record["p_holm"]),
+            p_ri=_finite(record.get("p_ri")), n=int(record["n"]) if not pd.isna(record["n"]) else 0,
+            attrition_warning=bool(record.get("attrition_warning", False)), is_primary=bool(record.get("primary", False)),
+            run=run,
+        ))
+    EffectEstimate.objects.filter(study=study).delete()
+    EffectEstimate.objects.bulk_create(rows, batch_size=5000)
+    run.status, run.finished_at = AnalysisRun.Status.DONE, timezone.now()
+    run.parameters = {**parameters, "rows": len(rows), "seconds": round(time.perf_counter() - started, 3),
+                      "warnings": list(getattr(table, "warnings", []))[:20]}
+    run.save()
+    return run

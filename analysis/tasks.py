@@ -32,3 +32,8 @@ def compute_wave_indices_task(study_id: int, wave_id: int, force: bool = False) 
 @shared_task(name="analysis.sweep_indices", soft_time_limit=240, time_limit=300, **COMMON)
 def sweep_indices_task() -> None:
     services.sweep_indices()
+
+
+@shared_task(name="analysis.compute_study_effects", soft_time_limit=540, time_limit=600, **COMMON)
+def compute_study_effects_task(study_id: int) -> None:
+    services.compute_study_effects(study_id=study_id)

@@ -1,0 +1,41 @@
+"""Effects are estimated and stored after the indices of a post-intervention wave."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from analysis import services
+from analysis.models import AnalysisRun, EffectEstimate
+from surveys.models import Study
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo():
+    call_command("seed_demo", "--participants", "150", stdout=io.StringIO(), stderr=io.StringIO())
+    return Study.objects.get(slug="demo")
+
+
+def test_seed_demo_stores_effects_of_the_intervention_arm(demo):
+    assert services.intervention_wave_of(demo) == 3
+    run = AnalysisRun.objects.filter(study=demo, kind="effects", status="done").get()
+    assert run.parameters["rows"] == EffectEstimate.objects.filter(study=demo).count() > 0
+    pooled = EffectEstimate.objects.get(study=demo, arm__name="intervention", outcome="value", item__code="threat",
+                                        wave__isnull=True, method="twfe")
+    assert pooled.ci_low <= pooled.estimate <= pooled.ci_high and 0 <= pooled.p_holm <= 1
+    # one estimate per post wave (durability) for an index, and a pooled one
+    per_wave = EffectEstimate.objects.filter(study=demo, outcome="mad_pairwise", item__code="threat",
+                                             method="did_bootstrap", sample="all")
+    assert sorted(per_wave.exclude(wave__isnull=True).values_list("wave__number", flat=True)) == [3, 4, 5]
+    assert per_wave.filter(wave__isnull=True).count() == 1
+    primary = EffectEstimate.objects.filter(study=demo, is_primary=True)
+    assert set(primary.values_list("outcome", flat=True)) == {"mad_pairwise"}
+
+
+def test_rerunning_effects_on_unchanged_answers_is_skipped(demo):
+    before = list(EffectEstimate.objects.filter(study=demo).order_by("pk").values_list("estimate", "ci_low"))
+    run = services.compute_study_effects(study_id=demo.pk)
+    assert run.status == "skipped"
+    assert list(EffectEstimate.objects.filter(study=demo).order_by("pk").values_list("estimate", "ci_low")) == before
