@@ -99,10 +99,10 @@ def main() -> None:
         participant_ids = [row[0] for row in cursor.fetchall()]
         with raw.cursor().copy(
             "COPY surveys_submission (participant_id, wave_id, started_at, completed_at, item_order, page,"
-            " saw_intervention, user_agent_family) FROM STDIN"
+            " saw_intervention, user_agent_family, external_session_id) FROM STDIN"
         ) as copy:
             for pid in participant_ids:
-                copy.write_row((pid, wave.pk, now, now, "[]", 0, False, ""))
+                copy.write_row((pid, wave.pk, now, now, "[]", 0, False, "", ""))
         cursor.execute("SELECT participant_id, id FROM surveys_submission WHERE wave_id = %s", [wave.pk])
         submission_of = dict(cursor.fetchall())
         buffer = io.StringIO()
