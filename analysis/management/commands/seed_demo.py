@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from analysis.demo import seed_demo_study
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             "\n"
-            f"  Researcher login: http://127.0.0.1:8000/admin/  user {result.username}  password {result.password}\n"
+            f"  Researcher login: {settings.SITE_URL}/accounts/login/  user {result.username}  "
+            f"password {result.password}  (studies at /studies/, study design at /admin/)\n"
             f"  Participant link: {result.participant_link}\n"
         )
