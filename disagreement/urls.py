@@ -14,6 +14,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("disagreement.api_urls")),
     path("", include("analysis.urls")),
+    path("", include("analysis.text_urls")),
     path("", include("surveys.urls")),
 ]

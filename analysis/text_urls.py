@@ -1,0 +1,3 @@
+"""Researcher pages for text corpora and series correlation (issue 10)."""
+
+urlpatterns: list = []
