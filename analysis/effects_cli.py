@@ -18,19 +18,16 @@ followed by ``group, sample, p_ri, n_obs, attrition_warning, primary``
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
 import pandas as pd
 
-from analysis.indices_cli import InputError, _located, _say, infer_scales, read_answers
+from analysis import cli
+from analysis.cli import EXIT_BAD_INPUT, InputError
+from analysis.indices_cli import _located, infer_scales, read_answers
 from analysis.stats.effects import (
     DEFAULT_INDICES,
     EXTRA_FIELDS,
@@ -43,10 +40,9 @@ from analysis.stats.effects import (
 from analysis.stats.tables import AnswersError, Scale
 
 PROG = "effects"
-EXIT_BAD_INPUT = 1
 FIELDS: tuple[str, ...] = (*RECORD_FIELDS, *EXTRA_FIELDS)
 
-__all__ = ["FIELDS", "InputError", "add_arguments", "main", "records", "run", "to_csv", "to_json"]
+__all__ = ["EXIT_BAD_INPUT", "FIELDS", "InputError", "add_arguments", "main", "records", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,19 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the command; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
-    stdout = sys.stdout if stdout is None else stdout
-    stderr = sys.stderr if stderr is None else stderr
-    parser = build_parser()
-    try:
-        options = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse has printed its usage message
-        return int(exit_.code or 0)
-    try:
-        run(vars(options), stdout=stdout, stderr=stderr)
-    except InputError as error:
-        _say(stderr, f"{PROG}: {error}")
-        return EXIT_BAD_INPUT
-    return 0
+    return cli.main(PROG, build_parser, run, argv, stdout, stderr)
 
 
 def _names(chosen, default, known, option: str) -> tuple[str, ...]:
@@ -167,7 +151,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> EffectTable:
         scales = infer_scales(answers, path, step)
         listed = ", ".join(f"{item} {scale}" for item, scale in list(scales.items())[:8])
         more = "" if len(scales) <= 8 else f", ... ({len(scales)} items)"
-        _say(stderr, f"{PROG}: no --scale-min/--scale-max given: scales inferred from the answers per item "
+        cli.say(stderr, f"{PROG}: no --scale-min/--scale-max given: scales inferred from the answers per item "
                      f"({listed}{more})")
 
     try:
@@ -194,75 +178,29 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> EffectTable:
         raise InputError(f"{path.name}: {error}") from None
 
     _summarize(table, answers, path, options, stderr)
-    text = to_csv(table.frame) if options.get("format", "json") == "csv" else to_json(table.frame)
-    if options.get("output"):
-        Path(options["output"]).write_text(text, encoding="utf-8", newline="")
-        _say(stderr, f"{PROG}: wrote {len(table.frame)} records to {options['output']}")
-    else:
-        stdout.write(text)
+    cli.write_records(table.frame, FIELDS, options, prog=PROG, stdout=stdout, stderr=stderr)
     return table
 
 
 # --------------------------------------------------------------------------- writing
 
 
-def _clean(value):
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def records(frame: pd.DataFrame) -> list[dict]:
     """The frame's rows as flat JSON-ready dicts in :data:`FIELDS` order; NaN -> None."""
-    return [
-        {column: _clean(value) for column, value in zip(FIELDS, row, strict=True)}
-        for row in frame[list(FIELDS)].itertuples(index=False, name=None)
-    ]
-
-
-def to_json(frame: pd.DataFrame) -> str:
-    rows = records(frame)
-    if not rows:
-        return "[]\n"
-    return "[\n" + ",\n".join(json.dumps(row, allow_nan=False) for row in rows) + "\n]\n"
-
-
-def to_csv(frame: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(FIELDS)
-    for row in records(frame):
-        writer.writerow([_csv_cell(row[column]) for column in FIELDS])
-    return buffer.getvalue()
-
-
-def _csv_cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    return cli.records(frame, FIELDS)
 
 
 def _summarize(table: EffectTable, answers: pd.DataFrame, path: Path, options: dict, stderr: TextIO) -> None:
     participants = answers["participant"].nunique()
     arms = answers.groupby(options["arm_column"])["participant"].nunique()
     per_arm = ", ".join(f"{arm} {count}" for arm, count in arms.items())
-    _say(stderr, f"{PROG}: {path.name}: {len(answers)} answers of {participants} participants ({per_arm}); "
+    cli.say(stderr, f"{PROG}: {path.name}: {len(answers)} answers of {participants} participants ({per_arm}); "
                  f"control {options['control']!r}, intervention wave {options['intervention_wave']}")
     resamples = options.get("bootstrap", 1000)
-    _say(stderr, f"{PROG}: {len(table.frame)} records; {resamples} cluster bootstrap resamples, "
+    cli.say(stderr, f"{PROG}: {len(table.frame)} records; {resamples} cluster bootstrap resamples, "
                  f"{options.get('permutations', 1000)} re-randomizations, seed {options.get('seed', 0)}")
     for note in table.warnings:
-        _say(stderr, f"{PROG}: warning: {note}")
+        cli.say(stderr, f"{PROG}: warning: {note}")
 
 
 if __name__ == "__main__":  # pragma: no cover

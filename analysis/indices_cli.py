@@ -15,9 +15,7 @@ cells or ``NA``/``N/A``/``NaN``/``null``/``.``/``#N/A`` as missing answers (excl
 from __future__ import annotations
 
 import argparse
-import csv
 import io
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -27,6 +25,8 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from analysis import cli
+from analysis.cli import EXIT_BAD_INPUT, InputError
 from analysis.stats.tables import (
     COLUMNS,
     REQUIRED_COLUMNS,
@@ -38,11 +38,8 @@ from analysis.stats.tables import (
 
 PROG = "indices"
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "#n/a", "-"})
-EXIT_BAD_INPUT = 1
 
-
-class InputError(Exception):
-    """Bad input; the message is the single line to show."""
+__all__ = ["EXIT_BAD_INPUT", "InputError", "add_arguments", "main", "read_answers", "records", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,19 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the command; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
-    stdout = sys.stdout if stdout is None else stdout
-    stderr = sys.stderr if stderr is None else stderr
-    parser = build_parser()
-    try:
-        options = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse has printed its usage message
-        return int(exit_.code or 0)
-    try:
-        run(vars(options), stdout=stdout, stderr=stderr)
-    except InputError as error:
-        _say(stderr, f"{PROG}: {error}")
-        return EXIT_BAD_INPUT
-    return 0
+    return cli.main(PROG, build_parser, run, argv, stdout, stderr)
 
 
 def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> IndexTable:
@@ -134,12 +119,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> IndexTable:
         raise InputError(f"{path.name}: {error}") from None
 
     _summarize(table, answers, path, stderr)
-    text = to_csv(table.frame) if options.get("format", "json") == "csv" else to_json(table.frame)
-    if options.get("output"):
-        Path(options["output"]).write_text(text, encoding="utf-8", newline="")
-        _say(stderr, f"{PROG}: wrote {len(table.frame)} records to {options['output']}")
-    else:
-        stdout.write(text)
+    cli.write_records(table.frame, COLUMNS, options, prog=PROG, stdout=stdout, stderr=stderr)
     return table
 
 
@@ -272,34 +252,7 @@ def infer_scales(answers: pd.DataFrame, path: Path, step: float, missing_codes=(
 
 def records(frame: pd.DataFrame) -> list[dict]:
     """The frame's rows as flat JSON-ready dicts; NaN and infinities become None."""
-    def clean(value):
-        if value is None or value is pd.NA:
-            return None
-        if isinstance(value, float | np.floating):
-            return float(value) if math.isfinite(value) else None
-        if isinstance(value, np.integer):
-            return int(value)
-        return value
-
-    return [{column: clean(value) for column, value in zip(COLUMNS, row, strict=True)}
-            for row in frame[list(COLUMNS)].itertuples(index=False, name=None)]
-
-
-def to_json(frame: pd.DataFrame) -> str:
-    rows = records(frame)
-    if not rows:
-        return "[]\n"
-    return "[\n" + ",\n".join(json.dumps(row, allow_nan=False) for row in rows) + "\n]\n"
-
-
-def to_csv(frame: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in records(frame):
-        writer.writerow(["" if row[c] is None else repr(row[c]) if isinstance(row[c], float) else row[c]
-                         for c in COLUMNS])
-    return buffer.getvalue()
+    return cli.records(frame, COLUMNS)
 
 
 def _summarize(table: IndexTable, answers: pd.DataFrame, path: Path, stderr: TextIO) -> None:
@@ -321,8 +274,7 @@ def _summarize(table: IndexTable, answers: pd.DataFrame, path: Path, stderr: Tex
     _say(stderr, f"{PROG}: {len(table.frame)} records; {intervals}")
 
 
-def _say(stream: TextIO, line: str) -> None:
-    stream.write(line if line.endswith("\n") else line + "\n")
+_say = cli.say
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,22 +10,18 @@ and one line naming the option. The model and its assumptions are in
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 import pandas as pd
 
-from analysis.effects_cli import _clean, _csv_cell
-from analysis.indices_cli import InputError, _say
+from analysis import cli
+from analysis.cli import EXIT_BAD_INPUT, InputError
 from analysis.stats.power import INDEX_TESTS, OUTCOMES, PowerResult, estimate_power
 from analysis.stats.simulate import ItemSpec
 
 PROG = "power"
-EXIT_BAD_INPUT = 1
 FIELDS: tuple[str, ...] = (
     "outcome",
     "effect",
@@ -46,7 +42,7 @@ FIELDS: tuple[str, ...] = (
     "test",
 )
 
-__all__ = ["FIELDS", "InputError", "add_arguments", "main", "records", "run"]
+__all__ = ["EXIT_BAD_INPUT", "FIELDS", "InputError", "add_arguments", "main", "records", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,19 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the command; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
-    stdout = sys.stdout if stdout is None else stdout
-    stderr = sys.stderr if stderr is None else stderr
-    parser = build_parser()
-    try:
-        options = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    try:
-        run(vars(options), stdout=stdout, stderr=stderr)
-    except InputError as error:
-        _say(stderr, f"{PROG}: {error}")
-        return EXIT_BAD_INPUT
-    return 0
+    return cli.main(PROG, build_parser, run, argv, stdout, stderr)
 
 
 def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> PowerResult:
@@ -142,7 +126,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> PowerResult:
     except ValueError as error:
         raise InputError(str(error)) from None
     frame = records_frame(result, options)
-    stdout.write(to_csv(frame) if options.get("format", "json") == "csv" else to_json(frame))
+    cli.write_records(frame, FIELDS, options, prog=PROG, stdout=stdout, stderr=stderr)
     _summarize(result, stderr)
     return result
 
@@ -162,36 +146,19 @@ def records_frame(result: PowerResult, options: dict) -> pd.DataFrame:
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    return [
-        {column: _clean(value) for column, value in zip(FIELDS, row, strict=True)}
-        for row in frame[list(FIELDS)].itertuples(index=False, name=None)
-    ]
-
-
-def to_json(frame: pd.DataFrame) -> str:
-    rows = records(frame)
-    return "[\n" + ",\n".join(json.dumps(row, allow_nan=False) for row in rows) + "\n]\n" if rows else "[]\n"
-
-
-def to_csv(frame: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(FIELDS)
-    for row in records(frame):
-        writer.writerow([_csv_cell(row[column]) for column in FIELDS])
-    return buffer.getvalue()
+    return cli.records(frame, FIELDS)
 
 
 def _summarize(result: PowerResult, stderr: TextIO) -> None:
-    _say(stderr, f"{PROG}: power to detect {result.effect:g} in {result.outcome} (latent shift "
+    cli.say(stderr, f"{PROG}: power to detect {result.effect:g} in {result.outcome} (latent shift "
                  f"{result.latent_effect:.3g} SD) with {result.participants_per_arm} participants per arm: "
                  f"{result.power:.1%} (95% CI {result.ci_low:.1%} to {result.ci_high:.1%}; "
                  f"{result.simulations} simulations, {result.test} test, alpha {result.alpha:g})")
     if result.minimum_participants_per_arm is not None:
-        _say(stderr, f"{PROG}: smallest participants per arm for {result.target:.0%} power: "
+        cli.say(stderr, f"{PROG}: smallest participants per arm for {result.target:.0%} power: "
                      f"{result.minimum_participants_per_arm} (to about 1%)")
     for note in result.notes:
-        _say(stderr, f"{PROG}: note: {note}")
+        cli.say(stderr, f"{PROG}: note: {note}")
 
 
 if __name__ == "__main__":  # pragma: no cover
