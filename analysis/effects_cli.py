@@ -64,8 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale-step", type=float, metavar="H", default=1.0,
                         help="distance between scale points (default 1; sliders: their step)")
     parser.add_argument("--index", metavar="NAME", nargs="+", action="extend", default=None,
-                        help="index outcomes (default: every cell index but n, and with --by the pair "
-                             f"indices): {', '.join(DEFAULT_INDICES)}; 'none' for no index")
+                        help="index outcomes (default: every cell index but n, constraint, and with --by the "
+                             f"pair indices and alignment): {', '.join(DEFAULT_INDICES)}; 'none' for no index. "
+                             "Cell indices come per item and pooled over items (item null), for everyone "
+                             "(group all) and, with --by, within each group")
+    parser.add_argument("--reverse", metavar="ITEM", nargs="+", action="extend", default=[],
+                        help="reverse-coded items (flipped in the rows pooled over items)")
     parser.add_argument("--outcome", metavar="NAME", nargs="+", action="extend", default=None,
                         help="individual outcomes (default all): value, extremity, distance_other_group; "
                              "'none' for none")
@@ -171,6 +175,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> EffectTable:
             primary_outcome=primary,
             primary_item=options.get("primary_item"),
             balanced=not options.get("no_balanced", False),
+            reverse=options.get("reverse") or (),
         )
     except AnswersError as error:
         raise InputError(_located(path, error)) from None

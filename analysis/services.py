@@ -346,6 +346,7 @@ def _compute_effects_locked(*, run: AnalysisRun, study: Study) -> AnalysisRun:
         answers, arm_column="arm", control=control, intervention_wave=intervention_wave_of(study),
         scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in scales.items()},
         by=grouping[0] if grouping else None, seed=run.seed,
+        reverse=[code for code, s in scales.items() if s.reverse_coded],
         primary_outcome=study.primary_outcome or None, **parameters,
     )
     arms = {arm.name: arm for arm in study.arms.all()}

@@ -60,7 +60,7 @@ def main(argv=None) -> None:
     print(f"cpus visible: {os.cpu_count()}; bootstrap {args.bootstrap}, permutations {args.permutations}")
 
     def timed(**options):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         table = estimate_effects(
             answers,
             control="control",
@@ -73,10 +73,13 @@ def main(argv=None) -> None:
             balanced=not args.no_balanced,
             **options,
         )
+        timed.cpu = time.process_time() - cpu
         return time.perf_counter() - start, table.frame
 
     elapsed, frame = timed()
-    print(f"estimate_effects, everything: {elapsed:.2f} s for {len(frame)} estimates")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"estimate_effects, everything: {elapsed:.2f} s wall, {timed.cpu:.2f} s CPU (all threads), "
+          f"for {len(frame)} estimates; load average {load:.1f} (figures above ~2 mean a shared machine)")
     for method, rows in frame.groupby("method"):
         print(f"  {method:24s} {len(rows):5d} rows")
     if args.breakdown:

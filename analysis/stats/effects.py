@@ -59,10 +59,12 @@ with the control arm ``c`` on its own.
 
 * **Randomization inference** (column ``p_ri``): arm labels are re-randomized within strata
   among the participants of arms a and c (``permutations`` times) and the statistic recomputed;
-  ``p_ri = (1 + #{|stat*| >= |stat|}) / (1 + R)``. Computed for ``did_bootstrap`` rows (the
-  index DiD) and for pooled ``twfe`` rows (the TWFE coefficient); NaN for event-study rows.
-  Vectorized too: the TWFE coefficient is a ratio of quantities that are linear in the
-  treatment vector, so all permutations are a few matrix products.
+  ``p_ri = (1 + #{|stat*| >= |stat|}) / (1 + R)``. Computed for every row: ``did_bootstrap``
+  (the index DiD), ``twfe`` and each ``event_study`` coefficient. Vectorized too: X'y~ and
+  the pieces of X'MX are linear in the treatment vector, so all permutations are one matrix
+  product plus a K x K solve each (K = 1 pooled, waves - 1 for the event study).
+  ``distance_other_group`` keeps its realized reference (the control means) under
+  re-randomization.
 
 Multiplicity, labels, attrition
 -------------------------------
@@ -138,8 +140,8 @@ EXTRA_FIELDS: tuple[str, ...] = (
     "primary",
 )
 INDIVIDUAL_OUTCOMES: tuple[str, ...] = ("value", "extremity", "distance_other_group")
-DEFAULT_INDICES: tuple[str, ...] = tuple(name for name in ix.CELL_INDICES if name != "n") + tuple(
-    ix.PAIR_INDICES
+DEFAULT_INDICES: tuple[str, ...] = (
+    tuple(name for name in ix.CELL_INDICES if name != "n") + tuple(ix.PAIR_INDICES) + tuple(ix.ACROSS_ITEM_INDICES)
 )
 SUPPORTED_INDICES: frozenset[str] = frozenset(DEFAULT_INDICES)
 POOLED = "pooled"
@@ -317,43 +319,59 @@ def _fit_residualized(y, xt, observed, n_regressors, extra_scores=None) -> TwfeF
     return TwfeFit(coef=coef, cov=cov, n_clusters=clusters, n_obs=n_obs, df_resid=clusters - 1)
 
 
-def twfe_permutation_coefficients(values, treatments, post) -> np.ndarray:
-    """The pooled TWFE coefficient for each row of ``treatments`` (R x participants, 0/1).
+def twfe_permutation_coefficients(values, treatments, design) -> np.ndarray:
+    """The TWFE coefficients for each row of ``treatments`` (R x participants, 0/1).
 
-    ``post`` is the (waves,) regressor pattern. Exact and vectorized: with y~ the two-way
-    residuals of y (which do not depend on treatment), beta = X'y~ / X'MX, and for
-    X_it = d_i f_t O_it both X'y~ = d . s and X'MX = d . A - (d C) G^+ (d C)' are linear
-    and quadratic forms in the treatment vector d (s, A, C per participant).
+    ``design`` is the (waves,) pooled regressor pattern (result (R,)) or a (waves x K) design
+    such as :func:`event_study_design`'s (result (R, K)). Exact and vectorized: with y~ the
+    two-way residuals of y (which do not depend on treatment) and X_itk = d_i F_tk O_it,
+    beta = (X'MX)^-1 X'y~ where X'y~ = d S, X'MX = d A - (d C)' G^+ (d C) with per-participant
+    S_k = sum_t F_tk O_it y~_it, A_kl = sum_t F_tk F_tl O_it - (sum_t F_tk O_it)(sum_t F_tl
+    O_it) / c_i and C_tk = O_it F_tk - (O_it / c_i) sum_s F_sk O_is (t > first wave), so every
+    permutation costs one row of a matrix product and a K x K solve.
     """
     values = np.asarray(values, dtype=float)
+    design = np.asarray(design, dtype=float)
+    pooled = design.ndim == 1
     observed = np.isfinite(values)
     fe = _FixedEffects(observed)
     y = fe.residualize(np.where(observed, values, 0.0))
-    return _permutation_coefficients(fe, y, observed, np.asarray(post, float), treatments)
+    summaries = _permutation_summaries(fe, y, observed, design[:, None] if pooled else design)
+    coefficients = _permutation_solve(np.asarray(treatments, float) @ summaries, fe.gram_inv,
+                                      1 if pooled else design.shape[1])
+    return coefficients[:, 0] if pooled else coefficients
 
 
-def _permutation_summaries(fe, y, observed, post) -> np.ndarray:
-    """Per-participant (s, A, C) of :func:`twfe_permutation_coefficients`: (m, 2 + waves - 1)."""
+def _permutation_summaries(fe, y, observed, design) -> np.ndarray:
+    """Per-participant (S, A, C) of :func:`twfe_permutation_coefficients`, flattened:
+    (m, K + K^2 + (waves - 1) K)."""
     mask = observed.astype(float)
-    f = post[None, :] * mask
-    mean_f = f.sum(axis=1) / fe.count
-    dev = mask * (post[None, :] - mean_f[:, None])
-    return np.column_stack([(f * y).sum(axis=1), (dev * dev).sum(axis=1), dev[:, 1:]])
+    f = mask[:, :, None] * design[None, :, :]  # (m, T, K)
+    total = f.sum(axis=1)  # (m, K)
+    s = np.einsum("mtk,mt->mk", f, y)
+    a = np.einsum("mtk,tl->mkl", f, design) - total[:, :, None] * total[:, None, :] / fe.count[:, None, None]
+    c = f[:, 1:, :] - fe.a[:, 1:, None] * total[:, None, :]
+    m = mask.shape[0]
+    return np.concatenate([s, a.reshape(m, -1), c.reshape(m, -1)], axis=1)
 
 
-def _permutation_ratio(products: np.ndarray, gram_inv: np.ndarray) -> np.ndarray:
-    """Coefficients from treatments @ summaries, (R, 2 + waves - 1)."""
+def _permutation_solve(products: np.ndarray, gram_inv: np.ndarray, k: int) -> np.ndarray:
+    """Coefficients (R, K) from treatments @ summaries (R, K + K^2 + (waves - 1) K)."""
     products = products.astype(float)
-    dc = products[:, 2:]
-    denominator = products[:, 1] - np.einsum("rt,ts,rs->r", dc, gram_inv, dc)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 1e-9, products[:, 0] / denominator, np.nan)
-
-
-def _permutation_coefficients(fe, y, observed, post, treatments) -> np.ndarray:
-    summaries = _permutation_summaries(fe, y, observed, post)
-    d = np.asarray(treatments, dtype=float)
-    return _permutation_ratio(d @ summaries, fe.gram_inv)
+    r = products.shape[0]
+    s = products[:, :k]
+    a = products[:, k : k + k * k].reshape(r, k, k)
+    c = products[:, k + k * k :].reshape(r, -1, k)
+    xtmx = a - np.einsum("rtk,ts,rsl->rkl", c, gram_inv, c)
+    scale = np.abs(np.diagonal(xtmx, axis1=1, axis2=2))
+    usable = (scale > 1e-9).all(axis=1)
+    out = np.full((r, k), np.nan)
+    if usable.any():
+        try:
+            out[usable] = np.linalg.solve(xtmx[usable], s[usable][..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            out[usable] = (np.linalg.pinv(xtmx[usable]) @ s[usable][..., None])[..., 0]
+    return out
 
 
 # --------------------------------------------------------------------------- indices
@@ -756,7 +774,91 @@ def _ri_p(estimate: float, permuted: np.ndarray) -> float:
     return float((1 + np.sum(np.abs(valid) >= abs(estimate) - tolerance)) / (valid.size + 1))
 
 
-def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, post, level):
+def _index_pairs(panel) -> list[tuple[int, int]]:
+    if panel.group is None:
+        return []
+    count = len(panel.group_names)
+    return [(a, b) for a in range(count) for b in range(a + 1, count)]
+
+
+def _group_key(panel, target) -> str:
+    """``all``, ``<by>:<g>`` (target ``("group", g)``) or ``<by>:<a>|<by>:<b>`` (target ``(a, b)``)."""
+    if target is None:
+        return "all"
+    names, by = panel.group_names, panel.by
+    if target[0] == "group":
+        return f"{by}:{names[target[1]]}"
+    return f"{by}:{names[target[0]]}|{by}:{names[target[1]]}"
+
+
+def _index_targets(panel, name) -> list:
+    """Whose index: single-cell indices for everyone (None) and for each group, pair indices
+    and alignment for each pair of groups."""
+    if name in ix.PAIR_INDICES or name == "alignment":
+        return _index_pairs(panel)
+    groups = len(panel.group_names) if panel.group is not None else 0
+    return [None] + ([("group", g) for g in range(groups)] if groups >= 2 else [])
+
+
+def _evaluate(name, per_group, target, points) -> np.ndarray:
+    """Index values (S, waves) from per-group count tables (S, waves, k)."""
+    if target is None:
+        return index_values(name, np.sum(per_group, axis=0), points)
+    if target[0] == "group":
+        return index_values(name, per_group[target[1]], points)
+    a, b = target
+    if name == "alignment":
+        return ix.correlation_ratio(np.stack([per_group[a], per_group[b]], axis=-2), points)
+    return index_values(name, per_group[a], points, per_group[b])
+
+
+@dataclass
+class _IndexSeries:
+    """An index per wave for both arms: bootstrap (1 + B, waves), first row observed, and
+    re-randomized (R, waves) or None."""
+
+    treated: np.ndarray
+    control: np.ndarray
+    perm_treated: np.ndarray | None
+    perm_control: np.ndarray | None
+
+
+def _did_rows(panel, comparison, series: _IndexSeries, *, name, item, group, pre, post, level, n, n_obs):
+    """``did_bootstrap`` rows (each post wave and pooled) of one index series."""
+    per_wave, pooled = _did(series.treated, series.control, pre, post)
+    perm_wave = perm_pooled = None
+    if series.perm_treated is not None:
+        perm_wave, perm_pooled = _did(series.perm_treated, series.perm_control, pre, post)
+    rows = []
+    for col, wave in [*enumerate(panel.waves[post]), (None, POOLED)]:
+        estimates = pooled if col is None else per_wave[:, col]
+        estimate = float(estimates[0])
+        se, low, high, p = _bootstrap_summary(estimate, estimates[1:], level)
+        p_ri = np.nan
+        if perm_pooled is not None:
+            p_ri = _ri_p(estimate, perm_pooled if col is None else perm_wave[:, col])
+        rows.append({
+            "arm": comparison.arm, "outcome": name, "item": item,
+            "wave": wave if col is None else int(wave), "method": "did_bootstrap",
+            "estimate": estimate, "se": se, "ci_low": low, "ci_high": high, "p_value": p,
+            "n": n, "group": group, "p_ri": p_ri, "n_obs": n_obs,
+        })
+    return rows
+
+
+def _reversed(name: str, values: np.ndarray, grid: Scale) -> np.ndarray:
+    """An index of a reverse-coded item as the index of its flipped answers (value -> min +
+    max - value): the mean mirrors, signed pair indices change sign, the rest are symmetric."""
+    if name == "mean":
+        return (grid.min + grid.max) - values
+    if name in ("group_gap", "cohens_d"):
+        return -values
+    return values
+
+
+def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, post, level, pooled, reverse):
+    """``did_bootstrap`` rows of item j; its index series (reverse-coded items flipped) are
+    added to ``pooled`` for the rows pooled over items."""
     values = panel.values[comparison.pool, :, j]
     observed = np.isfinite(values)
     n_answering = int(observed.any(axis=1).sum())
@@ -770,64 +872,135 @@ def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, p
     counts = {True: item_counts(tables.treated), False: item_counts(tables.control)}
     perm_counts = {True: item_counts(tables.perm_treated), False: item_counts(tables.perm_control)}
     has_perms = bool(tables.perm_treated)
-    pairs = []
-    if panel.group is not None:
-        names = panel.group_names
-        pairs = [(a, b) for a in range(len(names)) for b in range(a + 1, len(names))]
+    points = grid.points
+    rows = []
+    names = list(index_names)
+    if "alignment" in pooled.wanted:
+        names.append("alignment")
+    for name in names:
+        for target in _index_targets(panel, name):
+            series = _IndexSeries(
+                _evaluate(name, counts[True], target, points),
+                _evaluate(name, counts[False], target, points),
+                _evaluate(name, perm_counts[True], target, points) if has_perms else None,
+                _evaluate(name, perm_counts[False], target, points) if has_perms else None,
+            )
+            group = _group_key(panel, target)
+            if name in index_names:
+                rows += _did_rows(panel, comparison, series, name=name, item=panel.items[j], group=group,
+                                  pre=pre, post=post, level=level, n=n_answering, n_obs=int(observed.sum()))
+            if name in pooled.wanted:
+                if reverse[j]:
+                    series = _IndexSeries(*(None if v is None else _reversed(name, v, grid) for v in (
+                        series.treated, series.control, series.perm_treated, series.perm_control)))
+                pooled.add(name, group, series)
+    return rows
+
+
+class _PooledIndices:
+    """Per-item index series of one comparison, averaged over items for the pooled rows
+    (``item`` None): the pooled index of a wave is the mean of the per-item indices that are
+    defined in it (DESIGN section 4), and its DiD and intervals follow from the same draws."""
+
+    def __init__(self, wanted: Iterable[str]) -> None:
+        self.wanted = set(wanted)
+        self.series: dict[tuple[str, str], list[_IndexSeries]] = {}
+
+    def add(self, name: str, group: str, series: _IndexSeries) -> None:
+        self.series.setdefault((name, group), []).append(series)
+
+    def rows(self, panel, comparison, pre, post, level) -> list[dict]:
+        values = panel.values[comparison.pool]
+        answered = np.isfinite(values)
+        n = int(answered.any(axis=(1, 2)).sum())
+        n_obs = int(answered.sum())
+        out = []
+        for (name, group), parts in self.series.items():
+            averaged = []
+            for attribute in ("treated", "control", "perm_treated", "perm_control"):
+                arrays = [getattr(part, attribute) for part in parts]
+                averaged.append(None if arrays[0] is None else _nanmean_items(np.stack(arrays)))
+            series = _IndexSeries(*averaged)
+            out += _did_rows(panel, comparison, series, name=name, item=None, group=group, pre=pre,
+                             post=post, level=level, n=n, n_obs=n_obs)
+        return out
+
+
+def _nanmean_items(stacked: np.ndarray) -> np.ndarray:
+    """Mean over the first axis (items) of the defined values; NaN where none is defined."""
+    defined = np.isfinite(stacked)
+    count = defined.sum(axis=0)
+    total = np.where(defined, stacked, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _constraint_rows(panel, comparison, grids, pre, post, level) -> list[dict]:
+    """``constraint`` (mean |r| over pairs of items, per wave) for everyone and each group.
+
+    Per participant and wave the pairwise-complete features (1, x, y, x^2, y^2, xy) of every
+    pair of items (x, y the category codes; reverse coding only flips the sign of r, which |r|
+    ignores) are summed with the bootstrap draw counts and the re-randomized labels, one wave
+    at a time, in float64 (sums of squares of wide sliders exceed float32's exact range).
+    """
+    J = len(grids)
+    if J < 2:
+        return []
+    values = panel.values[comparison.pool]
+    m, T, _ = values.shape
+    pairs = list(zip(*np.triu_indices(J, 1), strict=True))
+    j_idx = np.array([p[0] for p in pairs])
+    l_idx = np.array([p[1] for p in pairs])
+    codes = np.stack([(values[:, :, j] - grid.min) / grid.step for j, grid in enumerate(grids)], axis=2)
+    answered = np.isfinite(codes)
+    codes = np.where(answered, codes, 0.0)
+    P = len(pairs)
+    targets = [None]
+    if panel.group is not None and len(panel.group_names) >= 2:
+        targets += [("group", g) for g in range(len(panel.group_names))]
+    has_perms = comparison.permutations.shape[0] > 0
+    # sums[target][arm or perm arm]: (S, T, 6, P)
+    shape_boot = (comparison.blocks[0].weights_t.shape[0], T, 6, P)
+    R = comparison.permutations.shape[0]
+    per_block = []
+    for block in comparison.blocks:
+        sums = {"t": np.zeros(shape_boot), "c": np.zeros(shape_boot),
+                "pt": np.zeros((R, T, 6, P)), "pc": np.zeros((R, T, 6, P))}
+        weights_t, weights_c = block.weights_t.astype(float), block.weights_c.astype(float)
+        labels = block.permutations.astype(float) if has_perms else None
+        for t in range(T):
+            mask = (answered[:, t, j_idx] & answered[:, t, l_idx]).astype(float)
+            x, y = codes[:, t, j_idx] * mask, codes[:, t, l_idx] * mask
+            features = np.concatenate([mask, x, y, x * x, y * y, x * y], axis=1)  # (m, 6P)
+            sums["t"][:, t] = (weights_t @ features[block.members_t]).reshape(-1, 6, P)
+            sums["c"][:, t] = (weights_c @ features[block.members_c]).reshape(-1, 6, P)
+            if has_perms:
+                group_features = features[block.members]
+                perm_t = labels @ group_features
+                sums["pt"][:, t] = perm_t.reshape(-1, 6, P)
+                sums["pc"][:, t] = (group_features.sum(axis=0)[None, :] - perm_t).reshape(-1, 6, P)
+        per_block.append(sums)
+
+    def constraint(s):
+        r = ix.pairwise_correlations(*(s[:, :, i, :] for i in range(6)))
+        return ix.mean_abs_correlation(r)
 
     rows = []
-    points = grid.points
-
-    def evaluate(name, per_group, pair):
-        if pair is None:
-            return index_values(name, np.sum(per_group, axis=0), points)
-        a, b = pair
-        return index_values(name, per_group[a], points, per_group[b])
-
-    for name in index_names:
-        targets = [None] if name not in ix.PAIR_INDICES else pairs
-        for pair in targets:
-            if pair is None:
-                group_key = "all"
-            else:
-                group_key = f"{panel.by}:{panel.group_names[pair[0]]}|{panel.by}:{panel.group_names[pair[1]]}"
-            v_t = evaluate(name, counts[True], pair)
-            v_c = evaluate(name, counts[False], pair)
-            per_wave, pooled = _did(v_t, v_c, pre, post)
-            perm_wave = perm_pooled = None
-            if has_perms:
-                perm_wave, perm_pooled = _did(
-                    evaluate(name, perm_counts[True], pair),
-                    evaluate(name, perm_counts[False], pair),
-                    pre,
-                    post,
-                )
-            post_waves = panel.waves[post]
-            for col, wave in [*enumerate(post_waves), (None, POOLED)]:
-                series = pooled if col is None else per_wave[:, col]
-                estimate = float(series[0])
-                se, low, high, p = _bootstrap_summary(estimate, series[1:], level)
-                p_ri = np.nan
-                if perm_pooled is not None:
-                    p_ri = _ri_p(estimate, perm_pooled if col is None else perm_wave[:, col])
-                rows.append(
-                    {
-                        "arm": comparison.arm,
-                        "outcome": name,
-                        "item": panel.items[j],
-                        "wave": wave if col is None else int(wave),
-                        "method": "did_bootstrap",
-                        "estimate": estimate,
-                        "se": se,
-                        "ci_low": low,
-                        "ci_high": high,
-                        "p_value": p,
-                        "n": n_answering,
-                        "group": group_key,
-                        "p_ri": p_ri,
-                        "n_obs": int(observed.sum()),
-                    }
-                )
+    answering = answered.any(axis=2)
+    for target in targets:
+        chosen = per_block if target is None else [per_block[target[1]]]
+        total = {key: sum(block[key] for block in chosen) for key in ("t", "c", "pt", "pc")}
+        series = _IndexSeries(constraint(total["t"]), constraint(total["c"]),
+                              constraint(total["pt"]) if has_perms else None,
+                              constraint(total["pc"]) if has_perms else None)
+        if target is None:
+            members = np.arange(m)
+        else:
+            members = comparison.blocks[target[1]].members
+        rows += _did_rows(panel, comparison, series, name="constraint", item=None,
+                          group=_group_key(panel, target), pre=pre, post=post, level=level,
+                          n=int(answering[members].any(axis=1).sum()),
+                          n_obs=int(answered[members].sum()))
     return rows
 
 
@@ -905,8 +1078,8 @@ def _twfe_rows(panel, comparison, j, outcome, grid, level, intervention_wave, pe
     fit = _fit_residualized(y_res, fe.residualize(x), observed, 1, extra)
     low, high = fit.interval(level)
     if comparison.permutations.shape[0] and np.isfinite(fit.coef[0]):
-        summaries = _permutation_summaries(fe, y_res, observed, post_design[:, 0])
-        pending.append((len(rows), summaries, fe.gram_inv))
+        summaries = _permutation_summaries(fe, y_res, observed, post_design)
+        pending.append(([len(rows)], summaries, fe.gram_inv))
     rows.append(
         {
             **common,
@@ -929,6 +1102,10 @@ def _twfe_rows(panel, comparison, j, outcome, grid, level, intervention_wave, pe
     fit = _fit_residualized(y_res, fe.residualize(x), observed, design.shape[1], extra)
     low, high = fit.interval(level)
     p_values = fit.p_values()
+    usable = np.isfinite(fit.coef)
+    if comparison.permutations.shape[0] and usable.any():
+        summaries = _permutation_summaries(fe, y_res, observed, design[:, usable])
+        pending.append(([len(rows) + col for col in np.flatnonzero(usable)], summaries, fe.gram_inv))
     for col, wave in enumerate(event_waves):
         rows.append(
             {
@@ -950,16 +1127,18 @@ def _twfe_rows(panel, comparison, j, outcome, grid, level, intervention_wave, pe
 
 
 def _fill_twfe_ri(rows, pending, permutations) -> None:
-    """Randomization p-values of the pooled TWFE rows: one product for all items and outcomes."""
+    """Randomization p-values of the TWFE and event-study rows: one product for all items and
+    outcomes, then a small solve per permutation (see :func:`twfe_permutation_coefficients`)."""
     if not pending:
         return
     widths = [summary.shape[1] for _, summary, _ in pending]
     stacked = np.hstack([summary for _, summary, _ in pending]).astype(np.float32)
     products = permutations @ stacked
     offset = 0
-    for (row, _, gram_inv), width in zip(pending, widths, strict=True):
-        permuted = _permutation_ratio(products[:, offset : offset + width], gram_inv)
-        rows[row]["p_ri"] = _ri_p(rows[row]["estimate"], permuted)
+    for (targets, _, gram_inv), width in zip(pending, widths, strict=True):
+        permuted = _permutation_solve(products[:, offset : offset + width], gram_inv, len(targets))
+        for column, row in enumerate(targets):
+            rows[row]["p_ri"] = _ri_p(rows[row]["estimate"], permuted[:, column])
         offset += width
 
 
@@ -990,6 +1169,8 @@ def estimate_effects(
     primary_item: str | None = None,
     balanced: bool = True,
     attrition_alpha: float = 0.05,
+    reverse: Iterable[str] = (),
+    pooled_items: bool = True,
 ) -> EffectTable:
     """Every effect of every intervention arm against ``control`` (see the module docstring).
 
@@ -1002,7 +1183,9 @@ def estimate_effects(
     ``"by"`` means the ``by`` column, None means no strata. ``indices``: index outcomes (pair
     indices need ``by``); ``outcomes``: individual outcomes (``distance_other_group`` needs
     ``by``). ``bootstrap`` = B resamples, ``permutations`` = R re-randomizations (0 turns
-    either off: NaN intervals and p-values, or NaN p_ri).
+    either off: NaN intervals and p-values, or NaN p_ri). ``reverse``: reverse-coded items,
+    flipped in the rows pooled over items (``item`` None), which ``pooled_items`` turns on for
+    every cell and pair index; ``constraint`` and ``alignment`` are pooled rows by definition.
     """
     _check_options(bootstrap, permutations, level)
     index_names = list(dict.fromkeys(indices))
@@ -1031,19 +1214,27 @@ def estimate_effects(
             f"the data have waves {panel.waves.tolist()}"
         )
     if by is None:
-        dropped = [name for name in index_names if name in ix.PAIR_INDICES]
+        dropped = [name for name in index_names if name in ix.PAIR_INDICES or name == "alignment"]
         if "distance_other_group" in outcome_names:
             dropped.append("distance_other_group")
         if dropped and (index_names != list(DEFAULT_INDICES) or outcome_names != list(INDIVIDUAL_OUTCOMES)):
             notes.append(f"without a grouping column (by) there is no {', '.join(dropped)}")
-        index_names = [name for name in index_names if name not in ix.PAIR_INDICES]
+        index_names = [name for name in index_names if name not in ix.PAIR_INDICES and name != "alignment"]
         outcome_names = [name for name in outcome_names if name != "distance_other_group"]
     elif len(panel.group_names) < 2:
-        notes.append(f"{by!r} has a single group: no pair indices, no distance_other_group")
-        index_names = [name for name in index_names if name not in ix.PAIR_INDICES]
+        notes.append(f"{by!r} has a single group: no pair indices, alignment or distance_other_group")
+        index_names = [name for name in index_names if name not in ix.PAIR_INDICES and name != "alignment"]
         outcome_names = [name for name in outcome_names if name != "distance_other_group"]
 
     grids = _item_scales(panel, scales, answers, panel.item_codes)
+    unknown = sorted(set(map(str, reverse)) - set(panel.items))
+    if unknown:
+        raise ValueError(f"reverse-coded item {unknown[0]!r} is not among the items")
+    reverse_mask = np.array([item in set(map(str, reverse)) for item in panel.items], dtype=bool)
+    cell_names = [name for name in index_names if name not in ix.ACROSS_ITEM_INDICES]
+    pooled_names = set(cell_names) if pooled_items and len(panel.items) > 1 else set()
+    if "alignment" in index_names:
+        pooled_names.add("alignment")
 
     attrition = attrition_table(
         panel.present, panel.arm, panel.waves, control=panel.control, alpha=attrition_alpha
@@ -1071,16 +1262,20 @@ def estimate_effects(
                 notes.append(f"arm {arm}: no participants of both arms in the {sample} sample")
                 continue
             new_rows = []
-            if index_names:
+            if cell_names or pooled_names:
                 onehot, slices = _onehot(panel.values[comparison.pool], grids)
                 tables = _count_tables(comparison, onehot)
                 del onehot
+                pooled = _PooledIndices(pooled_names)
                 for j in range(len(panel.items)):
                     new_rows += _index_rows(
-                        panel, comparison, tables, j, slices[j], grids[j], index_names, pre,
-                        post, level,
+                        panel, comparison, tables, j, slices[j], grids[j], cell_names, pre,
+                        post, level, pooled, reverse_mask,
                     )
                 del tables
+                new_rows += pooled.rows(panel, comparison, pre, post, level)
+            if "constraint" in index_names:
+                new_rows += _constraint_rows(panel, comparison, grids, pre, post, level)
             pending: list = []
             for j in range(len(panel.items)):
                 for outcome in outcome_names:
@@ -1090,7 +1285,7 @@ def estimate_effects(
                         panel, comparison, j, outcome, grids[j], level,
                         intervention_wave, item_pending,
                     )
-                    pending += [(start + r, summary, gram) for r, summary, gram in item_pending]
+                    pending += [([start + r for r in targets], summary, gram) for targets, summary, gram in item_pending]
             _fill_twfe_ri(new_rows, pending, comparison.permutations)
             for row in new_rows:
                 row["sample"] = sample
@@ -1140,7 +1335,7 @@ def _finish(rows, attrition, panel, primary_outcome, primary_item) -> pd.DataFra
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows)
     family = ["outcome", "item", "wave", "method", "sample", "group"]
-    keys = frame[family].astype(str).agg("\x1f".join, axis=1)
+    keys = frame[family].map(str).agg("\x1f".join, axis=1)
     frame["p_holm"] = frame.groupby(keys, sort=False)["p_value"].transform(
         lambda p: holm(p.to_numpy(dtype=float))
     )

@@ -27,9 +27,19 @@ def test_seed_demo_stores_effects_of_the_intervention_arm(demo):
     assert pooled.ci_low <= pooled.estimate <= pooled.ci_high and 0 <= pooled.p_holm <= 1
     # one estimate per post wave (durability) for an index, and a pooled one
     per_wave = EffectEstimate.objects.filter(study=demo, outcome="mad_pairwise", item__code="threat",
-                                             method="did_bootstrap", sample="all")
+                                             method="did_bootstrap", sample="all", group="all")
     assert sorted(per_wave.exclude(wave__isnull=True).values_list("wave__number", flat=True)) == [3, 4, 5]
     assert per_wave.filter(wave__isnull=True).count() == 1
+    # within each group, pooled over items, and the across-item indices
+    groups = set(EffectEstimate.objects.filter(study=demo, outcome="mad_pairwise", item__code="threat",
+                                               method="did_bootstrap", sample="all").values_list("group", flat=True))
+    assert groups == {"all", "side:1", "side:2"}
+    for outcome, group in (("mad_pairwise", "all"), ("constraint", "all"), ("constraint", "side:1"),
+                           ("alignment", "side:1|side:2")):
+        rows = EffectEstimate.objects.filter(study=demo, outcome=outcome, item__isnull=True, group=group,
+                                             method="did_bootstrap", sample="all", arm__name="intervention")
+        assert rows.count() == 4, (outcome, group)  # waves 3, 4, 5 and pooled
+        assert all(row.ci_low <= row.estimate <= row.ci_high for row in rows), (outcome, group)
     primary = EffectEstimate.objects.filter(study=demo, is_primary=True)
     assert set(primary.values_list("outcome", flat=True)) == {"mad_pairwise"}
 

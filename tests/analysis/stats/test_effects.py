@@ -123,7 +123,14 @@ def run_study(spec: PanelSpec, seed: int, *, bootstrap=199, permutations=0, **op
         balanced=options.pop("balanced", False),
         **options,
     )
-    return table.frame
+    return whole_arms(table.frame)
+
+
+def whole_arms(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows about whole arms (group ``all``) and pairs of groups, without the single-cell
+    indices within one group."""
+    within_one_group = frame["group"].str.startswith("group:") & ~frame["group"].str.contains("|", regex=False)
+    return frame[~within_one_group]
 
 
 def pooled(frame: pd.DataFrame) -> pd.DataFrame:
@@ -320,6 +327,17 @@ def test_permutation_coefficients_equal_refitting_each_permutation():
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
 
 
+def test_event_study_permutation_coefficients_equal_refitting_each_permutation():
+    values, treated = small_panel(seed=12, n=50, waves=5, drop=0.3)
+    rng = np.random.default_rng(1)
+    permutations = np.array([rng.permutation(treated) for _ in range(6)], dtype=float)
+    design, _ = event_study_design([1, 2, 3, 4, 5], 3)
+    fast = twfe_permutation_coefficients(values, permutations, design)
+    slow = np.array([fit_twfe(values, d, design).coef for d in permutations])
+    assert fast.shape == (6, 4)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+
+
 def test_index_did_equals_the_did_of_indices_computed_directly_from_answers():
     spec = study_spec(effect=-0.5, n=300)
     answers = simulate_panel(spec, seed=4).long()
@@ -343,9 +361,10 @@ def test_index_did_equals_the_did_of_indices_computed_directly_from_answers():
         series = {arm: np.array([index(arm, w, name) for w in (1, 2, 3, 4)]) for arm in ("control", "intervention")}
         diff = series["intervention"] - series["control"]
         expected = diff[2:] - diff[:2].mean()
-        rows = frame[(frame["outcome"] == name) & (frame["wave"] != "pooled")]
+        whole = whole_arms(frame)
+        rows = whole[(whole["outcome"] == name) & (whole["wave"] != "pooled")]
         np.testing.assert_allclose(rows["estimate"].to_numpy(dtype=float), expected, atol=1e-12)
-        pooled_row = frame[(frame["outcome"] == name) & (frame["wave"] == "pooled")]
+        pooled_row = whole[(whole["outcome"] == name) & (whole["wave"] == "pooled")]
         assert float(pooled_row["estimate"].iloc[0]) == pytest.approx(expected.mean(), abs=1e-12)
         assert pooled_row["group"].iloc[0] == ("group:left|group:right" if name == "wasserstein" else "all")
 
@@ -399,8 +418,9 @@ def test_records_have_the_design_fields_then_the_extras():
     }
     waves = set(frame["wave"])
     assert waves == {1, 3, 4, "pooled"}
-    assert frame.loc[frame["method"] == "event_study", "p_ri"].isna().all()
+    assert frame.loc[frame["method"] == "event_study", "p_ri"].notna().all()
     assert frame.loc[frame["method"] == "twfe", "p_ri"].notna().all()
+    assert frame.loc[frame["method"] == "did_bootstrap", "p_ri"].notna().all()
 
 
 def test_balanced_rows_use_only_participants_who_answered_every_wave():
@@ -413,9 +433,10 @@ def test_balanced_rows_use_only_participants_who_answered_every_wave():
     assert (frame.loc[frame["sample"] == "all", "n"] == spec.n_participants).all()
 
 
-def test_defaults_cover_every_cell_and_pair_index_but_n():
+def test_defaults_cover_every_index_but_n():
     assert "n" not in DEFAULT_INDICES
-    assert set(DEFAULT_INDICES) == (set(ix.CELL_INDICES) - {"n"}) | set(ix.PAIR_INDICES)
+    assert set(DEFAULT_INDICES) == (set(ix.CELL_INDICES) - {"n"}) | set(ix.PAIR_INDICES) | set(
+        ix.ACROSS_ITEM_INDICES)
 
 
 def test_without_a_grouping_column_pair_indices_and_distance_are_left_out():
