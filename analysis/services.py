@@ -177,7 +177,9 @@ def wave_index_frame(answers: pd.DataFrame, *, scales: dict, grouping: list[str]
                      bootstrap: int, level: float) -> pd.DataFrame:
     """The index table of one wave: groups `all`, `arm:<name>` and `<grouping code>:<value>`."""
     columns = ["wave", "item", "group", "index", "value", "ci_low", "ci_high", "n"]
-    answers = answers[answers["item"].isin(scales)]
+    keep = answers["item"].isin(scales)
+    if not keep.all():  # a copy of a large wave's answers only when something is left out
+        answers = answers[keep]
     if answers.empty:
         return pd.DataFrame(columns=columns)
     table = compute_index_table(

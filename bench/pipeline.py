@@ -1,12 +1,16 @@
 """Benchmark: a full recompute of one wave with 1,000,000 answers in PostgreSQL.
 
     python bench/pipeline.py [--participants 100000] [--items 10] [--database-url URL]
+        [--database-name disagreement_bench] [--reuse-database]
 
-Builds a throwaway database (`disagreement_bench` on the server of DATABASE_URL, default
+Builds a throwaway database (`--database-name` on the server of DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/postgres), loads a study of N participants x items answers in
-one wave with COPY, then runs the service a Celery worker runs (`compute_wave_indices`) in this
-process and prints the time split into database query, computation and storage, and the peak
-memory of the process. Prints figures; asserts nothing about time.
+one wave with COPY, then runs the service a Celery worker runs (`compute_wave_indices`) in a
+fresh process and prints the time split into database query (input fingerprint included),
+computation and storage, the CPU time of that process, the load average, and its peak memory
+(VmHWM, which starts afresh at exec, unlike getrusage's ru_maxrss that a child inherits from
+the loading parent). `--reuse-database` skips the load when an earlier run left the same
+answers there. Prints figures; asserts nothing about time.
 """
 
 import argparse
@@ -38,8 +42,33 @@ def recreate_database(base_url: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def peak_rss_mb() -> float:
+def memory_mb(key: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process, from /proc (Linux). Unlike getrusage's
+    ru_maxrss, VmHWM starts afresh at exec, so a worker's figure is not its parent's."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_rss_mb() -> float:
+    return memory_mb("VmHWM")
+
+
+def existing_study(url: str, answers: int) -> tuple[int, int] | None:
+    """(study id, wave id) of the benchmark study in `url` when it holds `answers` answers."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
+            row = conn.execute(
+                "SELECT s.id, w.id, (SELECT count(*) FROM surveys_response r JOIN surveys_submission b"
+                " ON b.id = r.submission_id WHERE b.wave_id = w.id) FROM surveys_study s"
+                " JOIN surveys_wave w ON w.study_id = s.id WHERE s.slug = 'bench'").fetchone()
+    except psycopg.Error:
+        return None
+    return (row[0], row[1]) if row and row[2] == answers else None
 
 
 def main() -> None:
@@ -48,13 +77,25 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10)
     parser.add_argument("--database-url", default=os.environ.get(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--database-name", default="disagreement_bench",
+                        help="the throwaway database to (re)create on that server")
+    parser.add_argument("--reuse-database", action="store_true",
+                        help="keep the answers a previous run loaded (same --participants and --items)")
     parser.add_argument("--recompute", nargs=2, type=int, metavar=("STUDY_ID", "WAVE_ID"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.recompute:
         recompute(*args.recompute)
         return
 
-    name = "disagreement_bench"
+    name = args.database_name
+    if args.reuse_database and existing_study(bench_url(args.database_url, name), args.participants * args.items):
+        print(f"reusing the answers loaded in {name}")
+        os.environ["DATABASE_URL"] = bench_url(args.database_url, name)
+        os.environ.pop("CELERY_BROKER_URL", None)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "disagreement.settings")
+        subprocess.run([sys.executable, __file__, "--recompute", *map(str, existing_study(
+            os.environ["DATABASE_URL"], args.participants * args.items))], check=True, env=os.environ.copy())
+        return
     recreate_database(args.database_url, name)
     os.environ["DATABASE_URL"] = bench_url(args.database_url, name)
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -132,20 +173,25 @@ def recompute(study_id: int, wave_id: int) -> None:
     import django
 
     django.setup()
-    from analysis.models import IndexResult
+    from analysis.models import AnalysisRun, IndexResult
     from analysis.services import compute_wave_indices
 
-    rss_before = peak_rss_mb()
-    t0 = time.perf_counter()
+    # Results of an earlier run would make this one a skip; start from none.
+    AnalysisRun.objects.filter(study_id=study_id).delete()
+    rss_before = memory_mb("VmRSS")
+    t0, cpu0 = time.perf_counter(), time.process_time()
     run = compute_wave_indices(study_id=study_id, wave_id=wave_id)
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     timings = run.parameters["timings"]
-    print(f"full recompute of the wave: {total:.2f} s (status {run.status}, {IndexResult.objects.count():,} rows)")
+    one, five, _fifteen = os.getloadavg()
+    print(f"full recompute of the wave: {total:.2f} s, {cpu:.2f} s CPU in this process "
+          f"(status {run.status}, {IndexResult.objects.count():,} rows; load average {one:.2f} / {five:.2f})")
     print(f"  database query: {timings['query_s']:.2f} s")
     print(f"  computation:    {timings['compute_s']:.2f} s")
     print(f"  storage:        {timings['store_s']:.2f} s")
     print(f"  fingerprint and bookkeeping: {total - sum(timings.values()):.2f} s")
-    print(f"peak memory of the worker process: {peak_rss_mb():.0f} MB (after Django start-up: {rss_before:.0f} MB)")
+    print(f"peak memory of the worker process: {peak_rss_mb():.0f} MB (resident after Django start-up: "
+          f"{rss_before:.0f} MB)")
     t0 = time.perf_counter()
     again = compute_wave_indices(study_id=study_id, wave_id=wave_id)
     print(f"rerun on unchanged answers: {time.perf_counter() - t0:.2f} s (status {again.status})")

@@ -1,6 +1,6 @@
 """Benchmark: participants answering a wave through gunicorn + PostgreSQL.
 
-    .venv/bin/python bench/submit.py [--participants 3000] [--concurrency 32] [--workers 2]
+    .venv/bin/python bench/submit.py [--participants 3000] [--concurrency 32] [--workers 2] [--threads 1]
         [--database-url postgres://postgres@127.0.0.1:5432/disagreement_bench] [--profile]
 
 Creates (if missing) and migrates its own database (never the one in DATABASE_URL), lays out a
@@ -9,9 +9,15 @@ participants with personal links, starts gunicorn with `--workers` sync workers 
 port, and lets `--concurrency` simulated participants at a time each load their wave page
 (GET /p/<token>/) and submit their 10 answers (POST, expecting the 303 to the next page). Prints
 completed submissions per second and request latency percentiles, then checks the database
-holds exactly one answer per participant, wave and item. `--profile` also profiles one GET and
-one POST in-process. Prints figures only; exits non-zero only when answers are lost or
-duplicated or requests fail.
+holds exactly one answer per participant, wave and item. `--profile` also measures the CPU time
+of GET and POST in-process (the Django application alone), lists the SQL of one submission and
+profiles one. Prints figures only; exits non-zero only when answers are lost or duplicated or
+requests fail.
+
+The machine is shared: wall-clock figures (submissions/s, latency) drop when other work runs, so
+the benchmark also prints the CPU time per submission of gunicorn, of the PostgreSQL backends
+serving the benchmark database and of the load client, the submissions/s those allow on this
+machine's cores (the CPU-bound capacity), and the load average before and after the run.
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ def ensure_database(url: str) -> None:
 
 def environment(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ENV", "CELERY_BROKER_URL")}
-    env.update({"DATABASE_URL": url, "DJANGO_DEBUG": "0", "DATABASE_CONN_MAX_AGE": "60",
+    env.update({"DATABASE_URL": url, "DJANGO_DEBUG": "0", "DATABASE_CONN_MAX_AGE": "600",
                 "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_LOG_LEVEL": "WARNING",
                 "DJANGO_SETTINGS_MODULE": "disagreement.settings"})
     return env
@@ -224,38 +230,87 @@ def check_answers(study_id: int, wave_id: int, expected_participants: int) -> tu
     return stored, duplicated, missing
 
 
-def profile_one(secret: str) -> None:
+def wsgi_call(app, method: str, path: str, cookies: dict, body: bytes = b"") -> tuple[int, str]:
+    """One request straight into the WSGI application (no server, no network, no test client)."""
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1",
+               "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), "wsgi.errors": sys.stderr,
+               "HTTP_USER_AGENT": "Mozilla/5.0 Firefox/130.0 bench", "HTTP_ACCEPT_LANGUAGE": "en"}
+    if body:
+        environ.update({"CONTENT_TYPE": "application/x-www-form-urlencoded", "HTTP_ORIGIN": "http://127.0.0.1"})
+    if cookies:
+        environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    status = []
+
+    def start_response(line, headers, exc_info=None):
+        status.append(int(line.split()[0]))
+        for header, value in headers:
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                cookies[name] = rest.split(";", 1)[0]
+
+    chunks = app(environ, start_response)
+    try:
+        text = b"".join(chunks).decode()
+    finally:
+        chunks.close()
+    return status[0], text
+
+
+def take_part_in_process(app, secret: str, cpu: dict[str, list[float]] | None = None, profiler=None) -> None:
+    cookies: dict[str, str] = {}
+    path = f"/p/{secret}/"
+    if profiler:
+        profiler.enable()
+    started = time.process_time()
+    status, html = wsgi_call(app, "GET", path, cookies)
+    middle = time.process_time()
+    if profiler:
+        profiler.disable()
+    assert status == 200, status
+    data = dict(HIDDEN_RE.findall(html))
+    for code in dict.fromkeys(ITEM_RE.findall(html)):
+        data[f"i_{code}"] = "4"
+    body = urlencode(data).encode()
+    if profiler:
+        profiler.enable()
+    resumed = time.process_time()
+    status, _html = wsgi_call(app, "POST", path, cookies, body)
+    ended = time.process_time()
+    if profiler:
+        profiler.disable()
+    assert status == 303, status
+    if cpu is not None:
+        cpu["GET"].append(middle - started)
+        cpu["POST"].append(ended - resumed)
+
+
+def profile_in_process(secret_list: list[str]) -> None:
+    """CPU per request of the Django application alone, then one profiled submission."""
+    from django.core.wsgi import get_wsgi_application
     from django.db import connection
-    from django.test import Client as DjangoClient
     from django.test.utils import CaptureQueriesContext
 
-    client = DjangoClient(HTTP_HOST="127.0.0.1")
-    path = f"/p/{secret}/"
-    client.get(path)  # warm caches (templates, translations) like a running worker
-    for method in ("GET", "POST"):
-        profiler = cProfile.Profile()
-        with CaptureQueriesContext(connection) as queries:
-            if method == "GET":
-                profiler.enable()
-                response = client.get(path)
-                profiler.disable()
-                html = response.content.decode()
-            else:
-                data = dict(HIDDEN_RE.findall(html))
-                for code in dict.fromkeys(ITEM_RE.findall(html)):
-                    data[f"i_{code}"] = "4"
-                profiler.enable()
-                response = client.post(path, data)
-                profiler.disable()
-        stream = io.StringIO()
-        stats = pstats.Stats(profiler, stream=stream)
-        total = stats.total_tt
-        stats.sort_stats("tottime").print_stats(20)
-        print(f"\n--- profile of one {method} (status {response.status_code}): {total * 1000:.1f} ms in-process, "
-              f"{len(queries.captured_queries)} SQL queries")
-        for query in queries.captured_queries:
-            print(f"  {float(query['time']) * 1000:5.1f} ms  {query['sql'][:110]}")
-        print("\n".join(line for line in stream.getvalue().splitlines()[4:] if line.strip()))
+    app = get_wsgi_application()
+    warm, timed, queried, profiled = secret_list[:10], secret_list[10:-2], secret_list[-2], secret_list[-1]
+    for secret in warm:
+        take_part_in_process(app, secret)
+    cpu: dict[str, list[float]] = {"GET": [], "POST": []}
+    for secret in timed:
+        take_part_in_process(app, secret, cpu)
+    print(f"\nin-process CPU per request (Django alone, {len(timed)} submissions): "
+          f"GET median {statistics.median(cpu['GET']) * 1000:.2f} ms, POST median {statistics.median(cpu['POST']) * 1000:.2f} ms")
+    with CaptureQueriesContext(connection) as queries:
+        take_part_in_process(app, queried)
+    print(f"SQL statements of one GET + POST: {len(queries.captured_queries)}")
+    for query in queries.captured_queries:
+        print(f"  {query['sql'][:120]}")
+    profiler = cProfile.Profile(time.process_time)
+    take_part_in_process(app, profiled, profiler=profiler)
+    stream = io.StringIO()
+    pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
+    print("\n--- cProfile of one GET + POST (CPU time; the profiler itself slows Python code down):")
+    print("\n".join(line for line in stream.getvalue().splitlines()[4:] if line.strip()))
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -277,16 +332,19 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def process_ids(name_part: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if name_part in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
+def database_backends() -> list[int]:
+    """PostgreSQL server processes serving the benchmark database (gunicorn keeps its connections
+    open), not the other databases on this machine."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def load() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def main() -> int:
@@ -300,8 +358,10 @@ def main() -> int:
 
     django.setup()
     setup_started = time.perf_counter()
-    study_id, wave_id, secret_list = build_study(args.participants + 1)
-    profile_secret = secret_list.pop()
+    extra = 60 if args.profile else 0
+    study_id, wave_id, secret_list = build_study(args.participants + extra)
+    profile_secrets = secret_list[len(secret_list) - extra:]
+    secret_list = secret_list[:len(secret_list) - extra]
     print(f"bench/submit.py: {args.participants} participants, {args.concurrency} concurrent, "
           f"gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL {urlsplit(args.database_url).path.lstrip('/')}, "
           f"{ITEMS} items on one page, {os.cpu_count()} CPUs (set-up {time.perf_counter() - setup_started:.1f} s)")
@@ -321,10 +381,12 @@ def main() -> int:
         warm, secret_list = secret_list[:args.concurrency], secret_list[args.concurrency:]
         run_load(port, warm, args.concurrency)  # each worker loads code, templates, translations
         server_pids = [gunicorn.pid, *children(gunicorn.pid)]
-        database_pids = process_ids("postgres: ")
+        database_pids = database_backends()
+        load_before = load()
         before = cpu_seconds(server_pids), cpu_seconds(database_pids), time.process_time()
         done, elapsed, latencies, errors = run_load(port, secret_list, args.concurrency)
         after = cpu_seconds(server_pids), cpu_seconds(database_pids), time.process_time()
+        load_after = load()
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
@@ -337,15 +399,20 @@ def main() -> int:
     print(f"latency, POST answers: {percentiles(latencies['POST'])}")
     if done:
         server, database, client = (1000 * (b - a) / done for a, b in zip(before, after, strict=True))
+        total = server + database + client
         print(f"CPU per submission:    gunicorn {server:.1f} ms, PostgreSQL {database:.1f} ms, "
               f"load client {client:.1f} ms (wall time per submission x cores: {os.cpu_count() * 1000 * elapsed / done:.1f} ms)")
+        # Wall-clock figures depend on what else runs; CPU per submission much less so.
+        print(f"CPU-bound capacity:    {os.cpu_count() * 1000 / total:.1f} submissions/s on {os.cpu_count()} cores "
+              f"at {total:.1f} ms CPU per submission (client included)")
+    print(f"machine: {load_before} before the run, {load_after} after")
     if errors:
         print(f"failed requests: {len(errors)} ({', '.join(sorted(set(errors)))})")
     stored, duplicated, missing = check_answers(study_id, wave_id, done + len(warm))
     print(f"answers: {stored} stored for {done + len(warm)} completed submissions x {ITEMS} items; "
           f"duplicated {duplicated}, lost {missing}")
     if args.profile:
-        profile_one(profile_secret)
+        profile_in_process(profile_secrets)
     return 0 if not errors and duplicated == 0 and missing == 0 else 1
 
 

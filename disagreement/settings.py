@@ -138,10 +138,27 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analysis.sweep_indices",
         "schedule": env.int("ANALYSIS_SWEEP_SECONDS", default=180),
     },
+    # Waves open and close on time; invitations and reminders are planned and sent (issue 9).
+    "advance-schedule": {
+        "task": "surveys.advance_schedule",
+        "schedule": env.int("SCHEDULE_TICK_SECONDS", default=60),
+    },
+    # Identifying data whose retention period ended is deleted.
+    "delete-expired-data": {
+        "task": "surveys.delete_expired_data",
+        "schedule": env.int("RETENTION_SWEEP_SECONDS", default=3600),
+    },
 }
 # Redis redelivers an unacknowledged task (worker killed) after this many seconds; keep it
 # above the longest task's hard time limit.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+# Workers look for such overdue messages every few seconds (kombu's default, a scan on every 10th
+# 10-second tick, would leave a lost task waiting up to 100 s past its visibility timeout).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, _VISIBILITY_TIMEOUT // 5)),
+    "unacked_restore_throttle": 1,
+}
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,6 +202,18 @@ STORAGES = {
 # --- E-mail ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Any other Django backend by its dotted path (e.g. an Anymail provider, which reads ANYMAIL,
+# or django.core.mail.backends.filebased.EmailBackend with EMAIL_FILE_PATH); overrides EMAIL_URL.
+if env.str("EMAIL_BACKEND", default=""):
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
+ANYMAIL = env.json("ANYMAIL", default={})
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Participant e-mail (issue 9): messages per batch task, and retries of a failed send after
+# MESSAGE_RETRY_SECONDS, doubling, at most MESSAGE_MAX_ATTEMPTS sends in all.
+MESSAGE_BATCH_SIZE = env.int("MESSAGE_BATCH_SIZE", default=250)
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)
+MESSAGE_RETRY_SECONDS = env.int("MESSAGE_RETRY_SECONDS", default=300)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="disagreement <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -9,10 +9,13 @@ from .models import (
     AllocationBlock,
     Arm,
     ConsentVersion,
+    DataDeletion,
     Exclusion,
     Intervention,
     Item,
     Membership,
+    Message,
+    MessageTemplate,
     Participant,
     ParticipantToken,
     Response,
@@ -194,6 +197,15 @@ class WaveAdmin(StudyScopedAdmin):
     list_filter = ["study", "state"]
     filter_horizontal = ["items"]
     inlines = [InterventionInline]
+    actions = ["close_now"]
+
+    @admin.action(description="Close the selected waves now (queues their analysis)")
+    def close_now(self, request, queryset):
+        from .scheduling import close_wave
+
+        allowed = [wave.pk for wave in queryset if self.may_edit(request, wave)]
+        closed = sum(close_wave(wave_id=wave_id) for wave_id in allowed)
+        self.message_user(request, f"{closed} wave(s) closed.")
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "items" and not request.user.is_superuser:
@@ -263,6 +275,49 @@ class AllocationBlockAdmin(StudyScopedAdmin):
     list_display = ["study", "stratum", "number", "used", "created_at"]
     list_filter = ["study"]
     readonly_fields = ["study", "stratum", "number", "sequence", "used", "created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(StudyScopedAdmin):
+    """A study's own wording of invitations and reminders per language (else the built-in text)."""
+
+    list_display = ["study", "kind", "language", "subject"]
+    list_filter = ["study", "kind", "language"]
+
+
+@admin.register(Message)
+class MessageAdmin(StudyScopedAdmin):
+    """The record of invitations and reminders: read-only (e-mail addresses are not shown)."""
+
+    study_path = "wave__study"
+    list_display = ["participant", "wave", "kind", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["wave__study", "kind", "status"]
+    readonly_fields = ["participant", "wave", "kind", "status", "attempts", "created_at", "next_attempt_at",
+                       "queued_at", "claimed_at", "sent_at", "last_error"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DataDeletion)
+class DataDeletionAdmin(StudyScopedAdmin):
+    """The record of retention deletions: read-only."""
+
+    list_display = ["study", "ran_at", "due_at", "contacts_deleted", "external_ids_cleared",
+                    "participants_answers_deleted"]
+    readonly_fields = list_display
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -54,6 +54,29 @@ class ConsentForm(ProlificParamsForm):
         label=_("I have read the information above and agree to take part."),
         error_messages={"required": _("Please tick the box to agree, or close this page if you do not want to take part.")},
     )
+    # Offered only when the study collects e-mail (collect_email=True); stored apart from answers.
+    email = forms.EmailField(
+        required=False, max_length=254, label=_("Your e-mail address (optional)"),
+        help_text=_("Only for invitations to the next waves and reminders. It is stored apart from your "
+                    "answers, never exported, and deleted when you withdraw or unsubscribe."),
+        error_messages={"invalid": _("Please enter a valid e-mail address, or leave the field empty.")},
+    )
+    email_consent = forms.BooleanField(
+        required=False, label=_("I agree to receive e-mails about the waves of this study."),
+    )
+
+    def __init__(self, *args, collect_email: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.collect_email = collect_email
+        if not collect_email:
+            del self.fields["email"]
+            del self.fields["email_consent"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.collect_email and cleaned.get("email") and not cleaned.get("email_consent"):
+            self.add_error("email_consent", _("Please tick the box to receive e-mails, or leave the address empty."))
+        return cleaned
 
 
 class ContinueForm(ProlificParamsForm):
@@ -79,6 +102,41 @@ class PreviewForm(forms.Form):
             "n": w.number, "state": w.get_state_display()}
         self.fields["arm"].queryset = study.arms.all()
         self.fields["language"].choices = [(code, code) for code in study.languages]
+
+
+def _option_values(item: Item) -> frozenset[str]:
+    values = getattr(item, "_option_values", None)
+    if values is None:
+        values = item._option_values = frozenset(_label(v) for v in item.scale_values())
+    return values
+
+
+def quick_answers(data, items: list[Item]) -> dict[str, Answer] | None:
+    """The page's answers, as `AnswerPageForm(data, items=items).answers()` gives them, when every
+    answer is one of the options shown (or "don't know") or a text within the limit; None for
+    anything else (a slider, a missing or foreign answer...), which then goes through the form
+    with its checks and messages. The usual page skips building a form (bench/submit.py)."""
+    result = {}
+    for item in items:
+        raw = data.get(FIELD_PREFIX + item.code)
+        if item.kind in (Item.Kind.LIKERT, Item.Kind.CHOICE):
+            if raw == DONT_KNOW and item.dont_know:
+                result[item.code] = Answer(missing=Response.Missing.DONT_KNOW)
+            elif raw in _option_values(item):
+                result[item.code] = Answer(value=float(raw))
+            else:
+                return None
+        elif item.kind == Item.Kind.TEXT and (raw is None or isinstance(raw, str)):
+            text = (raw or "").strip()
+            if len(text) > TEXT_MAX_LENGTH or "\x00" in text:
+                return None
+            result[item.code] = Answer(text=text) if text else Answer(missing=Response.Missing.SKIPPED)
+        else:
+            return None
+    expected = {FIELD_PREFIX + item.code for item in items}
+    if any(key.startswith(FIELD_PREFIX) and key not in expected for key in data):
+        return None
+    return result
 
 
 class AnswerPageForm(forms.Form):

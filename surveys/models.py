@@ -13,6 +13,7 @@ import math
 import re
 import secrets
 import string
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,6 +23,9 @@ from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+#: Prolific's completion link; a wave's completion code is appended.
+PROLIFIC_COMPLETION_URL = "https://app.prolific.com/submissions/complete?cc="
 
 #: Item codes become variable names in SPSS/Stata/R exports: letter first, then letters,
 #: digits or underscores, at most 32 characters (Stata's limit).
@@ -59,6 +63,10 @@ def translate(texts: dict | None, language: str, fallback: str | None = None) ->
 
 def default_languages() -> list[str]:
     return ["en"]
+
+
+def default_reminder_delays() -> list[int]:
+    return [24, 72]
 
 
 # --- Study --------------------------------------------------------------------------------------
@@ -105,6 +113,23 @@ class Study(models.Model):
         max_length=64, blank=True,
         help_text="The pre-registered primary outcome (an index name); every other outcome is exploratory.",
     )
+    # Scheduling and participant e-mail (issue 9; see docs/scheduling.md).
+    collect_email = models.BooleanField(
+        default=False,
+        help_text="Ask on the consent page for an optional e-mail address for invitations and reminders.",
+    )
+    reminder_delays_hours = models.JSONField(
+        default=default_reminder_delays, blank=True,
+        help_text="Hours after a wave opens at which those who have not completed it are reminded, e.g. [24, 72].",
+    )
+    last_chance_hours = models.PositiveIntegerField(
+        null=True, blank=True, default=24,
+        help_text="Hours before a wave closes for the last-chance reminder (empty: none).",
+    )
+    retention_deletes_answers = models.BooleanField(
+        default=False,
+        help_text="When the retention period ends, delete the answers too (not only e-mail and external ids).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="studies")
 
@@ -137,6 +162,18 @@ class Study(models.Model):
                 {"languages": _("Unsupported language(s) %(langs)s; supported: %(valid)s.")
                  % {"langs": ", ".join(map(str, unknown)), "valid": ", ".join(sorted(valid))}}
             )
+        self.clean_schedule()
+
+    def clean_schedule(self) -> None:
+        """Reminder delays are a list of positive whole hours (called from clean)."""
+        delays = self.reminder_delays_hours
+        if delays in (None, ""):
+            self.reminder_delays_hours = delays = []
+        if (not isinstance(delays, list) or len(delays) > 10
+                or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 24 * 365 for d in delays)):
+            raise ValidationError({"reminder_delays_hours": _(
+                "Give the reminder delays as a list of at most 10 whole hours, e.g. [24, 72].")})
+        self.reminder_delays_hours = sorted(set(delays))
 
     def current_consent(self) -> "ConsentVersion | None":
         return self.consent_versions.order_by("-version").first()
@@ -350,6 +387,15 @@ class Wave(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.SCHEDULED)
     items = models.ManyToManyField(Item, related_name="waves", blank=True,
                                    help_text="The attitude and attention items this wave asks.")
+    # Prolific (issue 9): where a participant goes after completing this wave.
+    completion_code = models.CharField(
+        max_length=64, blank=True,
+        help_text="Prolific completion code of this wave; finishing redirects to Prolific with it.",
+    )
+    completion_url = models.URLField(
+        blank=True, max_length=500,
+        help_text="Where participants go after completing this wave (overrides the code and the study's URL).",
+    )
 
     objects = WaveQuerySet.as_manager()
 
@@ -368,6 +414,15 @@ class Wave(models.Model):
     def clean(self) -> None:
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValidationError({"closes_at": _("A wave must close after it opens.")})
+
+    def redirect_url(self) -> str:
+        """Where a participant goes after completing this wave: the wave's URL, else Prolific's
+        completion link for its code, else the study's completion URL ('' = stay on our page)."""
+        if self.completion_url:
+            return self.completion_url
+        if self.completion_code:
+            return PROLIFIC_COMPLETION_URL + quote(self.completion_code)
+        return self.study.completion_url
 
 
 class Arm(models.Model):
@@ -537,6 +592,141 @@ class AllocationBlock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.slug} {self.stratum} block {self.number} ({self.used}/{len(self.sequence)})"
+
+
+# --- Participant contact, messages, retention (issue 9) --------------------------------------------
+
+
+class ParticipantContact(models.Model):
+    """A participant's e-mail address, kept apart from the answers: never exported, deleted when
+    the participant withdraws or unsubscribes and when the study's retention period ends."""
+
+    participant = models.OneToOneField(Participant, on_delete=models.CASCADE, related_name="contact")
+    email = models.EmailField(max_length=254)
+    consented_at = models.DateTimeField(default=timezone.now, help_text="When the participant agreed to e-mails.")
+
+    class Meta:
+        ordering = ["participant"]
+
+    def __str__(self) -> str:
+        return f"contact of {self.participant}"
+
+
+MESSAGE_KINDS = ["invitation", *[f"reminder{i}" for i in range(1, 11)], "last_chance"]
+
+
+class MessageTemplate(models.Model):
+    """A study's own wording of one kind of message in one language (else the built-in text).
+
+    Subject and body are Django template text with the variables ``study``, ``wave``, ``link``,
+    ``unsubscribe_link``, ``closes_at`` and ``reminder`` (the reminder's number)."""
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", _("invitation")
+        REMINDER = "reminder", _("reminder")
+        LAST_CHANCE = "last_chance", _("last-chance reminder")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="message_templates")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    language = models.CharField(max_length=8)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(help_text="Must contain {{ link }} and {{ unsubscribe_link }}.")
+
+    class Meta:
+        ordering = ["study", "kind", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "kind", "language"], name="message_template_unique"),
+            models.CheckConstraint(condition=Q(kind__in=["invitation", "reminder", "last_chance"]),
+                                   name="message_template_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} {self.kind} ({self.language})"
+
+    def clean(self) -> None:
+        from django.template import Template, TemplateSyntaxError
+
+        errors = {}
+        if self.study_id and self.language not in (self.study.languages or []):
+            errors["language"] = _("The study does not offer this language (%(langs)s).") % {
+                "langs": ", ".join(self.study.languages or [])}
+        for field in ("subject", "body"):
+            try:
+                Template(getattr(self, field) or "")
+            except TemplateSyntaxError as error:
+                errors[field] = _("Template error: %(error)s") % {"error": error}
+        for variable in ("link", "unsubscribe_link"):
+            if not re.search(r"{{\s*" + variable + r"\s*}}", self.body or ""):
+                errors.setdefault("body", _("The text must contain {{ link }} and {{ unsubscribe_link }}."))
+        if errors:
+            raise ValidationError(errors)
+
+
+class Message(models.Model):
+    """One e-mail to one participant about one wave: one row per (participant, wave, kind), so a
+    message is planned once however often the schedule runs, and claimed before it is sent.
+
+    pending -> queued (in a batch task) -> sending (claimed by a worker) -> sent; a failed send
+    goes back to pending with a later `next_attempt_at` until `given_up`; `skipped` when the
+    participant completed, withdrew or unsubscribed first; `interrupted` when a worker died
+    between claiming and recording (never sent again: it may have gone out)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        GIVEN_UP = "given_up", _("given up")
+        SKIPPED = "skipped", _("skipped")
+        INTERRUPTED = "interrupted", _("interrupted")
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="messages")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=12)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["wave", "participant", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "wave", "kind"], name="message_one_per_participant_wave_kind"),
+            models.CheckConstraint(condition=Q(kind__in=MESSAGE_KINDS), name="message_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "queued", "sending", "sent", "given_up", "skipped", "interrupted"]),
+                name="message_status_valid"),
+            models.CheckConstraint(condition=~Q(status="sent") | Q(sent_at__isnull=False), name="message_sent_has_time"),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="message_status_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.participant} for {self.wave} ({self.status})"
+
+    @property
+    def template_kind(self) -> str:
+        return "reminder" if self.kind.startswith("reminder") else self.kind
+
+
+class DataDeletion(models.Model):
+    """The record of identifying data deleted when a study's retention period ended."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="data_deletions")
+    ran_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(help_text="End of the retention period.")
+    contacts_deleted = models.PositiveIntegerField(default=0)
+    external_ids_cleared = models.PositiveIntegerField(default=0)
+    participants_answers_deleted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-ran_at"]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}: identifying data deleted {self.ran_at:%Y-%m-%d}"
 
 
 # --- Answers ---------------------------------------------------------------------------------------

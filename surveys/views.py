@@ -11,8 +11,10 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -26,6 +28,7 @@ from .forms import (
     PreviewForm,
     ProlificParamsForm,
     WithdrawForm,
+    quick_answers,
 )
 from .models import Participant, Study, translate
 
@@ -113,18 +116,20 @@ def landing(request, slug: str):
         return _problem(request, status=503, study=study, title=_("Not ready yet"),
                         message=_("This study has no consent information yet. Please try again later."))
     form_class = ContinueForm if returning else ConsentForm
+    form_options = {} if returning else {"collect_email": study.collect_email}
     if request.method == "GET":
         initial = {name: params.cleaned_data[name] for name in PROLIFIC_PARAMS}
-        form = form_class(initial={**initial, "consent_version": consent.pk})
+        form = form_class(initial={**initial, "consent_version": consent.pk}, **form_options)
     else:
-        form = form_class(request.POST)
+        form = form_class(request.POST, **form_options)
         if form.is_valid():
             try:
                 version = None if returning else study.consent_versions.filter(
                     pk=form.cleaned_data["consent_version"]).first()
                 joined = services.join_study(
                     study=study, consent_version=version, language=language,
-                    external_id=pid, external_study_id=prolific_study)
+                    external_id=pid, external_study_id=prolific_study,
+                    email=form.cleaned_data.get("email") or "")
             except services.SurveyError as error:
                 if error.status == 400:
                     form.add_error(None, error.message)
@@ -185,23 +190,42 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
                             message=error.message, secret=secret)
     elif request.GET.get("SESSION_ID"):
         services.start_wave(participant=person, wave=wave, session_id=request.GET["SESSION_ID"][:128])
-    intervention = selectors.get_intervention(wave=wave, arm_id=person.arm_id)
     context.update({"wave": wave, "submission": submission})
-    if intervention is not None and not submission.saw_intervention and submission.page == 0:
+    intervention = None
+    if not submission.saw_intervention and submission.page == 0:
+        intervention = selectors.get_intervention(wave=wave, arm_id=person.arm_id)
+    if intervention is not None:
         context.update({
             "intervention_title": translate(intervention.title, language, person.study.default_language),
             "intervention_content": translate(intervention.content, language, person.study.default_language),
         })
         return render(request, "surveys/intervention.html", context, status=status)
     per_page = person.study.items_per_page
-    items = selectors.list_wave_items(wave)
-    codes = [code for code in selectors.page_codes(submission, submission.page, per_page) if code in items]
-    if form is None:
-        form = AnswerPageForm(items=[items[code] for code in codes], language=language)
+    design = selectors.get_wave_design(wave, person.study)
+    codes = [code for code in selectors.page_codes(submission, submission.page, per_page) if code in design.items]
+    if form is None:  # unanswered questions: their HTML is the same for everyone
+        context["items_html"] = mark_safe("".join(_item_html(design, code, language) for code in codes))
     pages = selectors.page_count(submission, per_page)
     context.update({"form": form, "page": submission.page, "page_number": submission.page + 1, "pages": pages,
                     "shown_ms": int(time.time() * 1000), "last_page": submission.page + 1 >= pages})
     return render(request, "surveys/wave.html", context, status=status)
+
+
+_ITEM_HTML: dict = {}
+
+
+def _item_html(design: selectors.WaveDesign, code: str, language: str) -> str:
+    """An unanswered question's HTML, rendered once per process for each version of the wave's
+    items (`design.key` holds their rows: an edited item is a new key) and language."""
+    key = (design.key, code, language)
+    html = _ITEM_HTML.get(key)
+    if html is None:
+        (row,) = AnswerPageForm(items=[design.items[code]], language=language).rows()
+        html = render_to_string("surveys/_item.html", {"row": row})
+        if len(_ITEM_HTML) >= 4096:
+            _ITEM_HTML.clear()
+        _ITEM_HTML[key] = html
+    return html
 
 
 def _participant_post(request, person: Participant, secret: str, language: str):
@@ -212,14 +236,13 @@ def _participant_post(request, person: Participant, secret: str, language: str):
                                   "Thank you for your time."), secret=secret)
     if step == "baseline":
         return _post_baseline(request, person, secret, language)
-    wave = person.study.waves.filter(number=_int(request.POST.get("wave"))).first()
+    wave, submission = selectors.get_wave_and_submission(person, _int(request.POST.get("wave")))
     if wave is None or step not in ("intervention", "answers"):
         return _problem(request, status=400, study=person.study, title=_("Something went wrong"),
                         message=_("The form was incomplete. Please go back to your personal link and try again."),
                         secret=secret)
     if not selectors.wave_accepts_answers(participant=person, wave=wave):
-        done = person.submissions.filter(wave=wave, completed_at__isnull=False).exists()
-        if done:
+        if submission is not None and submission.completed_at is not None:
             return redirect_home(secret)
         state = selectors.get_participant_state(person)
         notice = _("Wave %(number)s closed on %(date)s; answers to it can no longer be stored.") % {
@@ -228,7 +251,7 @@ def _participant_post(request, person: Participant, secret: str, language: str):
     if step == "intervention":
         services.acknowledge_intervention(participant=person, wave=wave)
         return redirect_home(secret)
-    return _post_answers(request, person, secret, language, wave)
+    return _post_answers(request, person, secret, language, wave, submission)
 
 
 def _post_baseline(request, person: Participant, secret: str, language: str):
@@ -248,8 +271,7 @@ def _post_baseline(request, person: Participant, secret: str, language: str):
     return _render_state(request, person, secret, language, state, form=form, status=400)
 
 
-def _post_answers(request, person: Participant, secret: str, language: str, wave):
-    submission = person.submissions.filter(wave=wave).first()
+def _post_answers(request, person: Participant, secret: str, language: str, wave, submission):
     page = _int(request.POST.get("page"))
     if page is None or page < 0:
         return _problem(request, status=400, study=person.study, title=_("Something went wrong"),
@@ -263,16 +285,26 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
     if page != submission.page:
         return _problem(request, status=400, study=person.study, title=_("This page is out of date"),
                         message=_("Please continue on the current page of your personal link."), secret=secret)
-    items = selectors.list_wave_items(wave)
+    items = selectors.get_wave_design(wave, person.study).items
     codes = [c for c in selectors.page_codes(submission, page, person.study.items_per_page) if c in items]
-    form = AnswerPageForm(request.POST, items=[items[c] for c in codes], language=language)
-    if form.is_valid():
+    page_items = [items[c] for c in codes]
+    # The usual page (every answer a plain option) needs no form; anything else gets the form's
+    # checks and messages.
+    answers = quick_answers(request.POST, page_items)
+    form = None
+    if answers is None:
+        form = AnswerPageForm(request.POST, items=page_items, language=language)
+        answers = form.answers() if form.is_valid() else None
+    if answers is not None:
         shown = _int(request.POST.get("shown"))
         page_time = int(time.time() * 1000) - shown if shown else None
         try:
-            submission = services.submit_answers(participant=person, wave=wave, page=page, answers=form.answers(),
+            submission = services.submit_answers(participant=person, wave=wave, page=page, answers=answers,
                                                  page_time_ms=page_time)
         except services.InvalidAnswers as error:
+            if form is None:
+                form = AnswerPageForm(request.POST, items=page_items, language=language)
+                form.is_valid()
             form.add_service_errors(error.errors)
         except services.SurveyError as error:
             return _problem(request, status=error.status, study=person.study, title=_("Sorry"),
@@ -284,9 +316,12 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
 
 
 def _after_answers(person: Participant, secret: str, submission):
-    study = person.study
-    if submission.completed_at is not None and study.completion_url and not person.is_preview:
-        return HttpResponseRedirect(study.completion_url, status=303)
+    if submission.completed_at is not None and not person.is_preview:
+        wave = submission.wave
+        wave.study = person.study
+        url = wave.redirect_url()  # the wave's URL or Prolific code, else the study's completion URL
+        if url:
+            return HttpResponseRedirect(url, status=303)
     return redirect_home(secret)
 
 

@@ -34,7 +34,13 @@ DEFAULT_LEVEL = 0.95
 DEFAULT_MAX_ELEMENTS = 2**22
 # Participant weights per chunk: matrix products need a few hundred rows to run at full speed.
 DEFAULT_WEIGHT_ELEMENTS = 2**24
-_DRAW_ROWS = 64  # resamples of participant draws generated per call
+# The pooled wave indices (tables.py) take float32 weights in chunks of 2 * max_elements (32 MB
+# by default, the largest array of a worker's computation), but never fewer rows than this:
+# below about 80 resamples a chunk, OpenBLAS's products get several times slower.
+MIN_WEIGHT_ROWS = 80
+# Resamples of participant draws generated per call (the stream is the same for any value; 16
+# rows of 100,000 participants are 6 MB of draws, and no slower than 64).
+_DRAW_ROWS = 16
 
 
 class Interval(NamedTuple):
@@ -226,7 +232,11 @@ def resample_weights(
             drawn = rng.integers(0, max(n_units, 1), size=(rows, n_units), dtype=np.uint32)
             for row in range(rows):  # row by row: the counts stay in cache, 2x faster than one bincount
                 weights[first + row] = np.bincount(drawn[row], minlength=n_units)
+            del drawn
         yield weights
+        # Let the chunk go before drawing the next one, so at most one chunk is alive (when the
+        # caller drops it too: a `for` loop holds the previous chunk until it gets the next).
+        del weights
         done += size
 
 

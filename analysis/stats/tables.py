@@ -34,6 +34,7 @@ import pandas as pd
 from analysis.stats import indices as ix
 from analysis.stats.bootstrap import (
     DEFAULT_MAX_ELEMENTS,
+    MIN_WEIGHT_ROWS,
     check_bootstrap_options,
     percentile_interval,
     resample_counts,
@@ -531,30 +532,36 @@ class _SlotSums:
     so every partial sum is at most largest * participants < 2**24), float64 otherwise.
     """
 
+    @staticmethod
+    def dtype(largest: float, n_people: int) -> type:
+        """float32 where weighted sums of features up to ``largest`` stay exact, else float64;
+        build ``matrix`` in it, so that it is never copied to another type."""
+        return np.float32 if largest * max(1, n_people) < _FLOAT32_EXACT else np.float64
+
     def __init__(self, design: _Design, wave: _Wave, matrix: np.ndarray, columns: slice, largest: float):
         self.columns = columns
         self.n_slots = len(design.slots)
-        self.exact32 = largest * max(1, wave.codes.shape[0]) < _FLOAT32_EXACT
-        dtype = np.float32 if self.exact32 else np.float64
+        dtype = self.dtype(largest, wave.codes.shape[0])
+        self.exact32 = dtype is np.float32
+        # Views where possible: only the rows of groups beyond the first column are copied.
+        matrix = matrix.astype(dtype, copy=False)
         groups = [g[columns] for g in wave.groups]
-        self.blocks: list[tuple[int | None, np.ndarray, np.ndarray, slice]] = []
-        self.copies: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-        if not groups:
-            self.blocks.append((None, matrix, matrix.astype(dtype), slice(0, matrix.shape[0])))
-            self.width = matrix.shape[1]
-            return
+        self.blocks: list[tuple[int | None, np.ndarray, slice]] = []
+        self.copies: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.width = matrix.shape[1]
+        if not groups:
+            self.blocks.append((None, matrix, slice(0, matrix.shape[0])))
+            return
         slot_of_group = {slot.group: s for s, slot in enumerate(design.slots) if slot.column == 0}
         starts = np.flatnonzero(np.diff(groups[0], prepend=-2) != 0) if len(groups[0]) else np.array([], int)
         ends = np.append(starts[1:], len(groups[0]))[:len(starts)]
         for start, end in zip(starts, ends, strict=True):
             rows = slice(int(start), int(end))
-            self.blocks.append((slot_of_group.get(int(groups[0][start])), matrix[rows],
-                                matrix[rows].astype(dtype), rows))
+            self.blocks.append((slot_of_group.get(int(groups[0][start])), matrix[rows], rows))
         for s, slot in enumerate(design.slots):
             if slot.column is not None and slot.column > 0:
                 rows = np.flatnonzero(groups[slot.column] == slot.group)
-                self.copies.append((s, matrix[rows], matrix[rows].astype(dtype), rows))
+                self.copies.append((s, matrix[rows], rows))
 
     def __call__(self, weights: np.ndarray | None = None) -> np.ndarray:
         """Plain sums, or one weighted sum per resample for ``weights`` (chunk, participants)."""
@@ -564,16 +571,17 @@ class _SlotSums:
             weights = weights[:, self.columns]
             weights = weights if self.exact32 else weights.astype(np.float64)
 
-        def total(exact, fast, rows):
-            return exact.sum(axis=0) if weights is None else weights[:, rows] @ fast
+        def total(features, rows):
+            # Integer features: the float64 sum is exact whatever the features' type.
+            return features.sum(axis=0, dtype=np.float64) if weights is None else weights[:, rows] @ features
 
-        for slot, exact, fast, rows in self.blocks:
-            block = total(exact, fast, rows)
+        for slot, features, rows in self.blocks:
+            block = total(features, rows)
             out[..., 0, :] += block
             if slot is not None:
                 out[..., slot, :] += block
-        for slot, exact, fast, rows in self.copies:
-            out[..., slot, :] = total(exact, fast, rows)
+        for slot, features, rows in self.copies:
+            out[..., slot, :] = total(features, rows)
         return out
 
 
@@ -598,10 +606,12 @@ class _ParticipantSums:
         self.count_sums = None
         if parts & {"pooled", "alignment"}:
             self.count_offsets = np.concatenate([[0], np.cumsum(k)[:-1]])
-            onehot = np.zeros((n_people, int(k.sum())))
+            onehot = np.zeros((n_people, int(k.sum())), dtype=_SlotSums.dtype(1.0, n_people))
             rows, items = np.nonzero(codes > 0)
             onehot[rows, self.count_offsets[items] + codes[rows, items] - 1] = 1.0
+            del rows, items
             self.count_sums = _SlotSums(design, wave, onehot, slice(None), 1.0)
+            del onehot
         self.pairs: list[tuple[int, int]] = []
         if "constraint" in parts:
             present = np.flatnonzero(wave.present_items)
@@ -621,17 +631,27 @@ class _ParticipantSums:
             self.jl = np.array([number[pair] for pair in zip(self.j, self.l, strict=True)])
             self.n_present = len(present)
             largest = float((k[present].max() - 1) ** 2)
+            dtype = _SlotSums.dtype(largest, n_people)
             done = wave.n_complete
             xc = x[:done][:, present]
-            upper = np.triu_indices(len(present), 1)
-            compact = np.concatenate([np.ones((done, 1)), xc, xc**2, (xc[:, :, None] * xc[:, None, :])[:, *upper]],
-                                     axis=1)
+            first, second = np.triu_indices(len(present), 1)
+            p = len(present)
+            # Filled column block by column block in the sums' type (integers: exact), rather
+            # than concatenated from float64 temporaries: this matrix is the largest of a wave.
+            compact = np.empty((done, 1 + 2 * p + len(first)), dtype=dtype)
+            compact[:, 0] = 1.0
+            compact[:, 1:1 + p] = xc
+            compact[:, 1 + p:1 + 2 * p] = xc**2
+            for column, (a, b) in enumerate(zip(first, second, strict=True), start=1 + 2 * p):
+                compact[:, column] = xc[:, a] * xc[:, b]
+            del xc
             self.complete_sums = _SlotSums(design, wave, compact, slice(0, done), largest)
+            del compact
             xi, mi = x[done:], m[done:]
             full = np.concatenate([
                 mi[:, j] * mi[:, l_], xi[:, j] * mi[:, l_], xi[:, l_] * mi[:, j],
                 xi[:, j] ** 2 * mi[:, l_], xi[:, l_] ** 2 * mi[:, j], xi[:, j] * xi[:, l_],
-            ], axis=1)
+            ], axis=1).astype(dtype, copy=False)
             self.partial_sums = _SlotSums(design, wave, full, slice(done, n_people), largest)
 
     def statistic(self, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -711,9 +731,12 @@ def _pooled_rows(design: _Design, waves: list[_Wave], parts: set[str], bootstrap
             # One stream per wave: a wave's intervals do not depend on the other waves.
             rng = np.random.default_rng([seed, 1, w])
             samples: dict[str, list] = {}
-            for weights in resample_weights(wave.codes.shape[0], bootstrap, rng, max_elements=4 * max_elements):
+            n_people = wave.codes.shape[0]
+            elements = max(2 * max_elements, MIN_WEIGHT_ROWS * n_people)
+            for weights in resample_weights(n_people, bootstrap, rng, max_elements=elements):
                 for name, value in sums.statistic(weights).items():
                     samples.setdefault(name, []).append(value)
+                del weights  # before the next chunk is drawn: one chunk of weights alive at a time
             intervals = {name: percentile_interval(np.concatenate(v), level) for name, v in samples.items()}
         frames.append(_pooled_frame(design, w, wave, observed, intervals))
     return frames
@@ -782,7 +805,8 @@ def compute_index_table(
     ``participant_indices`` selects which of "pooled", "constraint", "alignment" to compute
     (the participant resampling is the costly part); ``per_cell=False`` leaves out the per-cell
     and per-pair rows. ``max_elements`` bounds the temporary arrays of one chunk of resamples
-    (count resamples; participant weights take four times as many).
+    (count resamples; participant weights take twice as many, in chunks of at least
+    :data:`~analysis.stats.bootstrap.MIN_WEIGHT_ROWS` resamples).
 
     Rows (``frame``): per wave, item, group: ``n mean sd mad_pairwise agreement_a leik_d
     tw_consensus entropy_norm bimodality esteban_ray``; per wave, item, pair of groups:
@@ -809,11 +833,12 @@ def compute_index_table(
                           _parameters(bootstrap, seed, level, by, reverse))
     design, rows = _design_and_rows(answers, scales, by, tuple(reverse), tuple(missing_codes))
     waves = [_wave_arrays(design, rows, w, r) for w, r in enumerate(_split_waves(rows["wave"], len(design.waves)))]
+    missing = _missing_frame(design, rows)
+    del rows  # one value per answer: let them go before the resampling needs the memory
     rng = np.random.default_rng([seed, 0])
     frames = _cell_rows(design, waves, bootstrap, level, rng, max_elements) if per_cell else []
     frames += _pooled_rows(design, waves, parts, bootstrap, level, seed, max_elements)
     frame = _assemble(design, frames)
-    missing = _missing_frame(design, rows)
     return IndexTable(frame, missing, _parameters(bootstrap, seed, level, by, reverse))
 
 

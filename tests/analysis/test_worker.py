@@ -168,9 +168,6 @@ def test_a_real_worker_computes_a_closed_wave_like_the_command_line(demo, tmp_pa
     assert compared > 200
 
 
-@pytest.mark.xfail(reason="open (issue 5): the killed worker's unacknowledged message is not yet seen "
-                          "redelivered to the fresh worker within 90 s; the lock and adoption are tested "
-                          "in test_pipeline.py", strict=False)
 def test_a_worker_killed_mid_computation_is_replaced_and_the_result_is_complete(demo):
     wave = demo.waves.get(number=4)
     # Reference: an undisturbed computation, in-process.
