@@ -19,4 +19,5 @@ RUN DJANGO_ENV=production DJANGO_SECRET_KEY=build-only-$(python -c 'import secre
 RUN useradd --create-home --uid 1000 app && chown -R app /app
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "disagreement.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# gthread workers and a long timeout: a large export streams for minutes.
+CMD ["gunicorn", "disagreement.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "4", "--timeout", "600", "--access-logfile", "-"]

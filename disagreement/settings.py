@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "surveys.apps.SurveysConfig",
     "analysis.apps.AnalysisConfig",
 ]
@@ -171,9 +174,37 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/studies/"
 LOGOUT_REDIRECT_URL = "login"
 
+# Personal API tokens come first: a request without credentials gets 401 with WWW-Authenticate.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "surveys.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ from drf-spectacular-sidecar (no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "disagreement API",
+    "DESCRIPTION": "Studies, answers, disagreement indices, intervention effects and research exports. "
+                   "Authenticate with a personal token (Authorization: Bearer <token>) or a browser session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "surveys.api.error_responses_hook",
+    ],
 }
 
 # --- Internationalisation -------------------------------------------------------------------------

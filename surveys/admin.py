@@ -11,6 +11,7 @@ from .models import (
     ConsentVersion,
     DataDeletion,
     Exclusion,
+    ExportAudit,
     Intervention,
     Item,
     Membership,
@@ -318,6 +319,25 @@ class DataDeletionAdmin(StudyScopedAdmin):
     list_display = ["study", "ran_at", "due_at", "contacts_deleted", "external_ids_cleared",
                     "participants_answers_deleted"]
     readonly_fields = list_display
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExportAudit)
+class ExportAuditAdmin(StudyScopedAdmin):
+    """The audit log of exports through the API (who, when, what): read-only."""
+
+    list_display = ["created_at", "study", "username", "what", "format", "shape", "excluded_included",
+                    "external_ids_included"]
+    list_filter = ["study", "what", "format"]
+    readonly_fields = [*list_display, "user", "token", "parameters"]
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -3,7 +3,7 @@ researcher preview /studies/<slug>/preview/ (the other researcher pages come fro
 
 from django.urls import path
 
-from . import attrition_views, contact_views, views
+from . import attrition_views, contact_views, token_views, views
 
 app_name = "surveys"
 urlpatterns = [
@@ -12,6 +12,8 @@ urlpatterns = [
     path("p/<str:secret>/withdraw/", views.withdraw, name="withdraw"),
     path("p/<str:secret>/my-data/", views.my_data, name="my_data"),
     path("studies/<slug:slug>/preview/", views.preview, name="preview"),
+    path("account/tokens/", token_views.token_list, name="api_tokens"),
+    path("account/tokens/<int:pk>/revoke/", token_views.token_revoke, name="api_token_revoke"),
     path("u/<str:token>/", contact_views.unsubscribe, name="unsubscribe"),
     path("studies/<slug:slug>/attrition/", attrition_views.study_attrition, name="attrition"),
     path("studies/<slug:slug>/waves/<int:number>/prolific-completed.csv", attrition_views.prolific_completions,
