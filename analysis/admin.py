@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from surveys.admin import StudyScopedAdmin
 
-from .models import AnalysisRun, EffectEstimate, IndexResult
+from .models import AnalysisRun, EffectEstimate, IndexResult, TimeSeries, TimeSeriesPoint
 
 
 class ReadOnlyAdmin(StudyScopedAdmin):
@@ -31,3 +31,19 @@ class IndexResultAdmin(ReadOnlyAdmin):
 class EffectEstimateAdmin(ReadOnlyAdmin):
     list_display = ["study", "arm", "outcome", "item", "wave", "method", "estimate", "ci_low", "ci_high", "p_holm"]
     list_filter = ["study", "outcome", "method"]
+
+
+# --- Text series (issue 10): imported on the study's text page, read-only here ---
+
+
+@admin.register(TimeSeries)
+class TimeSeriesAdmin(ReadOnlyAdmin):
+    list_display = ["study", "name", "kind", "period", "lexicon", "texts", "scored", "source_name", "created_at"]
+    list_filter = ["study", "kind", "period"]
+
+
+@admin.register(TimeSeriesPoint)
+class TimeSeriesPointAdmin(ReadOnlyAdmin):
+    study_path = "series__study"
+    list_display = ["series", "period", "group", "value", "ci_low", "ci_high", "value_mean", "texts", "scored"]
+    list_filter = ["series__study", "series"]

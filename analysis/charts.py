@@ -3,6 +3,8 @@
 Figures are built here and rendered by plotly.js served from our own static files.
 """
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -18,28 +20,279 @@ def _band_colour(hex_colour: str, alpha: float = 0.18) -> str:
 def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None) -> go.Figure:
     """One index over waves: a line per group with its 95% interval as a band.
 
-    `frame` has columns wave, group, value, ci_low, ci_high (one index, one item or pooled).
-    Rows with a missing value leave a gap; groups keep the order in which they first appear.
+    `frame` has columns wave, group, value, ci_low, ci_high (one index, one item or pooled) and
+    optionally n (shown on hover). Rows with a missing value leave a gap; groups keep the order
+    in which they first appear.
     """
-    figure = go.Figure()
+    traces = []
     for position, (group, rows) in enumerate(frame.groupby("group", sort=False)):
         rows = rows.sort_values("wave")
         colour = PALETTE[position % len(PALETTE)]
-        has_band = rows["ci_low"].notna().any() and rows["ci_high"].notna().any()
-        if has_band:
-            figure.add_trace(go.Scatter(
-                x=list(rows["wave"]) + list(rows["wave"][::-1]),
-                y=list(rows["ci_high"]) + list(rows["ci_low"][::-1]),
-                fill="toself", fillcolor=_band_colour(colour), line={"width": 0},
-                hoverinfo="skip", showlegend=False, legendgroup=str(group), name=f"{group} 95% CI",
-            ))
-        figure.add_trace(go.Scatter(
-            x=rows["wave"], y=rows["value"], mode="lines+markers", name=str(group), legendgroup=str(group),
-            line={"color": colour}, connectgaps=False,
-        ))
-    if intervention_wave is not None:
-        figure.add_vline(x=intervention_wave, line_dash="dash", line_color="#555",
-                         annotation_text="intervention", annotation_position="top left")
-    figure.update_layout(title=title or None, xaxis_title="wave", yaxis_title=None, template="plotly_white",
-                         xaxis={"dtick": 1}, legend={"orientation": "h", "y": -0.2})
+        waves = rows["wave"].tolist()
+        if rows["ci_low"].notna().any() and rows["ci_high"].notna().any():
+            traces.append({
+                "type": "scatter", "x": waves + waves[::-1],
+                "y": rows["ci_high"].tolist() + rows["ci_low"].tolist()[::-1],
+                "fill": "toself", "fillcolor": _band_colour(colour), "line": {"width": 0}, "mode": "lines",
+                "hoverinfo": "skip", "showlegend": False, "legendgroup": str(group), "name": f"{group} 95% CI",
+            })
+        line = {"type": "scatter", "x": waves, "y": rows["value"].tolist(), "mode": "lines+markers",
+                "name": str(group), "legendgroup": str(group), "line": {"color": colour}, "connectgaps": False}
+        if "n" in rows:
+            line["customdata"] = rows["n"].tolist()
+            line["hovertemplate"] = "wave %{x}: %{y:.3g} (n = %{customdata})<extra>%{fullData.name}</extra>"
+        traces.append(line)
+    return _figure(traces, title=title, height=400, xaxis={"dtick": 1, "title": {"text": "wave"}},
+                   **_marks(vertical=intervention_wave))
+
+
+# --- Dashboards (issue 7) -------------------------------------------------------------------------
+# Figures are assembled from plain dicts and wrapped without plotly's per-property validation,
+# with a small white template instead of the named "plotly_white": validating and deep-copying
+# the named template cost tens of milliseconds per figure, most of a page's time budget. The
+# tests validate every builder's output once (go.Figure(figure.to_dict())).
+
+#: Slider scales with more points than this are shown in equal-width bins.
+MAX_BARS = 15
+
+_AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8", "zerolinewidth": 2,
+         "automargin": True, "ticks": ""}
+#: The parts of plotly's "plotly_white" template these figures use.
+TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#2a3f5f"},
+                       "colorway": list(PALETTE), "hoverlabel": {"align": "left"}, "xaxis": _AXIS, "yaxis": _AXIS}}
+
+
+def _figure(traces: list[dict], *, title: str, height: int, **layout) -> go.Figure:
+    # Title top left, legend just above the plot (it wraps on a phone and pushes the plot down
+    # instead of covering the axis title), small side margins so a 360 px screen keeps a plot.
+    base = {
+        "template": TEMPLATE, "height": height,
+        "margin": {"l": 50, "r": 15, "t": 80 if title else 40, "b": 50},
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
+    }
+    if title:
+        base["title"] = {"text": title, "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"}
+    return go.Figure(data=traces, layout={**base, **layout}, _validate=False)
+
+
+def _layout(figure: go.Figure, *, title: str, height: int, **extra) -> go.Figure:
+    """The dashboards' title, legend, margins and template on a figure built with graph objects."""
+    layout = _figure([], title=title, height=height).layout.to_plotly_json()
+    figure.update_layout(**layout, **extra)
     return figure
+
+
+def _marks(*, vertical: float | None = None, horizontal: float | None = None, label: str = "intervention") -> dict:
+    """A dashed vertical line at x = `vertical` labelled `label`, a thin line at y = `horizontal`."""
+    shapes, annotations = [], []
+    if horizontal is not None:
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": horizontal,
+                       "y1": horizontal, "line": {"color": "#555", "width": 1}})
+    if vertical is not None:
+        shapes.append({"type": "line", "xref": "x", "x0": vertical, "x1": vertical, "yref": "paper", "y0": 0, "y1": 1,
+                       "line": {"color": "#555", "dash": "dash", "width": 1.5}})
+        if label:
+            annotations.append({"x": vertical, "xref": "x", "y": 1, "yref": "paper", "text": label,
+                                "showarrow": False, "xanchor": "right", "yanchor": "top"})
+    return {"shapes": shapes, "annotations": annotations}
+
+
+def _bin_values(values: pd.Series, max_bars: int, scale: tuple | None = None) -> tuple[pd.Series, list[str]]:
+    """Values -> category labels. Every point of the scale (min, max, step) is a category, so
+    empty ones show as empty; a scale (or, without one, the answers) with more than `max_bars`
+    points is cut into `max_bars` equal-width bins, the top value in the last."""
+    values = values.astype(float)
+    if scale is not None:
+        low, high, step = (float(v) for v in scale)
+        points = [low + i * step for i in range(int(round((high - low) / step)) + 1)]
+    else:
+        points = sorted(values.unique())
+        low, high = (float(points[0]), float(points[-1])) if points else (0.0, 0.0)
+    if len(points) <= max_bars:
+        labels = [f"{p:g}" for p in points]
+        position = {round(p, 9): label for p, label in zip(points, labels, strict=True)}
+        return values.round(9).map(position), labels
+    width = _nice_width((high - low) / max_bars)
+    bins = max(1, math.ceil((high - low) / width - 1e-9))  # the top value joins the last bin
+    # Short labels (the lower edge of each bin) stay readable on a phone; the hover and the
+    # caption say the width.
+    labels = [f"{low + i * width:g}" for i in range(bins)]
+    positions = ((values - low) / width + 1e-9).clip(lower=0, upper=bins - 1).astype(int)
+    return positions.map(dict(enumerate(labels))), labels
+
+
+def _nice_width(raw: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k that is at least `raw` (bins of 10, not of 6.667)."""
+    if raw <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(f * magnitude for f in (1, 2, 2.5, 5, 10) if f * magnitude >= raw - 1e-12)
+
+
+def _grid(panels: int, columns: int, *, height: int) -> list[dict]:
+    """Axis domains of small multiples, row by row from the top: one dict per panel with the
+    axis suffix ("" for the first), x and y domains and the column."""
+    columns = max(1, min(columns, panels))
+    rows = max(1, -(-panels // columns))
+    plot_height = max(1.0, height - 160)
+    v_gap = min(0.3, 60 / plot_height) if rows > 1 else 0.0
+    h_gap = 0.05
+    cell_w = (1 - h_gap * (columns - 1)) / columns
+    cell_h = (1 - v_gap * (rows - 1)) / rows
+    cells = []
+    for i in range(panels):
+        row, col = divmod(i, columns)
+        x0 = col * (cell_w + h_gap)
+        y1 = 1 - row * (cell_h + v_gap)
+        cells.append({"suffix": "" if i == 0 else str(i + 1), "x": [_unit(x0), _unit(x0 + cell_w)],
+                      "y": [_unit(y1 - cell_h), _unit(y1)], "col": col})
+    return cells
+
+
+def _unit(value: float) -> float:
+    # Rounding error must not push a domain a hair outside [0, 1] (plotly rejects -6.9e-17).
+    return min(1.0, max(0.0, round(value, 6)))
+
+
+def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | None = None,
+                        scale: tuple | None = None, columns: int = 3, max_bars: int = MAX_BARS) -> go.Figure:
+    """Answer distributions as small multiples: one panel per wave, one bar colour per group,
+    bar height the share of the group's answers in that wave (so groups of unequal size compare).
+
+    `frame` has columns wave, group, value, count; `labels` maps group keys to legend names;
+    `scale` = (min, max, step) of the item shows every point of the scale. Scales with more
+    than `max_bars` points are binned; one trace per (wave, group).
+    """
+    labels = labels or {}
+    waves = sorted(int(w) for w in frame["wave"].unique()) if len(frame) else []
+    rows = max(1, -(-len(waves) // max(1, columns)))
+    height = 230 * rows + 160
+    if not waves:
+        return _figure([], title=title, height=300)
+    categories, order = _bin_values(frame["value"], max_bars, scale)
+    data = frame.assign(category=categories).groupby(["wave", "group", "category"], sort=False)["count"].sum()
+    data = data.reset_index()
+    data["share"] = data["count"] / data.groupby(["wave", "group"])["count"].transform("sum")
+    lookup = {(int(w), g, c): (s, n) for w, g, c, n, s in data[["wave", "group", "category", "count", "share"]]
+              .itertuples(index=False)}
+    groups = list(dict.fromkeys(frame["group"]))
+    traces, layout, annotations = [], {}, []
+    for wave, cell in zip(waves, _grid(len(waves), columns, height=height), strict=True):
+        suffix = cell["suffix"]
+        layout[f"xaxis{suffix}"] = {"domain": cell["x"], "anchor": f"y{suffix}", "type": "category",
+                                    "categoryorder": "array", "categoryarray": order, "tickangle": 0}
+        layout[f"yaxis{suffix}"] = {"domain": cell["y"], "anchor": f"x{suffix}", "tickformat": ".0%",
+                                    "rangemode": "tozero", "showticklabels": cell["col"] == 0,
+                                    **({"matches": "y"} if suffix else {})}
+        annotations.append({"text": f"wave {wave}", "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
+                            "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+        for g_index, group in enumerate(groups):
+            cells = [lookup.get((wave, group, c), (0.0, 0)) for c in order]
+            traces.append({
+                "type": "bar", "x": order, "y": [s for s, _n in cells], "customdata": [int(n) for _s, n in cells],
+                "name": labels.get(group, str(group)), "legendgroup": str(group), "showlegend": wave == waves[0],
+                "marker": {"color": PALETTE[g_index % len(PALETTE)]}, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                "hovertemplate": "%{x}: %{y:.1%} (%{customdata} answers)<extra>%{fullData.name}</extra>",
+            })
+    # The legend goes above the panel titles of the first row.
+    legend_y = 1 + 30 / max(1.0, height - 160)
+    return _figure(traces, title=title, height=height, barmode="group", bargap=0.15, annotations=annotations,
+                   legend={"orientation": "h", "x": 0, "xanchor": "left", "y": legend_y, "yanchor": "bottom"},
+                   margin={"l": 50, "r": 15, "t": 110 if title else 70, "b": 50}, **layout)
+
+
+def funnel_figure(frame: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Attrition funnel: participants per stage (joined, consented, completed wave 1..W), one
+    bar colour per arm. `frame` has columns arm, stage, step, count, share."""
+    traces = []
+    for position, (arm, rows) in enumerate(frame.groupby("arm", sort=False)):
+        rows = rows.sort_values("step")
+        traces.append({
+            "type": "bar", "x": rows["stage"].tolist(), "y": rows["count"].tolist(), "name": str(arm),
+            "marker": {"color": PALETTE[position % len(PALETTE)]}, "customdata": rows["share"].tolist(),
+            "hovertemplate": "%{x}: %{y} (%{customdata:.0%} of joined)<extra>%{fullData.name}</extra>",
+        })
+    return _figure(traces, title=title, height=360, barmode="group", xaxis={"type": "category"},
+                   yaxis={"title": {"text": "participants"}})
+
+
+def _whiskers(rows: pd.DataFrame) -> dict:
+    return {"type": "data", "symmetric": False, "array": (rows["ci_high"] - rows["estimate"]).tolist(),
+            "arrayminus": (rows["estimate"] - rows["ci_low"]).tolist(), "thickness": 1.5}
+
+
+def forest_figure(frame: pd.DataFrame, *, title: str = "", x_title: str = "effect (intervention − control)") -> go.Figure:
+    """Forest plot: one row per outcome, a point with its 95% interval per arm, a line at zero.
+
+    `frame` has columns arm, outcome, estimate, ci_low, ci_high (one item, pooled over waves).
+    Outcomes keep their first-seen order from top to bottom; missing intervals draw no whisker.
+    """
+    outcomes = list(dict.fromkeys(frame["outcome"]))
+    traces = [{
+        "type": "scatter", "x": rows["estimate"].tolist(), "y": rows["outcome"].tolist(), "mode": "markers",
+        "name": str(arm), "marker": {"color": PALETTE[position % len(PALETTE)], "size": 9},
+        "error_x": _whiskers(rows), "hovertemplate": "%{y}: %{x:.3g}<extra>%{fullData.name}</extra>",
+    } for position, (arm, rows) in enumerate(frame.groupby("arm", sort=False))]
+    return _figure(traces, title=title, height=max(260, 34 * len(outcomes) + 130),
+                   xaxis={"title": {"text": x_title}},
+                   yaxis={"type": "category", "categoryorder": "array", "categoryarray": outcomes[::-1]},
+                   shapes=[{"type": "line", "xref": "x", "x0": 0, "x1": 0, "yref": "paper", "y0": 0, "y1": 1,
+                            "line": {"color": "#555", "width": 1}}])
+
+
+def event_study_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None) -> go.Figure:
+    """Effect per wave (event study / per-wave difference in differences): a line with 95%
+    whiskers per arm, zero marked, the intervention wave marked. Pre-intervention points are
+    placebo checks. `frame` has columns arm, wave, estimate, ci_low, ci_high."""
+    traces = []
+    for position, (arm, rows) in enumerate(frame.groupby("arm", sort=False)):
+        rows = rows.sort_values("wave")
+        traces.append({"type": "scatter", "x": rows["wave"].tolist(), "y": rows["estimate"].tolist(),
+                       "mode": "lines+markers", "name": str(arm), "line": {"color": PALETTE[position % len(PALETTE)]},
+                       "error_y": _whiskers(rows)})
+    return _figure(traces, title=title, height=360, xaxis={"dtick": 1, "title": {"text": "wave"}},
+                   **_marks(vertical=intervention_wave, horizontal=0))
+
+
+def quality_figure(frame: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Share of each wave's submissions flagged by each screen (one bar colour per flag).
+    `frame` has columns wave, submissions and one count column per flag."""
+    names = {"attention": "attention check failed", "speeder": "speeder", "straightlining": "straight-lining"}
+    submissions = frame["submissions"].astype(float).where(frame["submissions"] > 0)
+    traces = [{
+        "type": "bar", "x": frame["wave"].tolist(), "y": (frame[flag] / submissions).tolist(), "name": name,
+        "marker": {"color": PALETTE[position % len(PALETTE)]}, "customdata": frame[flag].tolist(),
+        "hovertemplate": "wave %{x}: %{y:.1%} (%{customdata})<extra>%{fullData.name}</extra>",
+    } for position, (flag, name) in enumerate(names.items())]
+    return _figure(traces, title=title, height=340, barmode="group", xaxis={"dtick": 1, "title": {"text": "wave"}},
+                   yaxis={"tickformat": ".0%", "rangemode": "tozero", "title": {"text": "share of submissions"}})
+
+
+# --- text series ---
+
+
+def rescale_unit(values: pd.Series) -> pd.Series:
+    """(x - min) / (max - min): a series' lowest value at 0 and its highest at 1 (0.5 when constant)."""
+    low, high = values.min(), values.max()
+    if pd.isna(low) or high == low:
+        return values * 0 + 0.5
+    return (values - low) / (high - low)
+
+
+def text_series_figure(frame: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Two (or more) series on one time axis, each rescaled to 0..1 so their shapes compare
+    whatever their units; the hover shows the period and the value as measured.
+
+    `frame` has columns series, date (the first day of each period), period and value.
+    """
+    figure = go.Figure()
+    for position, (name, rows) in enumerate(frame.groupby("series", sort=False)):
+        rows = rows.sort_values("date")
+        figure.add_trace(go.Scatter(
+            x=rows["date"], y=rescale_unit(rows["value"]), mode="lines+markers", name=str(name),
+            line={"color": PALETTE[position % len(PALETTE)]}, customdata=list(zip(rows["period"], rows["value"], strict=True)),
+            hovertemplate="%{customdata[0]}: %{customdata[1]:.4g}<extra>%{fullData.name}</extra>",
+        ))
+    figure.update_yaxes(range=[-0.05, 1.05])
+    return _layout(figure, title=title, height=380, xaxis={"title": "period"},
+                   yaxis_title="rescaled to 0..1 (lowest to highest)")

@@ -1,5 +1,6 @@
 """Stored results of computations, with their history and provenance."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -129,3 +130,133 @@ class EffectEstimate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.arm.name}: {self.estimate}"
+
+
+# --- Text series (issue 10) ---------------------------------------------------------------------
+
+
+class TimeSeries(models.Model):
+    """A series imported into a study: a text corpus scored per period (its lexicon negativity),
+    or an outcome series (period, value) to relate it to. Only the per-period results are kept,
+    with the file's SHA-256 for provenance; the texts themselves are not stored."""
+
+    class Kind(models.TextChoices):
+        CORPUS = "corpus", _("text corpus (negativity per period)")
+        OUTCOME = "outcome", _("outcome series")
+
+    class Period(models.TextChoices):
+        YEAR = "year", _("year")
+        MONTH = "month", _("month")
+        WEEK = "week", _("week")
+        DAY = "day", _("day")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="time_series")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    period = models.CharField(max_length=8, choices=Period.choices)
+    lexicon = models.CharField(max_length=200, blank=True, help_text="Corpora: the lexicon that scored the texts.")
+    parameters = models.JSONField(default=dict, blank=True, help_text="Pipeline settings, bootstrap, seed, notes.")
+    source_name = models.CharField(max_length=255, blank=True)
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    texts = models.PositiveIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
+    scored = models.PositiveBigIntegerField(default=0)
+    not_found = models.PositiveBigIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "name"]
+        verbose_name_plural = "time series"
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="timeseries_name_unique_in_study"),
+            models.CheckConstraint(condition=Q(kind__in=["corpus", "outcome"]), name="timeseries_kind_valid"),
+            models.CheckConstraint(condition=Q(period__in=["year", "month", "week", "day"]),
+                                   name="timeseries_period_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}: {self.name} ({self.kind}, per {self.period})"
+
+
+class TimeSeriesPoint(models.Model):
+    """One period (and group) of a series. Corpora: ``value`` is ``text_negativity`` with its
+    bootstrap interval, ``value_mean`` ``text_negativity_mean``; outcomes: only ``value``."""
+
+    series = models.ForeignKey(TimeSeries, on_delete=models.CASCADE, related_name="points")
+    period = models.CharField(max_length=10, help_text="2021, 2021-03 or an ISO date.")
+    starts_on = models.DateField(help_text="First day of the period (for ordering and plotting).")
+    group = models.CharField(max_length=200, default="all")
+    value = models.FloatField(null=True, blank=True)
+    ci_low = models.FloatField(null=True, blank=True)
+    ci_high = models.FloatField(null=True, blank=True)
+    value_mean = models.FloatField(null=True, blank=True)
+    mean_ci_low = models.FloatField(null=True, blank=True)
+    mean_ci_high = models.FloatField(null=True, blank=True)
+    positivity = models.FloatField(null=True, blank=True)
+    texts = models.PositiveIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
+    scored = models.PositiveBigIntegerField(default=0)
+    not_found = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["series", "starts_on", "group"]
+        constraints = [
+            models.UniqueConstraint(fields=["series", "period", "group"], name="timeseriespoint_unique"),
+            models.CheckConstraint(
+                condition=Q(ci_low__isnull=True) | Q(ci_high__isnull=True) | Q(ci_low__lte=models.F("ci_high")),
+                name="timeseriespoint_ci_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series.name} {self.period} [{self.group}] = {self.value}"
+
+
+# --- dashboard caches -----------------------------------------------------------------------------
+
+
+class WaveAnswerCount(models.Model):
+    """How many analysable participants gave `value` to `item` in `wave`, per group key
+    (`all`, `arm:<name>`, `<grouping code>:<value>`). Written with the wave's indices, in the same
+    transaction, so the distributions page reads a few hundred rows instead of the answers."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    grouping = models.CharField(max_length=100, help_text="all, arm, or a grouping item's code.")
+    group = models.CharField(max_length=200)
+    value = models.FloatField()
+    count = models.PositiveIntegerField()
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["wave", "item", "group", "value"],
+                                               name="waveanswercount_unique")]
+        indexes = [models.Index(fields=["study", "item", "grouping"], name="waveanswercount_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}[{self.group}] = {self.value}: {self.count}"
+
+
+class SubmissionQuality(models.Model):
+    """What the data-quality screens need of one submission (non-preview participants, excluded
+    ones included so the page can show them): written with the wave's indices."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="+")
+    submission = models.OneToOneField("surveys.Submission", on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey("surveys.Participant", on_delete=models.CASCADE, related_name="+")
+    duration_seconds = models.FloatField(null=True, blank=True, help_text="Empty unless completed.")
+    likert_answered = models.PositiveIntegerField(default=0)
+    likert_min = models.FloatField(null=True, blank=True)
+    likert_max = models.FloatField(null=True, blank=True)
+    attention_answered = models.PositiveIntegerField(default=0)
+    attention_failed = models.PositiveIntegerField(default=0)
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["study", "wave"], name="submissionquality_lookup")]
+
+    def __str__(self) -> str:
+        return f"quality of submission {self.submission_id}"

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Sum, Value
 from django.db.models.functions import Cast, Coalesce
 
-from surveys.models import Exclusion, Item, Participant, Response, Study, Wave
+from surveys.models import Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,21 @@ def wave_input_state(*, study_id: int, wave_id: int) -> dict:
     state["excluded"] = list_excluded_public_ids(study_id=study_id)
     state["scales"] = {code: [s.scale_min, s.scale_max, s.step, s.reverse_coded]
                        for code, s in list_attitude_scales(study_id=study_id).items()}
+    return state
+
+
+def wave_submission_state(*, study_id: int, wave_id: int) -> dict:
+    """What the wave's data-quality rows depend on besides the attitude answers: completions,
+    durations and the attention-check answers (a change in any of them is a new fingerprint)."""
+    submissions = Submission.objects.filter(wave_id=wave_id, wave__study_id=study_id,
+                                            participant__is_preview=False)
+    state = submissions.aggregate(n=Count("id"), completed=Count("completed_at"), last=Max("completed_at"),
+                                  duration=Sum("duration_seconds"))
+    attention = Response.objects.filter(submission__in=submissions, item__role=Item.Role.ATTENTION).aggregate(
+        n=Count("id"), max_id=Max("id"), checksum=Sum(Cast(F("id"), FloatField()) * Coalesce(F("value"), Value(0.0))))
+    state["duration"] = None if state["duration"] is None else round(state["duration"], 3)
+    attention["checksum"] = None if attention["checksum"] is None else round(attention["checksum"], 3)
+    state["attention"] = attention
     return state
 
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 import disagreement
 from surveys.models import Item, Study, Wave
 
-from . import selectors
+from . import dashboards, selectors, text_pipeline
 from .models import ACTIVE_STATUSES, AnalysisRun, IndexResult
 from .stats.tables import Scale, compute_index_table
 
@@ -55,6 +55,9 @@ def wave_seed(*, study: Study, wave: Wave) -> int:
 
 def wave_fingerprint(*, study_id: int, wave_id: int, parameters: dict) -> str:
     state = selectors.wave_input_state(study_id=study_id, wave_id=wave_id)
+    state["text"] = text_pipeline.wave_text_state(study_id=study_id, wave_id=wave_id)  # free-text answers
+    # completions, durations and attention checks: the stored data-quality rows depend on them
+    state["submissions"] = selectors.wave_submission_state(study_id=study_id, wave_id=wave_id)
     payload = json.dumps({"state": state, "parameters": parameters, "code": CODE_VERSION}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -145,6 +148,9 @@ def _compute_locked(*, run: AnalysisRun, wave: Wave, force: bool) -> AnalysisRun
     run.parameters = {**parameters, "force": force}
     run.exclusions_applied = selectors.list_excluded_public_ids(study_id=study.pk)
     if last is not None and last.fingerprint == fingerprint and not force:
+        if not dashboards.wave_dashboard_stored(wave_id=wave.pk):  # results from before the dashboard tables
+            dashboards.store_wave_dashboard(run=last, wave=wave, grouping_codes=selectors.list_grouping_codes(
+                study_id=study.pk), answers=selectors.wave_answers_frame(study_id=study.pk, wave_id=wave.pk))
         run.status = AnalysisRun.Status.SKIPPED
         run.finished_at = timezone.now()
         run.save()
@@ -157,10 +163,14 @@ def _compute_locked(*, run: AnalysisRun, wave: Wave, force: bool) -> AnalysisRun
     t0 = time.perf_counter()
     frame = wave_index_frame(answers, scales=scales, grouping=selectors.list_grouping_codes(study_id=study.pk),
                              seed=run.seed, **parameters)
+    frame = text_pipeline.with_text_indices(frame, study_id=study.pk, wave_id=wave.pk, seed=run.seed, **parameters)
     timings["compute_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     _store(run=run, study=study, wave=wave, frame=frame)
+    # The distributions and quality pages read these, replaced in this same transaction.
+    dashboards.store_wave_dashboard(run=run, wave=wave, answers=answers,
+                                    grouping_codes=selectors.list_grouping_codes(study_id=study.pk))
     timings["store_s"] = time.perf_counter() - t0
     run.status = AnalysisRun.Status.DONE
     run.finished_at = timezone.now()
@@ -374,3 +384,36 @@ def _compute_effects_locked(*, run: AnalysisRun, study: Study) -> AnalysisRun:
                       "warnings": list(getattr(table, "warnings", []))[:20]}
     run.save()
     return run
+
+
+# --- Exclusions (dashboards, issue 7) ---------------------------------------------------------
+
+
+def exclude_participants(*, study_id: int, public_ids: list[str], reason: str, by=None) -> list:
+    """Exclude the listed participants of a study from analysis, recorded with reason, who and
+    when, and queue a recompute of every wave; atomic. Unknown ids raise ValueError and store
+    nothing; participants already excluded are left as they are. Returns the new exclusions."""
+    from surveys.models import Exclusion, Participant
+
+    reason = (reason or "").strip()
+    wanted = sorted(set(public_ids))
+    if not wanted:
+        raise ValueError("Choose at least one participant to exclude.")
+    if not reason:
+        raise ValueError("Give a reason for the exclusion.")
+    if len(reason) > Exclusion._meta.get_field("reason").max_length:
+        raise ValueError("The reason is too long (at most 200 characters).")
+    with transaction.atomic():
+        found = {p.public_id: p for p in Participant.objects.select_for_update()
+                 .filter(study_id=study_id, public_id__in=wanted, is_preview=False)}
+        unknown = [pid for pid in wanted if pid not in found]
+        if unknown:
+            raise ValueError(f"Not participants of this study: {', '.join(unknown[:10])}.")
+        already = set(Exclusion.objects.filter(participant__in=found.values(), lifted_at__isnull=True)
+                      .values_list("participant__public_id", flat=True))
+        created = Exclusion.objects.bulk_create([
+            Exclusion(participant=found[pid], reason=reason, excluded_by=by) for pid in wanted if pid not in already
+        ])
+        if created:
+            recompute_study(study_id=study_id)
+    return created

@@ -22,30 +22,15 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scratch_db import bench_url, database_exists, recreate_database  # noqa: E402
+
 DB_NAME = "disagreement_bench_export"
 
 
-def bench_url(base: str, name: str) -> str:
-    return urlunparse(urlparse(base)._replace(path=f"/{name}"))
 
-
-def database_exists(base_url: str, name: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-
-
-def recreate_database(base_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def build(participants: int, n_items: int, n_waves: int) -> None:

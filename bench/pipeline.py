@@ -21,25 +21,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def bench_url(base: str, name: str) -> str:
-    parts = urlparse(base)
-    return urlunparse(parts._replace(path=f"/{name}"))
-
-
-def recreate_database(base_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+from scratch_db import bench_url, recreate_database  # noqa: E402
 
 
 def memory_mb(key: str) -> float:

@@ -23,7 +23,8 @@ def _member_study(request, slug: str) -> Study:
 @require_GET
 def study_attrition(request, slug: str):
     study = _member_study(request, slug)
-    return render(request, "surveys/attrition.html", {"study": study, **attrition.attrition_context(study, at_risk_limit=None)})
+    return render(request, "surveys/attrition.html",
+                  {"study": study, "page": "attrition", **attrition.attrition_context(study, at_risk_limit=None)})
 
 
 def _csv_safe(value):
