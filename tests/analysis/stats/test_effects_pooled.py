@@ -208,3 +208,14 @@ def test_event_study_rows_carry_randomization_p_values_that_find_a_strong_effect
     events = frame[frame["method"] == "event_study"].set_index("wave")
     assert events.loc[3, "p_ri"] == pytest.approx(1 / 200) and events.loc[4, "p_ri"] == pytest.approx(1 / 200)
     assert events.loc[1, "p_ri"] > 0.01  # the placebo wave: no effect before the intervention
+
+
+def test_agreement_on_wide_scales_is_evaluated_in_chunks_with_the_same_values():
+    from analysis.stats.effects import index_values
+
+    rng = np.random.default_rng(5)
+    counts = rng.multinomial(40, np.ones(101) / 101, size=(1700,)).astype(float)  # > one chunk of cells
+    chunked = index_values("agreement_a", counts, np.arange(101.0))
+    direct = np.array([float(ix.agreement_a(row)) for row in counts[:: 97]])
+    np.testing.assert_allclose(chunked[:: 97], direct, atol=1e-12)
+    assert chunked.shape == (1700,) and np.isfinite(chunked).all()
