@@ -49,7 +49,9 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4,
+                        help="gunicorn workers (default 4, as in the Dockerfile: on 2 cores the GIL makes "
+                             "threads slower than more processes)")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per gunicorn worker (1 = sync workers; more = gthread workers)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/disagreement_bench")
