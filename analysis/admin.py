@@ -2,17 +2,9 @@
 
 from django.contrib import admin
 
-from surveys.admin import StudyScopedAdmin
+from surveys.admin import ReadOnlyAdmin
 
 from .models import AnalysisRun, EffectEstimate, IndexResult, TimeSeries, TimeSeriesPoint
-
-
-class ReadOnlyAdmin(StudyScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AnalysisRun)

@@ -117,6 +117,24 @@ class StudyInlineMixin:
         return self.has_add_permission(request, obj)
 
 
+class ReadOnlyAdmin(StudyScopedAdmin):
+    """Rows written by the platform, never by hand: shown, not added or changed (members who may
+    edit the study may still delete them)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RecordAdmin(ReadOnlyAdmin):
+    """A record that must outlive mistakes (randomization, deletions, audit): not deleted either."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(StudyInlineMixin, admin.TabularInline):
     model = Membership
     extra = 0
@@ -270,21 +288,12 @@ class ExclusionAdmin(StudyScopedAdmin):
 
 
 @admin.register(AllocationBlock)
-class AllocationBlockAdmin(StudyScopedAdmin):
+class AllocationBlockAdmin(RecordAdmin):
     """The randomization record: read-only, written only by enrollment."""
 
     list_display = ["study", "stratum", "number", "used", "created_at"]
     list_filter = ["study"]
     readonly_fields = ["study", "stratum", "number", "sequence", "used", "created_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MessageTemplate)
@@ -296,7 +305,7 @@ class MessageTemplateAdmin(StudyScopedAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(StudyScopedAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     """The record of invitations and reminders: read-only (e-mail addresses are not shown)."""
 
     study_path = "wave__study"
@@ -305,45 +314,21 @@ class MessageAdmin(StudyScopedAdmin):
     readonly_fields = ["participant", "wave", "kind", "status", "attempts", "created_at", "next_attempt_at",
                        "queued_at", "claimed_at", "sent_at", "last_error"]
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(DataDeletion)
-class DataDeletionAdmin(StudyScopedAdmin):
+class DataDeletionAdmin(RecordAdmin):
     """The record of retention deletions: read-only."""
 
     list_display = ["study", "ran_at", "due_at", "contacts_deleted", "external_ids_cleared",
                     "participants_answers_deleted"]
     readonly_fields = list_display
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ExportAudit)
-class ExportAuditAdmin(StudyScopedAdmin):
+class ExportAuditAdmin(RecordAdmin):
     """The audit log of exports through the API (who, when, what): read-only."""
 
     list_display = ["created_at", "study", "username", "what", "format", "shape", "excluded_included",
                     "external_ids_included"]
     list_filter = ["study", "what", "format"]
     readonly_fields = [*list_display, "user", "token", "parameters"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
