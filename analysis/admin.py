@@ -2,9 +2,8 @@
 
 from django.contrib import admin
 
+from analysis.models import AnalysisRun, EffectEstimate, IndexResult, TimeSeries, TimeSeriesPoint
 from surveys.admin import ReadOnlyAdmin
-
-from .models import AnalysisRun, EffectEstimate, IndexResult, TimeSeries, TimeSeriesPoint
 
 
 @admin.register(AnalysisRun)

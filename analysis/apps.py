@@ -7,9 +7,8 @@ class AnalysisConfig(AppConfig):
 
     def ready(self) -> None:
         # The one documented way `surveys` reaches `analysis` (STYLE.md: layers point down).
+        from analysis import receivers
         from surveys.signals import answers_changed, wave_closed
-
-        from . import receivers
 
         wave_closed.connect(receivers.on_wave_closed, dispatch_uid="analysis.on_wave_closed")
         answers_changed.connect(receivers.on_answers_changed, dispatch_uid="analysis.on_answers_changed")

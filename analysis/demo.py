@@ -19,7 +19,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.services import compute_study_effects, compute_wave_indices, waves_needing_indices
+from analysis.pipeline.services import (
+    compute_study_effects,
+    compute_wave_indices,
+    waves_needing_indices,
+)
 from analysis.stats.simulate import (
     DEMO_AGREE_LABELS,
     DEMO_FREQUENCY_LABELS,

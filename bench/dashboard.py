@@ -52,9 +52,9 @@ def build(participants: int):
     from django.db import connection
     from django.utils import timezone
 
-    from analysis.dashboards import store_wave_dashboard
+    from analysis.dashboards.reads import store_wave_dashboard
     from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-    from analysis.services import wave_index_frame
+    from analysis.pipeline.services import wave_index_frame
     from analysis.stats.effects import estimate_effects
     from analysis.stats.simulate import ItemSpec, PanelSpec, simulate_panel
     from analysis.stats.tables import Scale
@@ -133,7 +133,7 @@ def build(participants: int):
     frame = answers.assign(participant=answers["participant"].astype(str), item=answers["item"].astype(str))
     frame = frame.merge(people[["participant", "arm", "group"]].astype(str), on="participant")
     frame["side"] = frame.pop("group").map(lambda g: str(side_value[g]))
-    from analysis.selectors import ItemScale
+    from analysis.pipeline.inputs import ItemScale
 
     scales = {code: ItemScale(code, 1, 7, 1, item.reverse_coded) for code, item in items.items()}
     rows = []
@@ -180,9 +180,9 @@ def fill_dashboard_tables(study) -> None:
     """A database built before the dashboard tables existed: store them as the pipeline would."""
     from django.db import transaction
 
-    from analysis.dashboards import store_wave_dashboard, wave_dashboard_stored
+    from analysis.dashboards.reads import store_wave_dashboard, wave_dashboard_stored
     from analysis.models import AnalysisRun
-    from analysis.selectors import list_grouping_codes, wave_answers_frame
+    from analysis.pipeline.inputs import list_grouping_codes, wave_answers_frame
     from surveys.models import Wave
 
     for wave in Wave.objects.filter(study=study).order_by("number"):

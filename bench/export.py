@@ -96,7 +96,7 @@ def copy_sql() -> str:
     import psycopg
     from django.db import connection
 
-    from analysis.exports import ExportSpec, long_sql
+    from analysis.api.exports import ExportSpec, long_sql
     from surveys.models import Study
 
     sql, params = long_sql(ExportSpec(study=Study.objects.get(slug="bench")), formatted=True)

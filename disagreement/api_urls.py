@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from analysis import api as analysis_api
+from analysis.api import views as analysis_api
 from surveys import api as surveys_api
 
 LIST = {"get": "list", "post": "create"}

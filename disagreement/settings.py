@@ -223,7 +223,7 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     # plotly.js from the installed plotly package (the dashboards' charts; never a CDN).
-    "analysis.static_finders.PlotlyFinder",
+    "analysis.dashboards.static_finders.PlotlyFinder",
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

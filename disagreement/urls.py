@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from . import views
+from disagreement import views
 
 admin.site.site_header = "disagreement"
 admin.site.site_title = "disagreement"
@@ -15,7 +15,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("disagreement.api_urls")),
-    path("", include("analysis.urls")),
-    path("", include("analysis.text_urls")),
+    path("", include("analysis.dashboards.urls")),
+    path("", include("analysis.series.urls")),
     path("", include("surveys.urls")),
 ]

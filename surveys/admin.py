@@ -5,7 +5,7 @@ studies they are members of, and only owners may change a study's design."""
 from django.contrib import admin
 from django.db.models import Count
 
-from .models import (
+from surveys.models import (
     AllocationBlock,
     Arm,
     ConsentVersion,
@@ -220,7 +220,7 @@ class WaveAdmin(StudyScopedAdmin):
 
     @admin.action(description="Close the selected waves now (queues their analysis)")
     def close_now(self, request, queryset):
-        from .scheduling import close_wave
+        from surveys.scheduling import close_wave
 
         allowed = [wave.pk for wave in queryset if self.may_edit(request, wave)]
         closed = sum(close_wave(wave_id=wave_id) for wave_id in allowed)

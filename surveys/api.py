@@ -23,8 +23,8 @@ from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
-from . import serializers
-from .models import Arm, Exclusion, Item, Membership, Participant, Response, Study, Wave
+from surveys import serializers
+from surveys.models import Arm, Exclusion, Item, Membership, Participant, Response, Study, Wave
 
 ALL_ROLES = (Membership.Role.OWNER, Membership.Role.ANALYST, Membership.Role.VIEWER)
 DATA_ROLES = (Membership.Role.OWNER, Membership.Role.ANALYST)  # participant-level data

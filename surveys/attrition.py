@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from .models import Message, Participant, ParticipantContact, Study, Submission, Wave
+from surveys.models import Message, Participant, ParticipantContact, Study, Submission, Wave
 
 NO_ARM = "(no arm)"
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from .models import ApiToken
+from surveys.models import ApiToken
 
 #: last_used_at is written at most this often per token, so reads don't each cost a write.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)

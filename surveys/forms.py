@@ -12,8 +12,8 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-from .models import Item, Response
-from .services import TEXT_MAX_LENGTH, Answer
+from surveys.models import Item, Response
+from surveys.services import TEXT_MAX_LENGTH, Answer
 
 DONT_KNOW = "dk"
 FIELD_PREFIX = "i_"

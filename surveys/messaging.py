@@ -26,7 +26,7 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
-from .models import (
+from surveys.models import (
     Message,
     MessageTemplate,
     ParticipantContact,

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .models import (
+from surveys.models import (
     DataDeletion,
     Message,
     Participant,
@@ -21,7 +21,7 @@ from .models import (
     Study,
     Submission,
 )
-from .signals import answers_changed
+from surveys.signals import answers_changed
 
 
 def retention_ends_at(study: Study) -> dt.datetime | None:

@@ -27,8 +27,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from .models import Message, Participant, Study, Submission, Wave
-from .signals import wave_closed
+from surveys.models import Message, Participant, Study, Submission, Wave
+from surveys.signals import wave_closed
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def recover_stale_messages(*, now: dt.datetime) -> tuple[int, int]:
 def dispatch_due_messages(*, now: dt.datetime) -> tuple[int, int]:
     """Move due pending rows to queued and send them to workers in batches of MESSAGE_BATCH_SIZE.
     Returns (messages, batches)."""
-    from .tasks import send_message_batch_task  # tasks import this module
+    from surveys.tasks import send_message_batch_task  # tasks import this module
 
     size = max(1, settings.MESSAGE_BATCH_SIZE)
     total = batches = 0

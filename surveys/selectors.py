@@ -11,7 +11,7 @@ from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
-from .models import (
+from surveys.models import (
     Intervention,
     Item,
     Participant,

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
 from rest_framework import serializers
 
-from .models import Arm, Item, Membership, Study, Wave
+from surveys.models import Arm, Item, Membership, Study, Wave
 
 
 def _drf_error(exc: DjangoValidationError) -> serializers.ValidationError:

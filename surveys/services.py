@@ -13,8 +13,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import randomization, selectors
-from .models import (
+from surveys import randomization, selectors
+from surveys.models import (
     AllocationBlock,
     Arm,
     ConsentVersion,
@@ -28,7 +28,7 @@ from .models import (
     Submission,
     Wave,
 )
-from .signals import answers_changed
+from surveys.signals import answers_changed
 
 #: Longest free-text answer, in characters.
 TEXT_MAX_LENGTH = 2000

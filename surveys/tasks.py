@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from . import messaging, retention, scheduling
+from surveys import messaging, retention, scheduling
 
 #: Errors worth retrying: the database or the broker was briefly unreachable. A failed e-mail is
 #: not one of them: the service records it and the schedule retries that message with backoff.

@@ -3,7 +3,10 @@ researcher preview /studies/<slug>/preview/ (the other researcher pages come fro
 
 from django.urls import path
 
-from . import attrition_views, contact_views, token_views, views
+from surveys.views import attrition as attrition_views
+from surveys.views import contact as contact_views
+from surveys.views import participant as views
+from surveys.views import tokens as token_views
 
 app_name = "surveys"
 urlpatterns = [

@@ -1,10 +1,10 @@
-"""The thin Django wrapper of a command-line tool module (see :mod:`analysis.cli`)."""
+"""The thin Django wrapper of a command-line tool module (see :mod:`analysis.cli.base`)."""
 
 from types import ModuleType
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.cli import EXIT_BAD_INPUT, InputError
+from analysis.cli.base import EXIT_BAD_INPUT, InputError
 
 
 class CliCommand(BaseCommand):

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .bootstrap import as_generator, percentile_interval
+from analysis.stats.bootstrap import as_generator, percentile_interval
 
 METHODS = ("spearman", "pearson", "kendall")
 KINDS = ("year", "month", "week", "day")

@@ -56,6 +56,7 @@ from scipy import optimize, stats
 
 from analysis.stats import effects as fx
 from analysis.stats import indices as ix
+from analysis.stats.effects import did, panel, twfe
 from analysis.stats.simulate import ItemSpec, PanelSpec, simulate_panel
 
 __all__ = [
@@ -132,7 +133,7 @@ def population_effect(spec: PanelSpec, item: ItemSpec, outcome: str) -> float:
         values = getattr(ix, outcome)(probs[0] * 1e9, probs[1] * 1e9)  # (arm, wave)
     elif outcome in fx.DEFAULT_INDICES:
         mixture = np.tensordot(share, probs, axes=1) * 1e9  # counts of a huge population
-        values = fx.index_values(outcome, mixture, points)
+        values = did.index_values(outcome, mixture, points)
     elif outcome == "value":
         values = np.tensordot(share, probs @ points, axes=1)
     elif outcome == "extremity":
@@ -225,16 +226,16 @@ def _twfe_test(rep: _Replicate, keep: np.ndarray, outcome: str, item: ItemSpec, 
     elif outcome == "extremity":
         y, reference = np.abs(values - (item.scale_min + item.scale_max) / 2), None
     else:
-        reference = fx._DistanceReference(values, rep.group[keep], ~treated, 2)
+        reference = twfe._DistanceReference(values, rep.group[keep], ~treated, 2)
         y = reference.outcome
     observed = np.isfinite(y)
     waves = np.arange(1, values.shape[1] + 1)
-    design = fx.did_design(waves, intervention_wave)
-    fixed = fx._FixedEffects(observed)
+    design = twfe.did_design(waves, intervention_wave)
+    fixed = twfe._FixedEffects(observed)
     y_res = fixed.residualize(np.where(observed, y, 0.0))
     x = treated.astype(float)[:, None, None] * design[None] * observed[..., None]
     extra = reference.extra_scores if reference is not None else None
-    fit = fx._fit_residualized(y_res, fixed.residualize(x), observed, 1, extra)
+    fit = twfe._fit_residualized(y_res, fixed.residualize(x), observed, 1, extra)
     return float(fit.coef[0]), float(fit.p_values()[0])
 
 
@@ -252,9 +253,9 @@ def _index_statistic(name, onehot, group, weights_t, weights_c, members_t, membe
         (t0, c0), (t1, c1) = per_group
         v_t, v_c = getattr(ix, name)(t0, t1), getattr(ix, name)(c0, c1)
     else:
-        v_t = fx.index_values(name, per_group[0][0] + per_group[1][0], points)
-        v_c = fx.index_values(name, per_group[0][1] + per_group[1][1], points)
-    return fx._did(v_t, v_c, pre, post)[1]
+        v_t = did.index_values(name, per_group[0][0] + per_group[1][0], points)
+        v_c = did.index_values(name, per_group[0][1] + per_group[1][1], points)
+    return did._did(v_t, v_c, pre, post)[1]
 
 
 def _index_test(rep, keep, name, item, pre, post, method, permutations, rng):
@@ -266,13 +267,13 @@ def _index_test(rep, keep, name, item, pre, post, method, permutations, rng):
     if method == "randomization":
         everyone = np.arange(treated.size)
         assignments = np.vstack(
-            [treated[None, :].astype(np.float32), fx._permuted_treatments(treated, group, permutations, rng)]
+            [treated[None, :].astype(np.float32), panel._permuted_treatments(treated, group, permutations, rng)]
         )
         statistic = _index_statistic(
             name, onehot, group, assignments, 1.0 - assignments, everyone, everyone, item, pre, post
         )
         estimate = float(statistic[0])
-        return estimate, fx._ri_p(estimate, statistic[1:])
+        return estimate, panel._ri_p(estimate, statistic[1:])
     # Delete-a-group jackknife: participants of each arm dealt at random into G groups; row g of
     # the weights leaves group g out of both arms.
     groups = min(_JACKNIFE_GROUPS, members_t.size, members_c.size)

@@ -12,7 +12,7 @@ Three common screens for careless answering in web panels:
   are left out, since the same number means different things on different scales.
 
 Input is one row per submission with the aggregates a database can compute cheaply
-(see `analysis.dashboards.quality_submissions_frame`):
+(see `analysis.dashboards.reads.quality_submissions_frame`):
 
     participant, wave, duration_seconds (NaN unless completed),
     likert_answered, likert_min, likert_max, attention_answered, attention_failed

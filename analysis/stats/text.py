@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .bootstrap import DEFAULT_LEVEL, bootstrap_participants
+from analysis.stats.bootstrap import DEFAULT_LEVEL, bootstrap_participants
 
 TEXT_INDICES = ("text_negativity", "text_negativity_mean")
 PERIODS = ("year", "month", "week")

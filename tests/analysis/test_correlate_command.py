@@ -10,7 +10,8 @@ import pytest
 from django.core.management import call_command
 from scipy import stats
 
-from analysis import correlate_cli, text_cli
+from analysis.cli import correlate as correlate_cli
+from analysis.cli import text_disagreement as text_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ["method", "lag", "differenced", "n", "coefficient", "p_value", "ci_low", "ci_high"]

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from analysis.dashboards import store_wave_dashboard
+from analysis.dashboards.reads import store_wave_dashboard
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-from analysis.selectors import wave_answers_frame
-from analysis.services import exclude_participants
+from analysis.pipeline.inputs import wave_answers_frame
+from analysis.pipeline.services import exclude_participants
 from surveys.models import Exclusion, Intervention, Item, Response
 from tests.factories import (
     ArmFactory,
@@ -230,7 +230,7 @@ def test_distributions_count_the_answers_per_wave_group_and_value(client, dash):
 
 def test_an_excluded_participant_leaves_the_distribution_after_the_recompute(
         client, dash, django_capture_on_commit_callbacks, monkeypatch):
-    from analysis import services
+    from analysis.pipeline import services
 
     # Few resamples: the distribution does not depend on them, and the recompute stays quick.
     monkeypatch.setitem(services.INDEX_PARAMETERS, "bootstrap", 20)
@@ -358,9 +358,9 @@ def test_every_chart_offers_csv_and_png(client, dash):
 
 
 def test_the_pipeline_stores_the_answer_counts_and_submission_quality_with_the_indices(dash):
-    from analysis.dashboards import analysis_state  # noqa: F401 - imported for the next test's sake
+    from analysis.dashboards.reads import analysis_state  # noqa: F401 - imported for the next test's sake
     from analysis.models import SubmissionQuality, WaveAnswerCount
-    from analysis.services import compute_wave_indices
+    from analysis.pipeline.services import compute_wave_indices
 
     WaveAnswerCount.objects.all().delete()
     SubmissionQuality.objects.all().delete()
@@ -393,7 +393,7 @@ def test_the_pipeline_stores_the_answer_counts_and_submission_quality_with_the_i
 
 def test_an_unfinished_submission_and_a_preview_are_stored_as_the_screens_expect(dash):
     from analysis.models import SubmissionQuality
-    from analysis.services import compute_wave_indices
+    from analysis.pipeline.services import compute_wave_indices
 
     wave = dash.waves[3]
     late = ParticipantFactory(study=dash.study, public_id="P7", arm=dash.arms["control"], groups={"side": 1})
@@ -412,8 +412,8 @@ def test_an_unfinished_submission_and_a_preview_are_stored_as_the_screens_expect
 
 
 def test_the_overview_analysis_state_matches_the_selector(dash):
-    from analysis.dashboards import analysis_state
-    from analysis.selectors import get_analysis_state
+    from analysis.dashboards.reads import analysis_state
+    from analysis.pipeline.inputs import get_analysis_state
 
     now = timezone.now()
     AnalysisRun.objects.create(study=dash.study, wave=dash.waves[1], kind="indices", status="failed",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from analysis import effects_cli
+from analysis.cli import effects as effects_cli
 from analysis.stats.effects import EXTRA_FIELDS, RECORD_FIELDS
 from analysis.stats.simulate import ItemSpec, PanelSpec, simulate_panel
 

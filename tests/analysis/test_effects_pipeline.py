@@ -5,8 +5,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from analysis import services
 from analysis.models import AnalysisRun, EffectEstimate
+from analysis.pipeline import services
 from surveys.models import Study
 
 pytestmark = pytest.mark.django_db

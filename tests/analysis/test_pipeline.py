@@ -9,8 +9,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analysis import selectors, services
 from analysis.models import AnalysisRun, IndexResult
+from analysis.pipeline import inputs as selectors
+from analysis.pipeline import services
 from surveys.models import Exclusion, Response, Wave
 from surveys.signals import wave_closed
 from tests.factories import (

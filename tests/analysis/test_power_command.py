@@ -9,7 +9,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from analysis import power_cli
+from analysis.cli import power as power_cli
 
 BASE = ["--participants", "60", "--waves", "4", "--intervention-wave", "3", "--simulations", "60"]
 

@@ -3,8 +3,9 @@
 import pytest
 from django.utils import timezone
 
-from analysis import services, text_pipeline
 from analysis.models import AnalysisRun, IndexResult
+from analysis.pipeline import services
+from analysis.pipeline import text as text_pipeline
 from analysis.stats.text import Lexicon, TextPipeline, TextScorer
 from surveys.models import Response
 from tests.factories import (

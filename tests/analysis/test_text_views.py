@@ -9,9 +9,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from scipy import stats
 
-from analysis import text_services
-from analysis.cli import InputError
+from analysis.cli.base import InputError
 from analysis.models import TimeSeries, TimeSeriesPoint
+from analysis.series import services as text_services
 from tests.factories import MembershipFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from analysis import services
 from analysis.models import AnalysisRun, IndexResult
+from analysis.pipeline import services
 from disagreement.celery import app
 from surveys.models import Response, Study, Wave
 from surveys.signals import wave_closed
@@ -122,7 +122,7 @@ def close_wave(wave: Wave) -> None:
 
 
 def export_wave_csv(wave: Wave, path: Path, codes: list[str]) -> None:
-    from analysis.selectors import wave_answers_frame
+    from analysis.pipeline.inputs import wave_answers_frame
 
     frame = wave_answers_frame(study_id=wave.study_id, wave_id=wave.pk)
     frame = frame[frame["item"].isin(codes)]

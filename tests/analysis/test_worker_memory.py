@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from analysis import selectors
+from analysis.pipeline import inputs as selectors
 from analysis.stats import bootstrap
 from analysis.stats.tables import Scale, compute_index_table
 from surveys.models import Exclusion, Response

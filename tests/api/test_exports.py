@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
-from analysis import exports
+from analysis.api import exports
 from analysis.models import AnalysisRun
-from analysis.services import CODE_VERSION
+from analysis.pipeline.services import CODE_VERSION
 from surveys.models import ApiToken, ExportAudit
 from tests.api.conftest import ANSWERS, T0, client_for
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from surveys.models import Participant, Response, Submission
 from surveys.services import TEXT_MAX_LENGTH
-from surveys.views import MAX_BODY_BYTES
+from surveys.views.participant import MAX_BODY_BYTES
 
 pytestmark = pytest.mark.django_db
 

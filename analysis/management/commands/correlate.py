@@ -1,4 +1,4 @@
-from analysis import correlate_cli
+from analysis.cli import correlate as correlate_cli
 from analysis.management.cli_command import CliCommand
 
 

@@ -1,4 +1,4 @@
-from analysis import effects_cli
+from analysis.cli import effects as effects_cli
 from analysis.management.cli_command import CliCommand
 
 

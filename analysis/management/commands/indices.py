@@ -1,4 +1,4 @@
-from analysis import indices_cli
+from analysis.cli import indices as indices_cli
 from analysis.management.cli_command import CliCommand
 
 

@@ -1,4 +1,4 @@
-from analysis import power_cli
+from analysis.cli import power as power_cli
 from analysis.management.cli_command import CliCommand
 
 

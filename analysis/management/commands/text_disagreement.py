@@ -1,4 +1,4 @@
-from analysis import text_cli
+from analysis.cli import text_disagreement as text_cli
 from analysis.management.cli_command import CliCommand
 
 

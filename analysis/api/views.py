@@ -1,0 +1,300 @@
+"""Results and export endpoints of the REST API (DESIGN section 5): indices, effects, export,
+codebook, recompute. Access rules and the shared plumbing are in `surveys.api`."""
+
+from django.http import StreamingHttpResponse
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from analysis.api import exports
+from analysis.api.serializers import (
+    EffectEstimateSerializer,
+    IndexResultSerializer,
+    RecomputeSerializer,
+)
+from analysis.models import AnalysisRun, EffectEstimate, IndexResult
+from analysis.pipeline.services import recompute_study
+from surveys.api import (
+    DATA_ROLES,
+    EXTERNAL_ID_ROLES,
+    SLUG_PARAMETER,
+    ApiMixin,
+    ExportRenderer,
+    IntegerFilter,
+    LargePagePagination,
+    StudyScopedMixin,
+    get_member_study,
+    parse_bool,
+)
+from surveys.models import ApiToken, ExportAudit, Item, Membership
+
+__all__ = ["get_member_study"]
+
+
+# --- Indices and effects -------------------------------------------------------------------------
+
+
+class PooledOrNumberFilter(filters.CharFilter):
+    """A wave number, or `pooled` for rows without a wave."""
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        if value == "pooled":
+            return qs.filter(**{f"{self.field_name}__isnull": True})
+        try:
+            number = int(value)
+        except ValueError:
+            raise exceptions.ValidationError({"wave": [f"Give a wave number or 'pooled', not {value!r}."]}) from None
+        return qs.filter(**{f"{self.field_name}__number": number})
+
+
+class ItemOrPooledFilter(filters.CharFilter):
+    """An item code, or `pooled` for rows pooled over items."""
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        if value == "pooled":
+            return qs.filter(**{f"{self.field_name}__isnull": True})
+        return qs.filter(**{f"{self.field_name}__code": value})
+
+
+class IndexFilter(filters.FilterSet):
+    wave = IntegerFilter(field_name="wave__number", help_text="Wave number.")
+    item = ItemOrPooledFilter(field_name="item", help_text="Item code, or 'pooled'.")
+    group = filters.CharFilter(field_name="group", help_text="Group key, e.g. all, side:1, arm:control, side:1|side:2.")
+    index = filters.CharFilter(field_name="index", help_text="Index name (DESIGN section 4), e.g. mad_pairwise.")
+
+    class Meta:
+        model = IndexResult
+        fields = ["wave", "item", "group", "index"]
+
+
+class EffectFilter(filters.FilterSet):
+    arm = filters.CharFilter(field_name="arm__name")
+    outcome = filters.CharFilter(field_name="outcome")
+    item = ItemOrPooledFilter(field_name="item", help_text="Item code, or 'pooled'.")
+    wave = PooledOrNumberFilter(field_name="wave", help_text="Wave number, or 'pooled'.")
+    method = filters.CharFilter(field_name="method")
+    sample = filters.CharFilter(field_name="sample")
+    group = filters.CharFilter(field_name="group")
+
+    class Meta:
+        model = EffectEstimate
+        fields = ["arm", "outcome", "item", "wave", "method", "sample", "group"]
+
+
+@extend_schema_view(list=extend_schema(summary="Stored disagreement indices with bootstrap intervals",
+                                       parameters=[SLUG_PARAMETER]))
+class IndexListApi(StudyScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = IndexResultSerializer
+    pagination_class = LargePagePagination
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = IndexFilter
+    queryset = IndexResult.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return IndexResult.objects.none()
+        return (IndexResult.objects.filter(study=self.study).select_related("wave", "item")
+                .order_by("wave__number", "item__order", "item_id", "group", "index", "id"))
+
+
+@extend_schema_view(list=extend_schema(summary="Stored intervention effects", parameters=[SLUG_PARAMETER]))
+class EffectListApi(StudyScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = EffectEstimateSerializer
+    pagination_class = LargePagePagination
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = EffectFilter
+    queryset = EffectEstimate.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return EffectEstimate.objects.none()
+        return (EffectEstimate.objects.filter(study=self.study).select_related("arm", "item", "wave")
+                .order_by("outcome", "arm__name", "item_id", "wave__number", "method", "group", "sample", "id"))
+
+
+# --- Export and codebook ---------------------------------------------------------------------------
+
+
+class CSVExportRenderer(ExportRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class ParquetExportRenderer(ExportRenderer):
+    media_type = "application/vnd.apache.parquet"
+    format = "parquet"
+
+
+class SavExportRenderer(ExportRenderer):
+    media_type = "application/x-spss-sav"
+    format = "sav"
+
+
+class DtaExportRenderer(ExportRenderer):
+    media_type = "application/x-stata-dta"
+    format = "dta"
+
+
+class CodebookCSVRenderer(JSONRenderer):
+    """The codebook as CSV (`exports.codebook_csv`)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return exports.codebook_csv(data).encode()
+
+
+def _list_param(request, name: str, cast=str) -> list | None:
+    raw = request.query_params.getlist(name)
+    values = [part.strip() for value in raw for part in value.split(",") if part.strip()]
+    if not values:
+        return None
+    try:
+        return [cast(v) for v in values]
+    except ValueError:
+        raise exceptions.ValidationError({name: [f"{', '.join(values)!r}: give {cast.__name__} values."]}) from None
+
+
+def export_spec(request, study) -> exports.ExportSpec:
+    """Validate the export parameters (400 with a message naming the parameter)."""
+    params = request.query_params
+    shape = params.get("shape", "long")
+    if shape not in exports.SHAPES:
+        raise exceptions.ValidationError({"shape": [f"{shape!r} is not a shape: use long or wide."]})
+    waves = _list_param(request, "wave", int)
+    if waves and not all(1 <= w < 2**31 for w in waves):
+        raise exceptions.ValidationError({"wave": ["Wave numbers are whole numbers from 1."]})
+    arms = _list_param(request, "arm")
+    items = _list_param(request, "item")
+    group = None
+    key = params.get("group", "").strip()
+    if key and key != "all":
+        code, sep, value = key.partition(":")
+        if not sep or not value:
+            raise exceptions.ValidationError({"group": [f"{key!r} is not a group key: use all, arm:<name> or <code>:<value>."]})
+        if code != "arm" and not Item.objects.filter(study=study, role=Item.Role.GROUPING, code=code).exists():
+            raise exceptions.ValidationError({"group": [f"{code!r} is not a grouping item of this study."]})
+        group = (code, value)
+    language = params.get("language", "")
+    if language and language not in study.languages:
+        raise exceptions.ValidationError({"language": [f"{language!r} is not a language of this study "
+                                                       f"({', '.join(study.languages)})."]})
+    unknown_items = set(items or []) - set(Item.objects.filter(study=study).values_list("code", flat=True))
+    if unknown_items:
+        raise exceptions.ValidationError({"item": [f"No item {', '.join(sorted(unknown_items))} in this study."]})
+    include_external_id = parse_bool(request, "include_external_id")
+    if include_external_id and request.study_role not in EXTERNAL_ID_ROLES:
+        raise exceptions.PermissionDenied("Only a study's owners may export external ids.")
+    return exports.ExportSpec(study=study, shape=shape, waves=waves, arms=arms, items=items, group=group,
+                              include_excluded=parse_bool(request, "include_excluded"),
+                              include_external_id=include_external_id, language=language)
+
+
+def record_export(request, spec: exports.ExportSpec, *, what: str, file_format: str) -> ExportAudit:
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    return ExportAudit.objects.create(
+        study=spec.study, user=request.user, username=request.user.get_username(), token=token, what=what,
+        format=file_format, shape=spec.shape, parameters=spec.parameters(),
+        excluded_included=spec.include_excluded, external_ids_included=spec.include_external_id,
+    )
+
+
+EXPORT_PARAMETERS = [
+    SLUG_PARAMETER,
+    OpenApiParameter("format", str, enum=list(exports.FORMATS), description="File format."),
+    OpenApiParameter("shape", str, enum=list(exports.SHAPES), description="long: one row per answer; wide: one row "
+                     "per participant with <item>_w<wave> columns."),
+    OpenApiParameter("wave", str, description="Wave numbers, comma-separated."),
+    OpenApiParameter("arm", str, description="Arm names, comma-separated."),
+    OpenApiParameter("item", str, description="Item codes, comma-separated."),
+    OpenApiParameter("group", str, description="all, arm:<name> or <grouping code>:<value>."),
+    OpenApiParameter("include_excluded", bool, description="Add excluded and withdrawn participants (with status)."),
+    OpenApiParameter("include_external_id", bool, description="Owners only: add external ids."),
+    OpenApiParameter("language", str, description="Language of labels (default: the study's first)."),
+]
+
+
+class StudyExportApi(StudyScopedMixin, GenericAPIView):
+    """GET: the study's answers as a streamed file (owners and analysts); every export is audited."""
+
+    read_roles = DATA_ROLES
+    renderer_classes = [CSVExportRenderer, ParquetExportRenderer, SavExportRenderer, DtaExportRenderer]
+
+    @extend_schema(summary="Export the answers (CSV, Parquet, SPSS, Stata)", parameters=EXPORT_PARAMETERS,
+                   responses={(200, media): OpenApiResponse(OpenApiTypes.BINARY) for media in
+                              ("text/csv", "application/vnd.apache.parquet", "application/x-spss-sav",
+                               "application/x-stata-dta")})
+    def get(self, request, slug: str):
+        study = self.study
+        spec = export_spec(request, study)
+        file_format = request.accepted_renderer.format
+        try:
+            stream = exports.export_stream(spec, file_format=file_format, user=request.user)
+        except exports.ExportError as exc:
+            raise exceptions.ValidationError({"format": [str(exc)]}) from None
+        record_export(request, spec, what="data", file_format=file_format)
+        response = StreamingHttpResponse(stream, content_type=request.accepted_renderer.media_type
+                                         + ("; charset=utf-8" if file_format == "csv" else ""))
+        response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(spec, file_format)}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class StudyCodebookApi(StudyScopedMixin, GenericAPIView):
+    """GET: the codebook of an export with the same parameters (JSON or CSV), with provenance."""
+
+    read_roles = DATA_ROLES
+    renderer_classes = [JSONRenderer, CodebookCSVRenderer]
+
+    @extend_schema(summary="Codebook of an export: variables, labels, value labels, provenance",
+                   parameters=[p for p in EXPORT_PARAMETERS if p.name != "format"]
+                   + [OpenApiParameter("format", str, enum=["json", "csv"])],
+                   responses={(200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
+                              (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
+    def get(self, request, slug: str):
+        spec = export_spec(request, self.study)
+        file_format = request.accepted_renderer.format
+        codebook = exports.build_codebook(spec, user=request.user, file_format=file_format)
+        record_export(request, spec, what="codebook", file_format=file_format)
+        response = Response(codebook)
+        if file_format == "csv":
+            response["Content-Disposition"] = f'attachment; filename="{spec.study.slug}_{spec.shape}_codebook.csv"'
+        return response
+
+
+# --- Recompute ------------------------------------------------------------------------------------------
+
+
+class StudyRecomputeApi(ApiMixin, GenericAPIView):
+    """POST: queue a recompute of every wave with answers (owners and analysts); 202 with the run ids."""
+
+    serializer_class = RecomputeSerializer
+
+    @extend_schema(summary="Recompute the study's indices", parameters=[SLUG_PARAMETER], request=None,
+                   responses={202: RecomputeSerializer})
+    def post(self, request, slug: str):
+        study = get_member_study(request, slug, roles=(Membership.Role.OWNER, Membership.Role.ANALYST))
+        run_ids = [run.pk for run in recompute_study(study_id=study.pk)]
+        runs = AnalysisRun.objects.filter(pk__in=run_ids).select_related("wave").order_by("wave__number")
+        body = {
+            "study": study.slug,
+            "run_ids": run_ids,
+            "runs": [{"id": run.pk, "kind": run.kind, "wave": run.wave.number if run.wave_id else None,
+                      "status": run.status} for run in runs],
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,506 @@
+"""Reads behind the researcher dashboards: stored results and cheap aggregate queries -> frames.
+
+Nothing here computes an index, and no page scans the answers: trends and effects come from
+`IndexResult` and `EffectEstimate`; distributions and the quality flags from `WaveAnswerCount` and
+`SubmissionQuality`, which the pipeline stores with each wave's indices
+(`store_wave_dashboard`); the attrition funnel is a GROUP BY over submissions.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.db.models import Count, F, OuterRef, Q, Subquery
+
+from analysis.models import (
+    AnalysisRun,
+    EffectEstimate,
+    IndexResult,
+    SubmissionQuality,
+    WaveAnswerCount,
+)
+from surveys.models import Arm, Exclusion, Item, Participant, Response, Submission, Wave
+
+#: Indices between two groups (DESIGN section 4) shown under the trends of a grouping.
+BETWEEN_GROUP_INDICES = ("group_gap", "wasserstein")
+#: Order of the per-cell indices in the selector; others (pair, across-item) follow.
+CELL_INDEX_ORDER = ("mad_pairwise", "agreement_a", "leik_d", "tw_consensus", "entropy_norm", "bimodality",
+                    "esteban_ray", "mean", "sd", "n")
+ACROSS_ITEM_INDICES = ("constraint", "alignment")
+PAIR_INDICES = ("group_gap", "cohens_d", "wasserstein", "overlap")
+INDIVIDUAL_OUTCOMES = ("value", "extremity", "distance_other_group")
+
+
+# --- Study-wide facts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A way to split the participants: `all`, `arm`, or a grouping item's code."""
+
+    key: str
+    label: str
+
+
+def study_items(*, study) -> list[Item]:
+    """Every item of `study` in questionnaire order, read once per page and handed to the
+    functions below (`items=`), which would otherwise each query them."""
+    items = list(Item.objects.filter(study_id=study.pk).order_by("order", "id"))
+    for item in items:
+        item.study = study  # value_labels() reads the study's default language
+    return items
+
+
+def list_groupings(*, study_id: int, items: list[Item] | None = None) -> list[Grouping]:
+    groupings = [Grouping("all", "everyone"), Grouping("arm", "arm")]
+    if items is None:
+        codes = Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).order_by("order", "id") \
+            .values_list("code", flat=True)
+    else:
+        codes = [item.code for item in items if item.role == Item.Role.GROUPING]
+    groupings.extend(Grouping(code, code) for code in codes)
+    return groupings
+
+
+def list_numeric_items(*, study_id: int, items: list[Item] | None = None) -> list[Item]:
+    """Numeric attitude items, in questionnaire order."""
+    if items is not None:
+        return [item for item in items if item.role == Item.Role.ATTITUDE and item.kind != Item.Kind.TEXT]
+    return list(Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE).exclude(kind=Item.Kind.TEXT)
+                .order_by("order", "id"))
+
+
+def count_analysable_participants(*, study_id: int) -> int:
+    return Participant.objects.analysable().filter(study_id=study_id).count()
+
+
+def group_labels(*, study_id: int, language: str, items: list[Item] | None = None) -> dict[str, str]:
+    """Readable names of the single-group keys: `side:1` -> `side: left`, `arm:x` -> `arm x`."""
+    labels = {"all": "everyone"}
+    for name in Arm.objects.filter(study_id=study_id).values_list("name", flat=True):
+        labels[f"arm:{name}"] = f"arm {name}"
+    if items is None:
+        items = list(Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).select_related("study"))
+    for item in items:
+        if item.role != Item.Role.GROUPING:
+            continue
+        for value, text in item.value_labels(language).items():
+            labels[f"{item.code}:{_format_value(value)}"] = f"{item.code}: {text}"
+    return labels
+
+
+def label_group(key: str, labels: dict[str, str]) -> str:
+    """A single key by its label; a pair `A|B` as `A - B` (signed values are A minus B)."""
+    if "|" in key:
+        first, second = key.split("|", 1)
+        return f"{labels.get(first, first)} − {labels.get(second, second)}"
+    return labels.get(key, key)
+
+
+def _format_value(value) -> str | None:
+    # Group keys show JSON numbers as integers when whole ("side:1", never "side:1.0").
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number != number:
+        return None
+    return str(int(number)) if number.is_integer() else str(value)
+
+
+def stored_index_keys(*, study_id: int) -> set[tuple[str, str]]:
+    """The (index, group) pairs with stored results: one DISTINCT query that feeds both
+    `list_stored_groups` and `list_stored_indices` (`keys=`)."""
+    return set(IndexResult.objects.filter(study_id=study_id).order_by().values_list("index", "group").distinct())
+
+
+def list_stored_groups(*, study_id: int, keys: set[tuple[str, str]] | None = None) -> list[str]:
+    """Group keys that have stored indices: singles (from `n`) and pairs (from `wasserstein`)."""
+    if keys is not None:
+        return sorted({group for index, group in keys if index in ("n", "wasserstein")})
+    return sorted(set(IndexResult.objects.filter(study_id=study_id, index__in=("n", "wasserstein"))
+                      .order_by().values_list("group", flat=True).distinct()))
+
+
+def groups_of(grouping: str, stored: list[str]) -> tuple[list[str], list[str]]:
+    """The single keys and pair keys that belong to `grouping` (`all`, `arm` or a code)."""
+    if grouping == "all":
+        return (["all"] if "all" in stored else []), []
+    prefix = f"{grouping}:"
+    singles = [g for g in stored if g.startswith(prefix) and "|" not in g]
+    pairs = [g for g in stored if "|" in g and all(part.startswith(prefix) for part in g.split("|"))]
+    return singles, pairs
+
+
+def list_stored_indices(*, study_id: int, keys: set[tuple[str, str]] | None = None) -> list[str]:
+    # order_by() drops the model's ordering, which DISTINCT would otherwise include (and join for).
+    if keys is not None:
+        names = {index for index, _group in keys}
+    else:
+        names = set(IndexResult.objects.filter(study_id=study_id).order_by().values_list("index", flat=True)
+                    .distinct())
+    ordered = [name for name in (*CELL_INDEX_ORDER, *ACROSS_ITEM_INDICES) if name in names]
+    return ordered + sorted(names - set(ordered) - set(PAIR_INDICES))
+
+
+def intervention_wave(*, study_id: int) -> int | None:
+    first = Wave.objects.filter(study_id=study_id, interventions__isnull=False).order_by("number") \
+        .values_list("number", flat=True).first()
+    return first
+
+
+# --- Trends ---------------------------------------------------------------------------------------
+
+TREND_COLUMNS = ["wave", "group", "index", "value", "ci_low", "ci_high", "n", "computed_at"]
+
+
+def index_trend_frame(*, study_id: int, indices: list[str], item_id: int | None, groups: list[str]) -> pd.DataFrame:
+    """Stored index rows over waves: wave, group, index, value, ci_low, ci_high, n, computed_at.
+    `item_id` None = pooled over attitude items."""
+    if not groups or not indices:
+        return pd.DataFrame(columns=TREND_COLUMNS)
+    rows = (IndexResult.objects.filter(study_id=study_id, index__in=indices, group__in=groups)
+            .filter(Q(item_id=item_id) if item_id is not None else Q(item__isnull=True))
+            .order_by("wave__number", "group")
+            .values_list("wave__number", "group", "index", "value", "ci_low", "ci_high", "n", "computed_at"))
+    frame = pd.DataFrame.from_records(list(rows), columns=TREND_COLUMNS)
+    order = {g: i for i, g in enumerate(groups)}
+    frame = frame.sort_values(["index", "group", "wave"], key=lambda s: s.map(order) if s.name == "group" else s,
+                              kind="stable", ignore_index=True)
+    return frame.astype({"value": float, "ci_low": float, "ci_high": float})
+
+
+# --- Distributions ----------------------------------------------------------------------------------
+
+DISTRIBUTION_COLUMNS = ["wave", "group", "value", "count"]
+
+
+def answer_distribution_frame(*, study_id: int, item_id: int, grouping: str) -> pd.DataFrame:
+    """Answer counts of one item per wave, group and value (analysable participants; missing codes
+    are left out), as stored with each wave's indices (`WaveAnswerCount`): a few hundred rows, no
+    scan of the answers. `group` is a group key as in DESIGN section 5."""
+    rows = (WaveAnswerCount.objects.filter(study_id=study_id, item_id=item_id, grouping=grouping).order_by()
+            .values_list("wave__number", "group", "value", "count"))
+    frame = pd.DataFrame.from_records(list(rows), columns=DISTRIBUTION_COLUMNS)
+    frame = frame.sort_values(["wave", "group", "value"], kind="stable", ignore_index=True)
+    return frame.astype({"wave": int, "value": float, "count": int})
+
+
+def answer_count_frame(answers: pd.DataFrame, *, grouping_codes: list[str]) -> pd.DataFrame:
+    """The answer counts of one wave per item, grouping (`all`, `arm`, each grouping code), group
+    key and value, from the wave's answers frame (`selectors.wave_answers_frame`); missing codes
+    are left out, a missing group is `<grouping>:(none)`. Columns: item, grouping, group, value,
+    count. Counted with integer codes and one bincount per grouping: a wave may have a million
+    answers."""
+    columns = ["item", "grouping", "group", "value", "count"]
+    answered = answers["value"].notna().to_numpy()
+    if not answered.any():
+        return pd.DataFrame(columns=columns)
+    item_codes, items = pd.factorize(answers["item"].to_numpy()[answered])
+    value_codes, values = pd.factorize(answers["value"].to_numpy()[answered])
+    parts = []
+    for grouping in ("all", "arm", *grouping_codes):
+        if grouping == "all":
+            group_codes, keys = np.zeros(len(item_codes), dtype=np.intp), ["all"]
+        else:
+            group_codes, found = pd.factorize(answers[grouping].to_numpy()[answered], use_na_sentinel=False)
+            keys = [f"{grouping}:(none)" if v is None or v != v else f"{grouping}:{v}" for v in found]
+        cells = (item_codes * len(keys) + group_codes) * len(values) + value_codes
+        counts = np.bincount(cells, minlength=len(items) * len(keys) * len(values))
+        hit = np.flatnonzero(counts)
+        item_of, rest = np.divmod(hit, len(keys) * len(values))
+        group_of, value_of = np.divmod(rest, len(values))
+        parts.append(pd.DataFrame({"item": np.asarray(items, dtype=object)[item_of], "grouping": grouping,
+                                   "group": np.asarray(keys, dtype=object)[group_of],
+                                   "value": np.asarray(values, dtype=float)[value_of], "count": counts[hit]}))
+    frame = pd.concat(parts, ignore_index=True)[columns]
+    return frame.astype({"value": float, "count": int})
+
+
+def store_wave_dashboard(*, run: AnalysisRun, wave: Wave, answers: pd.DataFrame, grouping_codes: list[str]) -> None:
+    """Replace the dashboard tables of one wave: its answer counts (from the analysable answers
+    the indices were computed from) and the quality aggregates of its submissions. Called by the
+    pipeline inside the transaction that replaces the wave's indices, so a reader sees both old
+    or both new."""
+    items = dict(Item.objects.filter(study_id=wave.study_id).values_list("code", "pk"))
+    counts = answer_count_frame(answers, grouping_codes=grouping_codes)
+    WaveAnswerCount.objects.filter(wave=wave).delete()
+    WaveAnswerCount.objects.bulk_create([
+        WaveAnswerCount(study_id=wave.study_id, wave=wave, item_id=items[item], grouping=grouping, group=group,
+                        value=float(value), count=int(count), run=run)
+        for item, grouping, group, value, count in counts.itertuples(index=False) if item in items
+    ], batch_size=5000)
+    SubmissionQuality.objects.filter(wave=wave).delete()
+    _insert_submission_quality(run=run, wave=wave)
+
+
+def wave_dashboard_stored(*, wave_id: int) -> bool:
+    """Whether the wave's dashboard tables were stored (every computed wave has submissions)."""
+    return SubmissionQuality.objects.filter(wave_id=wave_id).exists()
+
+
+def _insert_submission_quality(*, run: AnalysisRun, wave: Wave) -> None:
+    """One INSERT .. SELECT: the wave's submissions (non-preview participants) with the count,
+    minimum and maximum of their Likert attitude answers and their attention-check answers. The
+    answers are grouped in the database; nothing per answer travels to Python."""
+    from django.db import connection
+
+    likert = list(Item.objects.filter(study_id=wave.study_id, kind=Item.Kind.LIKERT, role=Item.Role.ATTITUDE)
+                  .values_list("id", flat=True))
+    expected = list(Item.objects.filter(study_id=wave.study_id, role=Item.Role.ATTENTION)
+                    .values_list("id", "expected_answer"))
+    attention = [item_id for item_id, _answer in expected]
+    wanted = [*likert, *attention] or [-1]
+
+    def among(ids: list[int]) -> tuple[str, list]:
+        return (f"r.item_id IN ({', '.join(['%s'] * len(ids))})", list(ids)) if ids else ("1 = 0", [])
+
+    is_likert, likert_params = among(likert)
+    is_attention, attention_params = among(attention)
+    wrong_parts, wrong_params = [], []
+    for item_id, answer in expected:
+        if answer is not None:
+            wrong_parts.append("(r.item_id = %s AND (r.value IS NULL OR r.value <> %s))")
+            wrong_params += [item_id, answer]
+    is_wrong = " OR ".join(wrong_parts) or "1 = 0"
+    table = {model: model._meta.db_table for model in (SubmissionQuality, Submission, Participant, Response)}
+    sql = f"""
+        INSERT INTO {table[SubmissionQuality]} (study_id, wave_id, submission_id, participant_id, duration_seconds,
+            likert_answered, likert_min, likert_max, attention_answered, attention_failed, run_id)
+        SELECT p.study_id, s.wave_id, s.id, s.participant_id,
+               CASE WHEN s.completed_at IS NOT NULL THEN s.duration_seconds END,
+               COALESCE(a.likert_answered, 0), a.likert_min, a.likert_max,
+               COALESCE(a.attention_answered, 0), COALESCE(a.attention_failed, 0), %s
+        FROM {table[Submission]} s
+        JOIN {table[Participant]} p ON p.id = s.participant_id
+        LEFT JOIN (
+            SELECT r.submission_id,
+                   SUM(CASE WHEN {is_likert} AND r.value IS NOT NULL THEN 1 ELSE 0 END) AS likert_answered,
+                   MIN(CASE WHEN {is_likert} THEN r.value END) AS likert_min,
+                   MAX(CASE WHEN {is_likert} THEN r.value END) AS likert_max,
+                   SUM(CASE WHEN {is_attention} THEN 1 ELSE 0 END) AS attention_answered,
+                   SUM(CASE WHEN {is_wrong} THEN 1 ELSE 0 END) AS attention_failed
+            FROM {table[Response]} r
+            JOIN {table[Submission]} rs ON rs.id = r.submission_id
+            WHERE rs.wave_id = %s AND r.item_id IN ({', '.join(['%s'] * len(wanted))})
+            GROUP BY r.submission_id
+        ) a ON a.submission_id = s.id
+        WHERE s.wave_id = %s AND p.study_id = %s AND p.is_preview = %s
+    """
+    params = [run.pk, *likert_params, *likert_params, *likert_params, *attention_params, *wrong_params,
+              wave.pk, *wanted, wave.pk, wave.study_id, False]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+# --- Overview: attrition funnel ---------------------------------------------------------------------
+
+
+def submission_counts(*, study_id: int) -> list[dict]:
+    """Started and completed submissions of non-preview participants per arm and wave number:
+    one GROUP BY over the study's submissions, found through its waves (the index on wave)."""
+    return list(Submission.objects.filter(wave__study_id=study_id, participant__is_preview=False)
+                .values(arm_name=F("participant__arm__name"), number=F("wave__number"))
+                .annotate(started=Count("id"), completed=Count("id", filter=Q(completed_at__isnull=False)))
+                .order_by())
+
+
+def attrition_funnel_frame(*, study_id: int, counts: list[dict] | None = None) -> pd.DataFrame:
+    """Per arm: joined, consented, completed wave 1..W (non-preview participants; withdrawn ones
+    count where they got to). Columns: arm, stage, step (0, 1, 2.. in funnel order), count, share
+    (of joined). `counts`: `submission_counts` when the caller has them already."""
+    participants = Participant.objects.filter(study_id=study_id, is_preview=False)
+    people = (participants.values(arm_name=F("arm__name"))
+              .annotate(joined=Count("id"), consented=Count("id", filter=Q(consented_at__isnull=False))).order_by())
+    completed = counts if counts is not None else submission_counts(study_id=study_id)
+    waves = list(Wave.objects.filter(study_id=study_id).order_by("number").values_list("number", flat=True))
+    arms = list(Arm.objects.filter(study_id=study_id).values_list("name", flat=True))  # control first
+    counts_of: dict[tuple[str, str], int] = {}
+    for row in people:
+        arm = row["arm_name"] or "unassigned"
+        counts_of[(arm, "joined")] = row["joined"]
+        counts_of[(arm, "consented")] = row["consented"]
+    for row in completed:
+        key = (row["arm_name"] or "unassigned", f"wave {row['number']}")
+        counts_of[key] = counts_of.get(key, 0) + row["completed"]
+    if any(arm == "unassigned" for arm, _stage in counts_of):
+        arms.append("unassigned")
+    stages = ["joined", "consented", *[f"wave {n}" for n in waves]]
+    records = []
+    for arm in arms:
+        joined = counts_of.get((arm, "joined"), 0)
+        for step, stage in enumerate(stages):
+            count = counts_of.get((arm, stage), 0)
+            records.append({"arm": arm, "stage": stage, "step": step, "count": count,
+                            "share": count / joined if joined else float("nan")})
+    return pd.DataFrame.from_records(records, columns=["arm", "stage", "step", "count", "share"])
+
+
+def analysis_state(*, study_id: int) -> dict:
+    """The overview's view of the study's computations, as `selectors.get_analysis_state` gives
+    it (queued, running, failed in the last day with the latest error, last finished), in three
+    queries instead of six."""
+    from django.utils import timezone
+
+    runs = AnalysisRun.objects.filter(study_id=study_id).order_by()
+    since = timezone.now() - timezone.timedelta(days=1)
+    failed = Q(status=AnalysisRun.Status.FAILED, finished_at__gte=since)
+    state = runs.aggregate(queued=Count("id", filter=Q(status=AnalysisRun.Status.QUEUED)),
+                           running=Count("id", filter=Q(status=AnalysisRun.Status.RUNNING)),
+                           failed_last_day=Count("id", filter=failed))
+    state["last_error"] = (runs.filter(failed).order_by("-finished_at").values_list("error", flat=True).first()
+                           if state["failed_last_day"] else None)
+    last = runs.filter(finished_at__isnull=False).order_by("-finished_at").values("finished_at", "status").first()
+    state["last_finished_at"] = last["finished_at"].isoformat() if last else None
+    state["last_status"] = last["status"] if last else None
+    return state
+
+
+def list_wave_rows(*, study_id: int, counts: list[dict] | None = None) -> list[dict]:
+    """Per wave: times, state, started and completed submissions (non-preview), response rate
+    among participants still enrolled, and its latest indices run. Four small queries, whatever
+    the number of waves (`counts`: `submission_counts` when the caller has them already)."""
+    enrolled = Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True).count()
+    counts = counts if counts is not None else submission_counts(study_id=study_id)
+    started: dict[int, int] = {}
+    completed: dict[int, int] = {}
+    for row in counts:
+        started[row["number"]] = started.get(row["number"], 0) + row["started"]
+        completed[row["number"]] = completed.get(row["number"], 0) + row["completed"]
+    latest = (AnalysisRun.objects.filter(wave=OuterRef("pk"), kind=AnalysisRun.Kind.INDICES)
+              .order_by("-created_at", "-id").values("id")[:1])
+    waves = list(Wave.objects.filter(study_id=study_id).order_by("number").annotate(last_run_id=Subquery(latest)))
+    runs = AnalysisRun.objects.in_bulk([w.last_run_id for w in waves if w.last_run_id])
+    return [{"wave": w, "started": started.get(w.number, 0), "completed": completed.get(w.number, 0),
+             "response_rate": completed.get(w.number, 0) / enrolled if enrolled else None,
+             "run": runs.get(w.last_run_id)}
+            for w in waves]
+
+
+# --- Effects ----------------------------------------------------------------------------------------
+
+EFFECT_COLUMNS = ["arm", "outcome", "method", "group", "wave", "estimate", "se", "ci_low", "ci_high", "p_value",
+                  "p_holm", "p_ri", "n", "attrition_warning", "primary"]
+
+
+def effect_items(*, study_id: int, items: list[Item] | None = None) -> tuple[list[Item], bool, list[str]]:
+    """What effect estimates are stored: the items (in questionnaire order), whether estimates
+    pooled over items exist, and the single groups (not `all`, not pairs). One DISTINCT query."""
+    pairs = set(EffectEstimate.objects.filter(study_id=study_id).order_by().values_list("item_id", "group").distinct())
+    ids = {item_id for item_id, _group in pairs}
+    groups = sorted({group for _item, group in pairs if group != "all" and "|" not in group})
+    return [item for item in list_numeric_items(study_id=study_id, items=items) if item.pk in ids], None in ids, groups
+
+
+def effects_frame(*, study_id: int, item_id: int | None, sample: str, pooled: bool,
+                  outcome: str | None = None) -> pd.DataFrame:
+    """Stored effect estimates of one item (None = rows without an item) and sample; `pooled`
+    True gives the estimates pooled over post waves (wave null), False the per-wave ones."""
+    rows = EffectEstimate.objects.filter(study_id=study_id, sample=sample, wave__isnull=pooled)
+    rows = rows.filter(item_id=item_id) if item_id is not None else rows.filter(item__isnull=True)
+    if outcome is not None:
+        rows = rows.filter(outcome=outcome)
+    records = rows.order_by("arm__name", "outcome", "wave__number").values_list(
+        "arm__name", "outcome", "method", "group", "wave__number", "estimate", "se", "ci_low", "ci_high",
+        "p_value", "p_holm", "p_ri", "n", "attrition_warning", "is_primary")
+    frame = pd.DataFrame.from_records(list(records), columns=EFFECT_COLUMNS)
+    rank = {name: i for i, name in enumerate((*INDIVIDUAL_OUTCOMES, *CELL_INDEX_ORDER, *PAIR_INDICES))}
+    frame = frame.sort_values(["arm", "outcome", "wave"], key=lambda s: s.map(lambda v: rank.get(v, len(rank)))
+                              if s.name == "outcome" else s, kind="stable", ignore_index=True)
+    return frame.astype({c: float for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "p_holm", "p_ri")})
+
+
+def last_run(*, study_id: int, kind: str) -> AnalysisRun | None:
+    return (AnalysisRun.objects.filter(study_id=study_id, kind=kind, status=AnalysisRun.Status.DONE)
+            .order_by("-finished_at", "-id").first())
+
+
+# --- Quality ----------------------------------------------------------------------------------------
+
+
+QUALITY_COLUMNS = ("participant", "wave", "duration_seconds", "likert_answered", "likert_min", "likert_max",
+                   "attention_answered", "attention_failed")
+
+
+def quality_submissions_frame(*, study_id: int) -> pd.DataFrame:
+    """One row per submission of non-preview, non-withdrawn participants, with what
+    `analysis.stats.quality.flag_submissions` needs, as stored with each wave's indices
+    (`SubmissionQuality`; waves not yet computed are absent). `participant` is the participant's
+    database id (numbers travel and group faster than strings; `with_public_ids` names the few
+    that are shown). Two small queries, the rows read as one float array."""
+    withdrawn = list(Participant.objects.filter(study_id=study_id, withdrawn_at__isnull=False)
+                     .values_list("id", flat=True))
+    rows = (SubmissionQuality.objects.filter(study_id=study_id).order_by()
+            .values_list("participant_id", "wave__number", "duration_seconds", "likert_answered", "likert_min",
+                         "likert_max", "attention_answered", "attention_failed"))
+    frame = pd.DataFrame(_float_matrix(rows, len(QUALITY_COLUMNS)), columns=list(QUALITY_COLUMNS))
+    frame = frame.astype({"participant": np.int64, "wave": int, "likert_answered": int, "attention_answered": int,
+                          "attention_failed": int})
+    if withdrawn:
+        frame = frame[~frame["participant"].isin(withdrawn)]
+    return frame.sort_values(["wave", "participant"], ignore_index=True)
+
+
+def with_public_ids(frame: pd.DataFrame, *, study_id: int) -> pd.DataFrame:
+    """`frame` with its `participant` database ids replaced by the participants' public ids."""
+    public = dict(_raw_rows(Participant.objects.filter(study_id=study_id).order_by().values_list("id", "public_id")))
+    return frame.assign(participant=frame["participant"].map(public))
+
+
+def _float_matrix(queryset, width: int) -> np.ndarray:
+    """The rows of a values_list query of `width` numeric columns as a float array (NULL = NaN).
+    On PostgreSQL one row of `width` float8 arrays in binary: ten thousand rows of Python
+    tuples would cost more than the query itself."""
+    from django.db import connections
+
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return np.array(_raw_rows(queryset), dtype=float).reshape(-1, width)  # None -> NaN
+    sql, params = queryset.query.sql_with_params()
+    names = ", ".join(f"c{i}" for i in range(width))
+    # array_send: the array's binary wire format as bytea, which numpy reads in place.
+    arrays = ", ".join(f"array_send(array_agg(COALESCE(CAST(c{i} AS double precision), 'NaN')))"
+                       for i in range(width))
+    import psycopg
+
+    connection.ensure_connection()
+    # Django's cursors bind client-side, which returns text only; this one binds on the server.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"SELECT {arrays} FROM ({sql}) AS q ({names})", params, binary=True)
+        columns = cursor.fetchone()
+    if columns[0] is None:  # no rows
+        return np.empty((0, width))
+    return np.column_stack([_float8_array(bytes(column)) for column in columns])
+
+
+#: A one-dimensional float8[] in PostgreSQL's binary format: ndim, has-null flag, element type,
+#: length, lower bound; then per element its byte length (8) and its big-endian value.
+_ARRAY_HEADER = np.dtype([("ndim", ">i4"), ("nulls", ">i4"), ("oid", ">i4"), ("length", ">i4"), ("lbound", ">i4")])
+_ARRAY_ITEM = np.dtype([("size", ">i4"), ("value", ">f8")])
+
+
+def _float8_array(data: bytes) -> np.ndarray:
+    header = np.frombuffer(data, dtype=_ARRAY_HEADER, count=1)[0]
+    items = np.frombuffer(data, dtype=_ARRAY_ITEM, offset=_ARRAY_HEADER.itemsize)
+    if header["ndim"] != 1 or header["nulls"] != 0 or len(items) != header["length"] or np.any(items["size"] != 8):
+        raise RuntimeError("unexpected layout of a binary float8 array")
+    return items["value"].astype(np.float64)
+
+
+def _raw_rows(queryset) -> list[tuple]:
+    """The rows of a values_list query straight from the database driver, skipping Django's
+    per-value converters (numbers and NULLs need none; they cost more than the query here)."""
+    from django.db import connections
+
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def list_active_exclusions(*, study_id: int) -> list[Exclusion]:
+    return list(Exclusion.objects.filter(participant__study_id=study_id, lifted_at__isnull=True)
+                .select_related("participant", "excluded_by").order_by("-created_at"))
+

@@ -1,0 +1,461 @@
+"""Researcher pages (login required; a non-member gets 404). Thin: validate the controls (query
+parameters, so a view can be bookmarked), read stored results, build figures, render.
+
+Every chart's data is also served as CSV from the same URL with `?format=csv&chart=<name>`.
+"""
+
+import io
+
+import pandas as pd
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from analysis import charts
+from analysis.dashboards import reads as dashboards
+from analysis.models import AnalysisRun
+from analysis.pipeline import inputs as selectors
+from analysis.pipeline.services import exclude_participants, recompute_study
+from analysis.stats.quality import (
+    QualityRules,
+    flag_submissions,
+    flagged_participants,
+    summarize_flags,
+)
+from surveys.attrition import attrition_context
+from surveys.models import Item, Study
+
+
+def member_study(request, slug: str) -> Study:
+    return get_object_or_404(Study.objects.for_user(request.user), slug=slug)
+
+
+# --- Shared pieces ----------------------------------------------------------------------------------
+
+
+def _figure_json(figure) -> str:
+    # Inside <script type="application/json">: escape what could end the element (as json_script).
+    text = figure.to_json()
+    return mark_safe(text.replace("<", "\\u003C").replace(">", "\\u003E").replace("&", "\\u0026"))
+
+
+def _csv_url(request, name: str) -> str:
+    query = request.GET.copy()
+    query["format"], query["chart"] = "csv", name
+    return f"?{query.urlencode()}"
+
+
+def _chart(request, study: Study, name: str, figure, *, caption: str) -> dict:
+    return {"name": name, "json": _figure_json(figure), "caption": caption, "traces": len(figure.data),
+            "csv_url": _csv_url(request, name), "filename": f"{study.slug}-{name}"}
+
+
+def _csv(frame: pd.DataFrame, filename: str) -> HttpResponse:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+def _wants_csv(request) -> bool:
+    return request.GET.get("format") == "csv"
+
+
+def _csv_or_400(request, study: Study, frames: dict[str, pd.DataFrame]) -> HttpResponse:
+    name = request.GET.get("chart", "")
+    if name not in frames:
+        return HttpResponseBadRequest(f"Unknown chart {name!r}; this page has: {', '.join(frames)}.",
+                                      content_type="text/plain; charset=utf-8")
+    return _csv(frames[name], f"{study.slug}-{name}")
+
+
+def _controls(form_class, request, **kwargs):
+    """Bind the page's controls to the query string on top of their defaults."""
+    probe = form_class(**kwargs)
+    data = {name: field.initial for name, field in probe.fields.items() if field.initial is not None}
+    data.update({k: v for k, v in request.GET.items() if k in probe.fields})
+    return form_class(data=data, **kwargs)
+
+
+def _invalid(request, template: str, context: dict) -> HttpResponse:
+    return render(request, template, context, status=400)
+
+
+def _language(request, study: Study) -> str:
+    return getattr(request, "LANGUAGE_CODE", None) or study.default_language
+
+
+def _latest(values) -> object:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
+    return max(values) if values else None
+
+
+# --- Study list, overview, recompute -----------------------------------------------------------------
+
+
+@login_required
+def study_list(request):
+    studies = selectors.list_study_summaries(user=request.user)
+    return render(request, "analysis/study_list.html", {"studies": studies})
+
+
+@login_required
+def study_overview(request, slug: str):
+    study = member_study(request, slug)
+    counts = dashboards.submission_counts(study_id=study.pk)
+    funnel = dashboards.attrition_funnel_frame(study_id=study.pk, counts=counts)
+    if _wants_csv(request):
+        return _csv_or_400(request, study, {"funnel": funnel})
+    joined = int(funnel.loc[funnel["stage"] == "joined", "count"].sum()) if len(funnel) else 0
+    context = {
+        "study": study, "page": "overview",
+        "waves": dashboards.list_wave_rows(study_id=study.pk, counts=counts),
+        "analysis": dashboards.analysis_state(study_id=study.pk),
+        "can_recompute": selectors.user_may_recompute(user=request.user, study=study),
+        "joined": joined,
+        "analysable": dashboards.count_analysable_participants(study_id=study.pk),
+        "charts": [_chart(request, study, "funnel", charts.funnel_figure(funnel),
+                          caption="Attrition per arm: participants who joined, consented and completed each wave.")],
+        "now": timezone.now(),
+        # invited / reminded / started / completed per wave and arm, and who missed the last wave
+        **attrition_context(study, at_risk_limit=10),
+    }
+    return render(request, "analysis/study_overview.html", context)
+
+
+@login_required
+@require_POST
+def study_recompute(request, slug: str):
+    study = member_study(request, slug)
+    if not selectors.user_may_recompute(user=request.user, study=study):
+        return HttpResponseForbidden("Only owners and analysts may recompute.")
+    runs = recompute_study(study_id=study.pk)
+    messages.success(request, f"Recompute queued for {len(runs)} wave(s).")
+    return redirect("study-overview", slug=study.slug)
+
+
+# --- Trends -----------------------------------------------------------------------------------------
+
+
+class TrendControls(forms.Form):
+    index = forms.ChoiceField(label="Index")
+    item = forms.ChoiceField(label="Item")
+    grouping = forms.ChoiceField(label="Lines per")
+
+    def __init__(self, *args, indices, items, groupings, default_index, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["index"].choices = [(name, name) for name in indices]
+        self.fields["index"].initial = default_index
+        self.fields["item"].choices = [("pooled", "all items pooled")] + [(i.code, i.code) for i in items]
+        self.fields["item"].initial = "pooled"
+        self.fields["grouping"].choices = [(g.key, g.label) for g in groupings]
+        self.fields["grouping"].initial = "arm"
+
+
+@login_required
+def study_trends(request, slug: str):
+    study = member_study(request, slug)
+    stored = dashboards.stored_index_keys(study_id=study.pk)
+    indices = dashboards.list_stored_indices(study_id=study.pk, keys=stored) or ["mad_pairwise"]
+    every_item = dashboards.study_items(study=study)
+    # numeric items, and the free-text items whose text_negativity the pipeline stores
+    items = [i for i in every_item if i.role == Item.Role.ATTITUDE]
+    default_index = study.primary_outcome if study.primary_outcome in indices else indices[0]
+    form = _controls(TrendControls, request, indices=indices, items=items,
+                     groupings=dashboards.list_groupings(study_id=study.pk, items=every_item),
+                     default_index=default_index)
+    context = {"study": study, "page": "trends", "form": form}
+    if not form.is_valid():
+        return _invalid(request, "analysis/trends.html", context)
+    index, grouping = form.cleaned_data["index"], form.cleaned_data["grouping"]
+    item = next((i for i in items if i.code == form.cleaned_data["item"]), None)
+    text_items = [i for i in items if i.kind == Item.Kind.TEXT]
+    if index.startswith("text_") and (item is None or item.kind != Item.Kind.TEXT) and text_items:
+        item = text_items[0]  # text indices exist per free-text item only
+    singles, pairs = dashboards.groups_of(grouping, dashboards.list_stored_groups(study_id=study.pk, keys=stored))
+    trend = dashboards.index_trend_frame(study_id=study.pk, indices=[index], item_id=item.pk if item else None,
+                                         groups=singles)
+    between = dashboards.index_trend_frame(study_id=study.pk, indices=list(dashboards.BETWEEN_GROUP_INDICES),
+                                           item_id=item.pk if item else None, groups=pairs)
+    frames = {"trend": trend, "between": between} if pairs else {"trend": trend}
+    if _wants_csv(request):
+        return _csv_or_400(request, study, frames)
+    labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
+    marked = dashboards.intervention_wave(study_id=study.pk)
+    what = item.code if item else "all items pooled"
+    shown = trend.assign(group=[dashboards.label_group(g, labels) for g in trend["group"]])
+    page_charts = [_chart(request, study, "trend", charts.trend_figure(shown, title=f"{index}, {what}",
+                                                                       intervention_wave=marked),
+                          caption=f"{index} per wave with 95% bootstrap intervals, one line per "
+                                  f"{'group' if grouping != 'all' else 'study'}.")]
+    if pairs:
+        shown_between = between.assign(group=[f"{name}: {dashboards.label_group(g, labels)}"
+                                              for name, g in zip(between["index"], between["group"], strict=True)])
+        page_charts.append(_chart(
+            request, study, "between",
+            charts.trend_figure(shown_between, title=f"between groups, {what}", intervention_wave=marked),
+            caption="Between-group indices (group_gap: signed difference of means as a share of the scale; "
+                    "wasserstein: distance between the answer distributions as a share of the scale)."))
+    context.update({
+        "charts": page_charts, "index": index, "item": item,
+        "analysable": dashboards.count_analysable_participants(study_id=study.pk),
+        "computed_at": _latest(list(trend["computed_at"]) + list(between["computed_at"])),
+        "latest_n": _latest_n(trend),
+    })
+    return render(request, "analysis/trends.html", context)
+
+
+def _latest_n(frame: pd.DataFrame) -> dict | None:
+    """Answers behind the last wave's points (the groups of one grouping partition them)."""
+    if frame.empty:
+        return None
+    wave = int(frame["wave"].max())
+    return {"wave": wave, "n": int(frame.loc[frame["wave"] == wave, "n"].sum())}
+
+
+# --- Distributions --------------------------------------------------------------------------------
+
+
+class DistributionControls(forms.Form):
+    item = forms.ChoiceField(label="Item")
+    grouping = forms.ChoiceField(label="Bars per")
+
+    def __init__(self, *args, items, groupings, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"].choices = [(i.code, i.code) for i in items]
+        self.fields["item"].initial = items[0].code if items else None
+        self.fields["grouping"].choices = [(g.key, g.label) for g in groupings]
+        self.fields["grouping"].initial = groupings[2].key if len(groupings) > 2 else "arm"
+
+
+@login_required
+def study_distributions(request, slug: str):
+    study = member_study(request, slug)
+    every_item = dashboards.study_items(study=study)
+    items = dashboards.list_numeric_items(study_id=study.pk, items=every_item)
+    form = _controls(DistributionControls, request, items=items,
+                     groupings=dashboards.list_groupings(study_id=study.pk, items=every_item))
+    context = {"study": study, "page": "distributions", "form": form}
+    if not items or not form.is_valid():
+        return _invalid(request, "analysis/distributions.html", context) if items else \
+            render(request, "analysis/distributions.html", context)
+    item = next(i for i in items if i.code == form.cleaned_data["item"])
+    grouping = form.cleaned_data["grouping"]
+    counts = dashboards.answer_distribution_frame(study_id=study.pk, item_id=item.pk, grouping=grouping)
+    if _wants_csv(request):
+        return _csv_or_400(request, study, {"distribution": counts})
+    labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
+    figure = charts.distribution_figure(counts, title=f"{item.code}: {item.prompt_in(_language(request, study))}"[:120],
+                                        scale=(item.scale_min, item.scale_max, item.step),
+                                        labels={g: dashboards.label_group(g, labels) for g in counts["group"].unique()})
+    context.update({
+        "item": item,
+        "charts": [_chart(request, study, "distribution", figure,
+                          caption=f"Share of answers to {item.code} per value (long scales in bins labelled by "
+                                  f"their lower edge), one panel per wave"
+                                  f"{'' if grouping == 'all' else ', one bar colour per group'}; "
+                                  "'don't know' is left out.")],
+        "answers": int(counts["count"].sum()), "computed_at": _last_computed(study),
+        "per_wave": counts.groupby("wave")["count"].sum().to_dict(),
+    })
+    return render(request, "analysis/distributions.html", context)
+
+
+# --- Effects ----------------------------------------------------------------------------------------
+
+
+class EffectControls(forms.Form):
+    item = forms.ChoiceField(label="Item")
+    group = forms.ChoiceField(label="Within")
+    sample = forms.ChoiceField(label="Sample", choices=[("all", "everyone (intention to treat)"),
+                                                        ("balanced", "balanced panel (answered every wave)")],
+                               initial="all")
+    outcome = forms.ChoiceField(label="Effect over waves of")
+
+    def __init__(self, *args, items, pooled, groups, outcomes, default_outcome, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"].choices = ([("pooled", "all items pooled")] if pooled else []) + \
+            [(i.code, i.code) for i in items]
+        self.fields["item"].initial = items[0].code if items else "pooled"
+        self.fields["group"].choices = [("all", "everyone (and between groups)")] + list(groups.items())
+        self.fields["group"].initial = "all"
+        self.fields["outcome"].choices = [(o, o) for o in outcomes]
+        self.fields["outcome"].initial = default_outcome
+
+
+@login_required
+def study_effects(request, slug: str):
+    study = member_study(request, slug)
+    every_item = dashboards.study_items(study=study)
+    items, pooled_stored, stored_groups = dashboards.effect_items(study_id=study.pk, items=every_item)
+    outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.CELL_INDEX_ORDER[:-1], *dashboards.PAIR_INDICES,
+                *dashboards.ACROSS_ITEM_INDICES]
+    default = study.primary_outcome if study.primary_outcome in outcomes else "value"
+    labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
+    groups = {g: dashboards.label_group(g, labels) for g in stored_groups}
+    form = _controls(EffectControls, request, items=items, pooled=pooled_stored, groups=groups, outcomes=outcomes,
+                     default_outcome=default)
+    context = {"study": study, "page": "effects", "form": form, "has_effects": bool(items) or pooled_stored}
+    if not context["has_effects"]:
+        return render(request, "analysis/effects.html", context)
+    if not form.is_valid():
+        return _invalid(request, "analysis/effects.html", context)
+    item = next((i for i in items if i.code == form.cleaned_data["item"]), None)
+    item_id = item.pk if item else None
+    what = item.code if item else "all items pooled"
+    sample, outcome, group = form.cleaned_data["sample"], form.cleaned_data["outcome"], form.cleaned_data["group"]
+    pooled = dashboards.effects_frame(study_id=study.pk, item_id=item_id, sample=sample, pooled=True)
+    # The charts and the page's table show the chosen group (everyone: with the between-group
+    # pairs); the table's CSV has every stored row of the item and sample.
+    main = pooled[_in_group(pooled, group)]
+    individual = main[main["outcome"].isin(dashboards.INDIVIDUAL_OUTCOMES)]
+    index_rows = main[~main["outcome"].isin(dashboards.INDIVIDUAL_OUTCOMES)]
+    waves = dashboards.effects_frame(study_id=study.pk, item_id=item_id, sample=sample, pooled=False, outcome=outcome)
+    waves = waves[_in_group(waves, group)]
+    frames = {"individual": individual, "indices": index_rows, "waves": waves, "table": pooled}
+    if _wants_csv(request):
+        return _csv_or_400(request, study, frames)
+    marked = dashboards.intervention_wave(study_id=study.pk)
+    within = "" if group == "all" else f", within {groups[group]}"
+    page_charts = []
+    if len(individual):
+        page_charts.append(_chart(request, study, "individual", charts.forest_figure(
+            individual, title=f"answers to {what}: two-way fixed effects{within}", x_title=f"effect in {what}'s units"),
+            caption="Effect of each arm against control on the answers, pooled over post-intervention waves, "
+                    "with 95% intervals (participant-clustered)."))
+    page_charts += [
+        _chart(request, study, "indices", charts.forest_figure(
+            index_rows, title=f"indices of {what}: difference in differences{within}",
+            x_title="effect in the index's units"),
+            caption="Difference in differences of each index against control, pooled over post-intervention waves, "
+                    "with 95% cluster-bootstrap intervals."),
+        _chart(request, study, "waves", charts.event_study_figure(
+            waves, title=f"{outcome} of {what} per wave{within}", intervention_wave=marked),
+            caption="Effect per wave; waves before the intervention are placebo checks (the last one is the reference)."),
+    ]
+    run = dashboards.last_run(study_id=study.pk, kind=AnalysisRun.Kind.EFFECTS)
+    context.update({
+        "item": item, "what": what, "charts": page_charts, "run": run,
+        "n": int(pooled["n"].max()) if len(pooled) else 0,
+        "warnings": main[main["attrition_warning"]].to_dict("records"),
+        "primary": study.primary_outcome,
+        "table": main.assign(group=[dashboards.label_group(g, labels) for g in main["group"]]).to_dict("records"),
+        "table_csv": _csv_url(request, "table"),
+    })
+    return render(request, "analysis/effects.html", context)
+
+
+def _in_group(frame: pd.DataFrame, group: str) -> pd.Series:
+    if group == "all":
+        return _whole_sample(frame)
+    return frame["group"] == group
+
+
+def _whole_sample(frame: pd.DataFrame) -> pd.Series:
+    return (frame["group"] == "all") | frame["group"].str.contains("|", regex=False)
+
+
+# --- Quality ----------------------------------------------------------------------------------------
+
+SPEEDER_SHARES = [("0.25", "a quarter"), ("0.33", "a third"), ("0.5", "half")]
+
+
+class QualityControls(forms.Form):
+    speed = forms.ChoiceField(label="Speeder: faster than", choices=SPEEDER_SHARES, initial="0.33",
+                              help_text="of the wave's median completion time")
+    rows = forms.ChoiceField(label="Flagged participants listed", choices=[("100", "the 100 most flagged"),
+                                                                          ("all", "all")], initial="100")
+
+
+class ExcludeForm(forms.Form):
+    participants = forms.MultipleChoiceField(label="Participants to exclude", widget=forms.CheckboxSelectMultiple)
+    reason = forms.CharField(label="Reason (recorded)", max_length=200,
+                             initial="Flagged by the data-quality screens")
+
+    def __init__(self, *args, flagged: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["participants"].choices = [(pid, pid) for pid in flagged]
+
+
+def _quality_context(request, study: Study, speed: str, rows: str = "all",
+                     checked: frozenset = frozenset()) -> tuple[dict, dict[str, pd.DataFrame]]:
+    flags = flag_submissions(dashboards.quality_submissions_frame(study_id=study.pk),
+                             QualityRules(speeder_share=float(speed)))
+    summary = summarize_flags(flags)
+    people = flagged_participants(dashboards.with_public_ids(flags[flags["flagged"]], study_id=study.pk))
+    exclusions = dashboards.list_active_exclusions(study_id=study.pk)
+    people["excluded"] = people["participant"].isin({e.participant.public_id for e in exclusions})
+    frames = {"quality": summary, "flagged": people.assign(
+        **{f: people[f].map(lambda waves: " ".join(map(str, waves))) for f in FLAG_NAMES})}
+    # The page lists the most flagged first; the CSV always has everyone. The rows' texts are
+    # made here: a filter per cell in the template costs more than the rest of the page.
+    shown = people if rows == "all" else people.head(int(rows))
+    records = shown.to_dict("records")
+    for record in records:
+        record.update({f"{f}_text": ", ".join(map(str, record[f])) for f in FLAG_NAMES})
+        record["checked"] = record["participant"] in checked
+    context = {
+        "summary": summary.to_dict("records"), "people": records, "flagged_total": len(people),
+        "exclusions": exclusions,
+        "submissions": len(flags), "computed_at": _last_computed(study),
+        "charts": [_chart(request, study, "quality", charts.quality_figure(summary, title="flagged submissions per wave"),
+                          caption="Share of each wave's submissions flagged by each screen.")],
+        "can_exclude": selectors.user_may_recompute(user=request.user, study=study),
+        "flaggable": people.loc[~people["excluded"], "participant"].tolist(),
+    }
+    return context, frames
+
+
+FLAG_NAMES = ("attention", "speeder", "straightlining")
+
+
+def _last_computed(study: Study):
+    run = dashboards.last_run(study_id=study.pk, kind=AnalysisRun.Kind.INDICES)
+    return run.finished_at if run else None
+
+
+@login_required
+def study_quality(request, slug: str):
+    study = member_study(request, slug)
+    form = _controls(QualityControls, request)
+    context = {"study": study, "page": "quality", "form": form}
+    if not form.is_valid():
+        return _invalid(request, "analysis/quality.html", context)
+    extra, frames = _quality_context(request, study, form.cleaned_data["speed"], form.cleaned_data["rows"])
+    if _wants_csv(request):
+        return _csv_or_400(request, study, frames)
+    context.update(extra)
+    context["exclude_form"] = ExcludeForm(flagged=extra["flaggable"])
+    return render(request, "analysis/quality.html", context)
+
+
+@login_required
+@require_POST
+def study_exclude(request, slug: str):
+    study = member_study(request, slug)
+    if not selectors.user_may_recompute(user=request.user, study=study):
+        return HttpResponseForbidden("Only owners and analysts may exclude participants.")
+    speed = request.GET.get("speed", "0.33")
+    speed = speed if speed in dict(SPEEDER_SHARES) else "0.33"
+    extra, _frames = _quality_context(request, study, speed, checked=frozenset(request.POST.getlist("participants")))
+    form = ExcludeForm(request.POST, flagged=extra["flaggable"])
+    error = None
+    if form.is_valid():
+        try:
+            created = exclude_participants(study_id=study.pk, public_ids=form.cleaned_data["participants"],
+                                           reason=form.cleaned_data["reason"], by=request.user)
+        except ValueError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, f"Excluded {len(created)} participant(s); the analysis is being recomputed.")
+            return redirect(f"{reverse('study-quality', args=[study.slug])}?speed={speed}")
+    context = {"study": study, "page": "quality", "form": QualityControls(data={"speed": speed, "rows": "all"}),
+               "exclude_form": form, "exclude_error": error, **extra}
+    return _invalid(request, "analysis/quality.html", context)

@@ -1,0 +1,265 @@
+"""A study's design: items, waves, arms and interventions."""
+
+import math
+from urllib.parse import quote
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from surveys.models.base import (
+    PROLIFIC_COMPLETION_URL,
+    translate,
+    validate_item_code,
+    validate_translations,
+)
+from surveys.models.study import Study
+
+# --- Items, waves, arms ---------------------------------------------------------------------------
+
+
+class Item(models.Model):
+    class Kind(models.TextChoices):
+        LIKERT = "likert", _("Likert scale")
+        SLIDER = "slider", _("slider")
+        CHOICE = "choice", _("single choice")
+        TEXT = "text", _("free text")
+
+    class Role(models.TextChoices):
+        ATTITUDE = "attitude", _("attitude (asked in every wave)")
+        GROUPING = "grouping", _("grouping (asked once at baseline)")
+        ATTENTION = "attention", _("attention check")
+
+    #: Fields that define the answer scale; frozen once an answer exists.
+    SCALE_FIELDS = ("kind", "scale_min", "scale_max", "step", "reverse_coded", "dont_know")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(max_length=32, validators=[validate_item_code], help_text="Variable name in exports.")
+    prompt = models.JSONField(validators=[validate_translations], help_text="Question text per language.")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.LIKERT)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.ATTITUDE)
+    scale_min = models.FloatField(null=True, blank=True, help_text="Lowest value (Likert/choice: 1).")
+    scale_max = models.FloatField(null=True, blank=True, help_text="Highest value (Likert: k; choice: number of options).")
+    step = models.FloatField(null=True, blank=True, help_text="Distance between values (Likert/choice: 1).")
+    labels = models.JSONField(
+        default=dict, blank=True,
+        help_text='Value labels per language: {"en": {"1": "Strongly disagree", "7": "Strongly agree"}}. '
+                  "Choice items need a label for every value.",
+    )
+    dont_know = models.BooleanField(default=False, help_text='Offer "don\'t know" (stored as a missing code).')
+    expected_answer = models.FloatField(null=True, blank=True, help_text="Attention checks: the correct value.")
+    reverse_coded = models.BooleanField(default=False, help_text="Higher values mean less of the construct.")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="item_code_unique_in_study"),
+            models.CheckConstraint(condition=Q(kind__in=["likert", "slider", "choice", "text"]), name="item_kind_valid"),
+            models.CheckConstraint(condition=Q(role__in=["attitude", "grouping", "attention"]), name="item_role_valid"),
+            # Text items have no scale; every other kind has min < max and a positive step.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="text", scale_min__isnull=True, scale_max__isnull=True, step__isnull=True)
+                    | (
+                        ~Q(kind="text")
+                        & Q(scale_min__isnull=False, scale_max__isnull=False, step__isnull=False, step__gt=0)
+                        & Q(scale_max__gt=F("scale_min"))
+                    )
+                ),
+                name="item_scale_bounds",
+            ),
+            # Likert and choice items count categories 1..k.
+            models.CheckConstraint(
+                condition=~Q(kind__in=["likert", "choice"]) | Q(scale_min=1, step=1),
+                name="item_categorical_scale_starts_at_one",
+            ),
+            models.CheckConstraint(condition=~Q(role="attention") | Q(expected_answer__isnull=False),
+                                   name="item_attention_has_expected_answer"),
+            models.CheckConstraint(condition=~Q(role="grouping") | Q(kind="choice"), name="item_grouping_is_choice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}.{self.code}"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind != self.Kind.TEXT
+
+    @property
+    def k(self) -> int | None:
+        """Number of scale points; sliders use (max - min) / step + 1."""
+        if not self.is_numeric:
+            return None
+        return int(round((self.scale_max - self.scale_min) / self.step)) + 1
+
+    def prompt_in(self, language: str) -> str:
+        return translate(self.prompt, language, self.study.default_language)
+
+    def value_labels(self, language: str) -> dict[str, str]:
+        labels = self.labels or {}
+        for lang in (language, self.study.default_language):
+            if isinstance(labels.get(lang), dict):
+                return labels[lang]
+        return next((v for v in labels.values() if isinstance(v, dict)), {})
+
+    def scale_values(self) -> list[float]:
+        """Every value on the scale, lowest first."""
+        return [self.scale_min + j * self.step for j in range(self.k or 0)]
+
+    def validate_value(self, value: float) -> None:
+        """Raise ValidationError unless `value` is a point of this item's scale."""
+        if not self.is_numeric:
+            raise ValidationError(_("%(code)s is a free-text item and takes no number.") % {"code": self.code})
+        if value is None or not math.isfinite(value):
+            raise ValidationError(_("%(code)s needs a number.") % {"code": self.code})
+        position = (value - self.scale_min) / self.step
+        if not (self.scale_min <= value <= self.scale_max) or abs(position - round(position)) > 1e-9:
+            raise ValidationError(
+                _("%(value)s is not on the scale of %(code)s (%(min)g to %(max)g in steps of %(step)g).")
+                % {"value": value, "code": self.code, "min": self.scale_min, "max": self.scale_max, "step": self.step}
+            )
+
+    def has_answers(self) -> bool:
+        return self.pk is not None and self.responses.exists()
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind == self.Kind.TEXT:
+            if any(v is not None for v in (self.scale_min, self.scale_max, self.step)):
+                errors["kind"] = _("Free-text items have no scale: leave min, max and step empty.")
+        else:
+            if self.kind in (self.Kind.LIKERT, self.Kind.CHOICE):
+                self.scale_min = 1 if self.scale_min is None else self.scale_min
+                self.step = 1 if self.step is None else self.step
+                if self.scale_min != 1 or self.step != 1:
+                    errors["scale_min"] = _("Likert and choice items count 1..k: min 1, step 1.")
+            if self.scale_min is None or self.scale_max is None or not self.step:
+                errors["scale_max"] = _("Give the scale's min, max and step.")
+            elif self.scale_max <= self.scale_min or self.step <= 0:
+                errors["scale_max"] = _("The maximum must be above the minimum, and the step positive.")
+            else:
+                points = (self.scale_max - self.scale_min) / self.step
+                if abs(points - round(points)) > 1e-9:
+                    errors["step"] = _("(max - min) must be a whole number of steps.")
+                elif round(points) + 1 > 1001:
+                    errors["step"] = _("At most 1001 scale points.")
+        if self.role == self.Role.GROUPING and self.kind != self.Kind.CHOICE:
+            errors["role"] = _("A grouping item must be a choice item.")
+        if self.role == self.Role.ATTENTION and self.expected_answer is None:
+            errors["expected_answer"] = _("An attention check needs the expected answer.")
+        if self.kind == self.Kind.CHOICE and self.scale_max and not errors:
+            expected = {str(v) for v in range(1, int(self.scale_max) + 1)}
+            for lang, labels in (self.labels or {}).items():
+                if not isinstance(labels, dict) or set(labels) != expected:
+                    errors["labels"] = _("Choice items need a label for every value 1..%(k)s (%(lang)s).") % {
+                        "k": int(self.scale_max), "lang": lang}
+        if self.pk and not errors and self.scale_changed() and self.has_answers():
+            errors["kind"] = _("This item has answers; its scale is frozen. Create a new item instead.")
+        if errors:
+            raise ValidationError(errors)
+
+    def scale_changed(self) -> bool:
+        if self.pk is None:
+            return False
+        stored = type(self).objects.filter(pk=self.pk).values(*self.SCALE_FIELDS).first()
+        return stored is not None and any(stored[f] != getattr(self, f) for f in self.SCALE_FIELDS)
+
+
+class WaveQuerySet(models.QuerySet):
+    def open(self, now=None) -> "WaveQuerySet":
+        """Waves that accept answers now: state open and within their window."""
+        now = now or timezone.now()
+        return self.filter(state=Wave.State.OPEN, opens_at__lte=now, closes_at__gt=now)
+
+
+class Wave(models.Model):
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        OPEN = "open", _("open")
+        CLOSED = "closed", _("closed")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveIntegerField()
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.SCHEDULED)
+    items = models.ManyToManyField(Item, related_name="waves", blank=True,
+                                   help_text="The attitude and attention items this wave asks.")
+    # Prolific (issue 9): where a participant goes after completing this wave.
+    completion_code = models.CharField(
+        max_length=64, blank=True,
+        help_text="Prolific completion code of this wave; finishing redirects to Prolific with it.",
+    )
+    completion_url = models.URLField(
+        blank=True, max_length=500,
+        help_text="Where participants go after completing this wave (overrides the code and the study's URL).",
+    )
+
+    objects = WaveQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["study", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "number"], name="wave_number_unique_in_study"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="wave_number_positive"),
+            models.CheckConstraint(condition=Q(closes_at__gt=F("opens_at")), name="wave_closes_after_opening"),
+            models.CheckConstraint(condition=Q(state__in=["scheduled", "open", "closed"]), name="wave_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} wave {self.number}"
+
+    def clean(self) -> None:
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": _("A wave must close after it opens.")})
+
+    def redirect_url(self) -> str:
+        """Where a participant goes after completing this wave: the wave's URL, else Prolific's
+        completion link for its code, else the study's completion URL ('' = stay on our page)."""
+        if self.completion_url:
+            return self.completion_url
+        if self.completion_code:
+            return PROLIFIC_COMPLETION_URL + quote(self.completion_code)
+        return self.study.completion_url
+
+
+class Arm(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="arms")
+    name = models.SlugField(max_length=64, help_text="Short name, used in group keys (arm:<name>) and exports.")
+    allocation_weight = models.PositiveIntegerField(default=1, help_text="Relative share of participants.")
+    is_control = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["study", "-is_control", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="arm_name_unique_in_study"),
+            models.UniqueConstraint(fields=["study"], condition=Q(is_control=True), name="arm_one_control_per_study"),
+            models.CheckConstraint(condition=Q(allocation_weight__gte=1), name="arm_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}:{self.name}"
+
+
+class Intervention(models.Model):
+    """What one arm is shown at one wave, before the items."""
+
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="interventions")
+    arm = models.ForeignKey(Arm, on_delete=models.CASCADE, related_name="interventions")
+    title = models.JSONField(default=dict, blank=True, help_text="Heading per language.")
+    content = models.JSONField(validators=[validate_translations], help_text="Text per language (plain text or simple HTML).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["wave", "arm"], name="intervention_unique_per_wave_arm")]
+
+    def __str__(self) -> str:
+        return f"{self.arm} at wave {self.wave.number}"
+
+    def clean(self) -> None:
+        if self.wave_id and self.arm_id and self.wave.study_id != self.arm.study_id:
+            raise ValidationError(_("The arm and the wave belong to different studies."))
+
+

@@ -1,0 +1,163 @@
+"""Studies, their members and consent texts."""
+
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from surveys.models.base import (
+    SLUG_HELP,
+    default_languages,
+    default_reminder_delays,
+    validate_translations,
+)
+
+# --- Study --------------------------------------------------------------------------------------
+
+
+class StudyQuerySet(models.QuerySet):
+    def for_user(self, user) -> "StudyQuerySet":
+        """Studies `user` is a member of (every study for a superuser, none for anonymous)."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(memberships__user=user).distinct()
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        ACTIVE = "active", _("active")
+        CLOSED = "closed", _("closed")
+
+    slug = models.SlugField(max_length=64, unique=True, help_text=SLUG_HELP)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    languages = models.JSONField(
+        default=default_languages,
+        help_text='Language codes the study offers, default first, e.g. ["en", "de"].',
+    )
+    completion_url = models.URLField(
+        blank=True, max_length=500,
+        help_text="Where participants go after finishing a wave, e.g. a Prolific completion link.",
+    )
+    completion_text = models.JSONField(default=dict, blank=True, help_text="Thank-you text per language.")
+    items_per_page = models.PositiveSmallIntegerField(
+        default=5, blank=True,  # blank: left empty in a form, it keeps the default (see clean)
+        help_text="How many items participants see on one page (answers are saved per page).",
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Days after the study closes that identifying data (e-mail, external ids) is kept.",
+    )
+    primary_outcome = models.CharField(
+        max_length=64, blank=True,
+        help_text="The pre-registered primary outcome (an index name); every other outcome is exploratory.",
+    )
+    # Scheduling and participant e-mail (issue 9; see docs/scheduling.md).
+    collect_email = models.BooleanField(
+        default=False,
+        help_text="Ask on the consent page for an optional e-mail address for invitations and reminders.",
+    )
+    reminder_delays_hours = models.JSONField(
+        default=default_reminder_delays, blank=True,
+        help_text="Hours after a wave opens at which those who have not completed it are reminded, e.g. [24, 72].",
+    )
+    last_chance_hours = models.PositiveIntegerField(
+        null=True, blank=True, default=24,
+        help_text="Hours before a wave closes for the last-chance reminder (empty: none).",
+    )
+    retention_deletes_answers = models.BooleanField(
+        default=False,
+        help_text="When the retention period ends, delete the answers too (not only e-mail and external ids).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="studies")
+
+    objects = StudyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["draft", "active", "closed"]), name="study_status_valid"),
+            models.CheckConstraint(condition=Q(items_per_page__gte=1), name="study_items_per_page_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.slug
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0] if self.languages else settings.LANGUAGE_CODE
+
+    def clean(self) -> None:
+        if self.items_per_page is None:
+            self.items_per_page = self._meta.get_field("items_per_page").default
+        valid = {code for code, _name in settings.LANGUAGES}
+        if not isinstance(self.languages, list) or not self.languages:
+            raise ValidationError({"languages": _('List at least one language code, e.g. ["en"].')})
+        unknown = [lang for lang in self.languages if lang not in valid]
+        if unknown:
+            raise ValidationError(
+                {"languages": _("Unsupported language(s) %(langs)s; supported: %(valid)s.")
+                 % {"langs": ", ".join(map(str, unknown)), "valid": ", ".join(sorted(valid))}}
+            )
+        self.clean_schedule()
+
+    def clean_schedule(self) -> None:
+        """Reminder delays are a list of positive whole hours (called from clean)."""
+        delays = self.reminder_delays_hours
+        if delays in (None, ""):
+            self.reminder_delays_hours = delays = []
+        if (not isinstance(delays, list) or len(delays) > 10
+                or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 24 * 365 for d in delays)):
+            raise ValidationError({"reminder_delays_hours": _(
+                "Give the reminder delays as a list of at most 10 whole hours, e.g. [24, 72].")})
+        self.reminder_delays_hours = sorted(set(delays))
+
+    def current_consent(self) -> "ConsentVersion | None":
+        return self.consent_versions.order_by("-version").first()
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("owner")
+        ANALYST = "analyst", _("analyst")
+        VIEWER = "viewer", _("viewer")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="membership_unique"),
+            models.CheckConstraint(condition=Q(role__in=["owner", "analyst", "viewer"]), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.study.slug}"
+
+
+class ConsentVersion(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="consent_versions")
+    version = models.PositiveIntegerField()
+    text = models.JSONField(validators=[validate_translations], help_text="Consent text per language.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "version"], name="consent_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="consent_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} consent v{self.version}"
+
+

@@ -1,0 +1,419 @@
+"""Participant web survey (DESIGN section 5) and the researcher preview. Views parse the
+request, call one service or selector, and render; the rules live in services.py."""
+
+from __future__ import annotations
+
+import csv
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from surveys import selectors, services
+from surveys.forms import (
+    AnswerPageForm,
+    ConsentForm,
+    ContinueForm,
+    PreviewForm,
+    ProlificParamsForm,
+    WithdrawForm,
+    quick_answers,
+)
+from surveys.models import Participant, Study, translate
+
+#: Largest request body a participant page accepts. A full page of free-text answers stays far
+#: below it; anything larger is refused with 413 before the body is parsed.
+MAX_BODY_BYTES = 256 * 1024
+PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+
+
+def limit_body(view):
+    """Refuse oversized bodies with a clear 413 before CSRF or form parsing reads them."""
+    protected = csrf_protect(view)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            return _problem(request, status=413, title=_("Too much data"),
+                            message=_("The form sent more data than any page of this survey needs. "
+                                      "Please shorten your answers and try again."))
+        return protected(request, *args, **kwargs)
+
+    return csrf_exempt(wrapper)
+
+
+def _use_study_language(request, study: Study) -> str:
+    """The browser's (or chosen) language when the study offers it, else the study's default."""
+    language = translation.get_language() or study.default_language
+    if language not in study.languages and language.split("-")[0] not in study.languages:
+        language = study.default_language
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+    return language.split("-")[0]
+
+
+def _problem(request, *, status: int, title: str, message: str, study: Study | None = None, secret: str = ""):
+    return render(request, "surveys/problem.html",
+                  {"title": title, "message": message, "study": study, "secret": secret}, status=status)
+
+
+def _participant_context(request, participant: Participant, secret: str, language: str, **extra) -> dict:
+    return {"study": participant.study, "participant": participant, "secret": secret, "language": language,
+            "languages": _language_choices(participant.study), **extra}
+
+
+def _language_choices(study: Study) -> list[tuple[str, str]]:
+    names = dict(translation.trans_real.get_languages())
+    return [(code, names.get(code, code)) for code in study.languages]
+
+
+def _token_or_404(secret: str):
+    token = selectors.get_token(secret)
+    if token is None:
+        raise Http404(_("This link is not valid. Please use the personal link you were given."))
+    return token
+
+
+# --- /s/<slug>/ ---------------------------------------------------------------------------------------
+
+
+@never_cache
+@limit_body
+@require_http_methods(["GET", "POST"])
+def landing(request, slug: str):
+    """Study landing page with the current consent text; joining issues the personal link."""
+    study = selectors.get_landing_study(slug)
+    if study is None:
+        raise Http404(_("No such study."))
+    language = _use_study_language(request, study)
+    source = request.POST if request.method == "POST" else request.GET
+    params = ProlificParamsForm(source)
+    if not params.is_valid():
+        return _problem(request, status=400, study=study, title=_("This link is not complete"),
+                        message=" ".join(e for errors in params.errors.values() for e in errors))
+    pid, prolific_study = params.cleaned_data["PROLIFIC_PID"], params.cleaned_data["STUDY_ID"]
+    context = {"study": study, "language": language, "languages": _language_choices(study)}
+    if study.status != Study.Status.ACTIVE:
+        return render(request, "surveys/study_over.html", context, status=410)
+    returning = selectors.get_returning_participant(study=study, external_id=pid, external_study_id=prolific_study)
+    consent = study.current_consent()
+    if consent is None:
+        return _problem(request, status=503, study=study, title=_("Not ready yet"),
+                        message=_("This study has no consent information yet. Please try again later."))
+    form_class = ContinueForm if returning else ConsentForm
+    form_options = {} if returning else {"collect_email": study.collect_email}
+    if request.method == "GET":
+        initial = {name: params.cleaned_data[name] for name in PROLIFIC_PARAMS}
+        form = form_class(initial={**initial, "consent_version": consent.pk}, **form_options)
+    else:
+        form = form_class(request.POST, **form_options)
+        if form.is_valid():
+            try:
+                version = None if returning else study.consent_versions.filter(
+                    pk=form.cleaned_data["consent_version"]).first()
+                joined = services.join_study(
+                    study=study, consent_version=version, language=language,
+                    external_id=pid, external_study_id=prolific_study,
+                    email=form.cleaned_data.get("email") or "")
+            except services.SurveyError as error:
+                if error.status == 400:
+                    form.add_error(None, error.message)
+                else:
+                    return _problem(request, status=error.status, study=study, title=_("Sorry"), message=error.message)
+            else:
+                url = reverse("surveys:participant", args=[joined.secret])
+                if form.cleaned_data.get("SESSION_ID"):
+                    url += "?SESSION_ID=" + form.cleaned_data["SESSION_ID"]
+                return HttpResponseRedirect(url, status=303)
+    context.update({"form": form, "consent_text": _consent_text(consent, language), "returning": returning,
+                    "consent": consent})
+    return render(request, "surveys/landing.html", context, status=400 if form.errors else 200)
+
+
+def _consent_text(consent, language: str) -> str:
+    return translate(consent.text, language, consent.study.default_language)
+
+
+# --- /p/<token>/ -------------------------------------------------------------------------------------
+
+
+@never_cache
+@limit_body
+@require_http_methods(["GET", "POST"])
+def participant(request, secret: str):
+    """The participant's current page: baseline, intervention, items, or when the next wave opens."""
+    token = _token_or_404(secret)
+    person = token.participant
+    language = _use_study_language(request, person.study)
+    if request.method == "POST":
+        return _participant_post(request, person, secret, language)
+    state = selectors.get_participant_state(person)
+    return _render_state(request, person, secret, language, state)
+
+
+def _render_state(request, person: Participant, secret: str, language: str, state, *, form=None, status=200,
+                  notice: str = ""):
+    context = _participant_context(request, person, secret, language, state=state, notice=notice)
+    if state.kind == "withdrawn":
+        return render(request, "surveys/withdrawn.html", context, status=status)
+    if state.kind == "baseline":
+        items = selectors.list_missing_baseline_items(person)
+        context["form"] = form or AnswerPageForm(items=items, language=language)
+        return render(request, "surveys/baseline.html", context, status=status)
+    if state.kind in ("waiting", "over"):
+        context["completion_text"] = selectors.completion_text(person.study, language) if state.completed else ""
+        return render(request, "surveys/waiting.html", context, status=status)
+    wave = state.wave
+    submission = state.submission
+    if submission is None:
+        try:
+            submission = services.start_wave(participant=person, wave=wave,
+                                             user_agent=request.headers.get("User-Agent", ""),
+                                             session_id=request.GET.get("SESSION_ID", "")[:128], known_new=True)
+        except services.SurveyError as error:
+            return _problem(request, status=error.status, study=person.study, title=_("Sorry"),
+                            message=error.message, secret=secret)
+    elif request.GET.get("SESSION_ID"):
+        services.start_wave(participant=person, wave=wave, session_id=request.GET["SESSION_ID"][:128])
+    context.update({"wave": wave, "submission": submission})
+    intervention = None
+    if not submission.saw_intervention and submission.page == 0:
+        intervention = selectors.get_intervention(wave=wave, arm_id=person.arm_id)
+    if intervention is not None:
+        context.update({
+            "intervention_title": translate(intervention.title, language, person.study.default_language),
+            "intervention_content": translate(intervention.content, language, person.study.default_language),
+        })
+        return render(request, "surveys/intervention.html", context, status=status)
+    per_page = person.study.items_per_page
+    design = selectors.get_wave_design(wave, person.study)
+    codes = [code for code in selectors.page_codes(submission, submission.page, per_page) if code in design.items]
+    if form is None:  # unanswered questions: their HTML is the same for everyone
+        context["items_html"] = mark_safe("".join(_item_html(design, code, language) for code in codes))
+    pages = selectors.page_count(submission, per_page)
+    context.update({"form": form, "page": submission.page, "page_number": submission.page + 1, "pages": pages,
+                    "shown_ms": int(time.time() * 1000), "last_page": submission.page + 1 >= pages})
+    return render(request, "surveys/wave.html", context, status=status)
+
+
+_ITEM_HTML: dict = {}
+
+
+def _item_html(design: selectors.WaveDesign, code: str, language: str) -> str:
+    """An unanswered question's HTML, rendered once per process for each version of the wave's
+    items (`design.key` holds their rows: an edited item is a new key) and language."""
+    key = (design.key, code, language)
+    html = _ITEM_HTML.get(key)
+    if html is None:
+        (row,) = AnswerPageForm(items=[design.items[code]], language=language).rows()
+        html = render_to_string("surveys/_item.html", {"row": row})
+        if len(_ITEM_HTML) >= 4096:
+            _ITEM_HTML.clear()
+        _ITEM_HTML[key] = html
+    return html
+
+
+def _participant_post(request, person: Participant, secret: str, language: str):
+    step = request.POST.get("step", "")
+    if person.withdrawn_at is not None:
+        return _problem(request, status=403, study=person.study, title=_("You have withdrawn"),
+                        message=_("You have withdrawn from this study, so no more answers are stored. "
+                                  "Thank you for your time."), secret=secret)
+    if step == "baseline":
+        return _post_baseline(request, person, secret, language)
+    wave, submission = selectors.get_wave_and_submission(person, _int(request.POST.get("wave")))
+    if wave is None or step not in ("intervention", "answers"):
+        return _problem(request, status=400, study=person.study, title=_("Something went wrong"),
+                        message=_("The form was incomplete. Please go back to your personal link and try again."),
+                        secret=secret)
+    if not selectors.wave_accepts_answers(participant=person, wave=wave):
+        if submission is not None and submission.completed_at is not None:
+            return redirect_home(secret)
+        state = selectors.get_participant_state(person)
+        notice = _("Wave %(number)s closed on %(date)s; answers to it can no longer be stored.") % {
+            "number": wave.number, "date": _format_date(wave.closes_at)}
+        return _render_state(request, person, secret, language, state, status=410, notice=notice)
+    if step == "intervention":
+        services.acknowledge_intervention(participant=person, wave=wave)
+        return redirect_home(secret)
+    return _post_answers(request, person, secret, language, wave, submission)
+
+
+def _post_baseline(request, person: Participant, secret: str, language: str):
+    items = selectors.list_missing_baseline_items(person)
+    if not items:
+        return redirect_home(secret)
+    form = AnswerPageForm(request.POST, items=items, language=language)
+    if form.is_valid():
+        answers = {code: (None if a.missing else int(a.value)) for code, a in form.answers().items()}
+        try:
+            services.record_baseline(participant=person, answers=answers)
+        except services.InvalidAnswers as error:
+            form.add_service_errors(error.errors)
+        else:
+            return redirect_home(secret)
+    state = selectors.ParticipantState(kind="baseline")
+    return _render_state(request, person, secret, language, state, form=form, status=400)
+
+
+def _post_answers(request, person: Participant, secret: str, language: str, wave, submission):
+    page = _int(request.POST.get("page"))
+    if page is None or page < 0:
+        return _problem(request, status=400, study=person.study, title=_("Something went wrong"),
+                        message=_("The form was incomplete. Please go back to your personal link and try again."),
+                        secret=secret)
+    if submission is not None and (submission.completed_at is not None or page < submission.page):
+        return _after_answers(person, secret, submission)  # a double click or a retry
+    if submission is None:
+        submission = services.start_wave(participant=person, wave=wave,
+                                         user_agent=request.headers.get("User-Agent", ""))
+    if page != submission.page:
+        return _problem(request, status=400, study=person.study, title=_("This page is out of date"),
+                        message=_("Please continue on the current page of your personal link."), secret=secret)
+    items = selectors.get_wave_design(wave, person.study).items
+    codes = [c for c in selectors.page_codes(submission, page, person.study.items_per_page) if c in items]
+    page_items = [items[c] for c in codes]
+    # The usual page (every answer a plain option) needs no form; anything else gets the form's
+    # checks and messages.
+    answers = quick_answers(request.POST, page_items)
+    form = None
+    if answers is None:
+        form = AnswerPageForm(request.POST, items=page_items, language=language)
+        answers = form.answers() if form.is_valid() else None
+    if answers is not None:
+        shown = _int(request.POST.get("shown"))
+        page_time = int(time.time() * 1000) - shown if shown else None
+        try:
+            submission = services.submit_answers(participant=person, wave=wave, page=page, answers=answers,
+                                                 page_time_ms=page_time)
+        except services.InvalidAnswers as error:
+            if form is None:
+                form = AnswerPageForm(request.POST, items=page_items, language=language)
+                form.is_valid()
+            form.add_service_errors(error.errors)
+        except services.SurveyError as error:
+            return _problem(request, status=error.status, study=person.study, title=_("Sorry"),
+                            message=error.message, secret=secret)
+        else:
+            return _after_answers(person, secret, submission)
+    state = selectors.ParticipantState(kind="items", wave=wave, submission=submission)
+    return _render_state(request, person, secret, language, state, form=form, status=400)
+
+
+def _after_answers(person: Participant, secret: str, submission):
+    if submission.completed_at is not None and not person.is_preview:
+        wave = submission.wave
+        wave.study = person.study
+        url = wave.redirect_url()  # the wave's URL or Prolific code, else the study's completion URL
+        if url:
+            return HttpResponseRedirect(url, status=303)
+    return redirect_home(secret)
+
+
+def redirect_home(secret: str):
+    return HttpResponseRedirect(reverse("surveys:participant", args=[secret]), status=303)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _format_date(value) -> str:
+    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+# --- /p/<token>/withdraw/ and /p/<token>/my-data/ --------------------------------------------------
+
+
+@never_cache
+@limit_body
+@require_http_methods(["GET", "POST"])
+def withdraw(request, secret: str):
+    """Withdraw from the study, optionally deleting every answer."""
+    token = _token_or_404(secret)
+    person = token.participant
+    language = _use_study_language(request, person.study)
+    form = WithdrawForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        services.withdraw(participant=person, delete_answers=form.cleaned_data["delete_answers"])
+        return HttpResponseRedirect(reverse("surveys:withdraw", args=[secret]), status=303)
+    has_answers = bool(person.groups) or person.submissions.exists()
+    context = _participant_context(request, person, secret, language, form=form, has_answers=has_answers,
+                                   data_access=token.grants_data_access)
+    return render(request, "surveys/withdraw.html", context, status=400 if form.errors else 200)
+
+
+MY_DATA_COLUMNS = ["participant", "wave", "item", "question", "value", "value_label", "text", "missing",
+                   "answered_at"]
+
+
+def _csv_safe(value):
+    # Spreadsheets run cells starting with these as formulas; free text must never do that.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@never_cache
+@require_GET
+def my_data(request, secret: str):
+    """The participant's own answers as CSV."""
+    token = _token_or_404(secret)
+    person = token.participant
+    language = _use_study_language(request, person.study)
+    if not token.grants_data_access:
+        return _problem(request, status=403, study=person.study, secret=secret,
+                        title=_("Please use your first personal link"),
+                        message=_("This link was issued when you returned through Prolific. To protect your "
+                                  "answers, downloading them needs the personal link you received when you joined."))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="my-answers-{person.public_id}.csv"'
+    response.write("\ufeff")  # spreadsheet programs read UTF-8 only with a byte order mark
+    writer = csv.DictWriter(response, fieldnames=MY_DATA_COLUMNS)
+    writer.writeheader()
+    for row in selectors.list_my_answers(person, language=language):
+        writer.writerow({key: _csv_safe(value) for key, value in row.items()})
+    return response
+
+
+# --- /studies/<slug>/preview/ ----------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def preview(request, slug: str):
+    """A study member takes any wave as a test participant (never analysed or exported)."""
+    study = selectors.get_preview_study(user=request.user, slug=slug)
+    form = PreviewForm(request.POST if request.method == "POST" else None, study=study,
+                       initial={"arm": study.arms.filter(is_control=True).first(),
+                                "language": translation.get_language() if translation.get_language()
+                                in study.languages else study.default_language})
+    if request.method == "POST" and form.is_valid():
+        language = form.cleaned_data["language"]
+        _person, secret = services.start_preview(study=study, wave=form.cleaned_data["wave"],
+                                                 arm=form.cleaned_data["arm"], language=language)
+        response = HttpResponseRedirect(reverse("surveys:participant", args=[secret]), status=303)
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
+        return response
+    previews = study.participants.filter(is_preview=True).count()
+    return render(request, "surveys/preview.html", {"study": study, "form": form, "previews": previews},
+                  status=400 if form.errors else 200)
