@@ -13,7 +13,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from analysis import services  # noqa: E402
+from analysis.pipeline import services  # noqa: E402
 from disagreement.celery import app  # noqa: E402
 
 _compute = services.wave_index_frame
