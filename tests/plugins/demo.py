@@ -26,7 +26,7 @@ DEMO_PARTICIPANTS = 120  # enough for every page and effect to have something to
 class DemoSnapshot:
     """The rows `seed_demo` wrote, table by table in an order that satisfies foreign keys."""
 
-    tables: tuple  # (model, rows) per table with new rows; a row holds its concrete fields' values
+    tables: tuple  # (model, rows) per table with new rows; a row holds the values of its columns
     output: str  # what the command printed (stdout, then stderr)
 
     @cached_property
@@ -36,7 +36,7 @@ class DemoSnapshot:
         quote = connection.ops.quote_name
         statements = []
         for model, rows in self.tables:
-            fields = model._meta.concrete_fields
+            fields = model._meta.local_concrete_fields
             sql = "INSERT INTO {} ({}) VALUES ({})".format(
                 quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields)))
             prepared = [tuple(f.get_db_prep_save(value, connection) for f, value in zip(fields, row, strict=True))
@@ -78,8 +78,8 @@ def _models() -> list:
 
 
 def _rows(model) -> dict:
-    """Every row of the model's table (its concrete fields' values) by primary key."""
-    fields = [f.attname for f in model._meta.concrete_fields]
+    """Every row of the model's own table (the values of its columns) by primary key."""
+    fields = [f.attname for f in model._meta.local_concrete_fields]
     pk = fields.index(model._meta.pk.attname)
     return {row[pk]: row for row in model._base_manager.values_list(*fields)}
 
