@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.db import connection
-from django.http import Http404
 from django.utils import timezone
 
 from surveys.models import (
@@ -128,14 +127,6 @@ def get_returning_participant(*, study: Study, external_id: str, external_study_
     return Participant.objects.filter(
         study=study, external_id=external_id, external_study_id=external_study_id, is_preview=False
     ).first()
-
-
-def get_preview_study(*, user, slug: str) -> Study:
-    """`slug` if `user` is a member of it (any status); 404 otherwise, so non-members learn nothing."""
-    study = Study.objects.for_user(user).filter(slug=slug).first()
-    if study is None:
-        raise Http404("No such study.")
-    return study
 
 
 def list_grouping_items(study: Study) -> list[Item]:

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from analysis.models import AnalysisRun
 from analysis.pipeline.services import CODE_VERSION
+from common import formats
 from surveys.models import Arm, Exclusion, Item, Study, Wave
 
 CHUNK_BYTES = 1 << 18  # bytes per streamed block
@@ -41,7 +42,6 @@ WIDE_BATCH = 2_000  # participants per written block of the wide shape
 STATA_NAME_LIMIT = 32
 STATA_STRING_LIMIT = 2045
 
-FORMATS = ("csv", "parquet", "sav", "dta")
 SHAPES = ("long", "wide")
 RESERVED = {"participant", "external_id", "wave", "item", "value", "text", "missing", "answered_at",
             "response_time_ms", "arm", "status"}
@@ -659,4 +659,5 @@ def export_stream(spec: ExportSpec, *, file_format: str, user) -> Iterator[bytes
 
 def export_filename(spec: ExportSpec, file_format: str, stamp: dt.datetime | None = None) -> str:
     stamp = stamp or timezone.now()
-    return f"{spec.study.slug}_{spec.shape}_{stamp:%Y%m%dT%H%M%SZ}.{file_format}"
+    extension = formats.DATA_EXPORT.get(file_format).extension
+    return f"{spec.study.slug}_{spec.shape}_{stamp:%Y%m%dT%H%M%SZ}.{extension}"

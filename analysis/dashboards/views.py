@@ -1,4 +1,4 @@
-"""Researcher pages (login required; a non-member gets 404). Thin: validate the controls (query
+"""Researcher pages (login required; a non-member gets 404, `common.access` decides). Thin: validate the controls (query
 parameters, so a view can be bookmarked), read stored results, build figures, render.
 
 Every chart's data is also served as CSV from the same URL with `?format=csv&chart=<name>`.
@@ -10,8 +10,8 @@ import pandas as pd
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -28,13 +28,9 @@ from analysis.stats.quality import (
     flagged_participants,
     summarize_flags,
 )
+from common import access
 from surveys.attrition import attrition_context
 from surveys.models import Item, Study
-
-
-def member_study(request, slug: str) -> Study:
-    return get_object_or_404(Study.objects.for_user(request.user), slug=slug)
-
 
 # --- Shared pieces ----------------------------------------------------------------------------------
 
@@ -108,7 +104,7 @@ def study_list(request):
 
 @login_required
 def study_overview(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     counts = dashboards.submission_counts(study_id=study.pk)
     funnel = dashboards.attrition_funnel_frame(study_id=study.pk, counts=counts)
     if _wants_csv(request):
@@ -118,7 +114,7 @@ def study_overview(request, slug: str):
         "study": study, "page": "overview",
         "waves": dashboards.list_wave_rows(study_id=study.pk, counts=counts),
         "analysis": dashboards.analysis_state(study_id=study.pk),
-        "can_recompute": selectors.user_may_recompute(user=request.user, study=study),
+        "can_recompute": access.may_recompute(request.user, study),
         "joined": joined,
         "analysable": dashboards.count_analysable_participants(study_id=study.pk),
         "charts": [_chart(request, study, "funnel", charts.funnel_figure(funnel),
@@ -133,9 +129,7 @@ def study_overview(request, slug: str):
 @login_required
 @require_POST
 def study_recompute(request, slug: str):
-    study = member_study(request, slug)
-    if not selectors.user_may_recompute(user=request.user, study=study):
-        return HttpResponseForbidden("Only owners and analysts may recompute.")
+    study = access.get_member_study(request.user, slug, roles=access.may_recompute)
     runs = recompute_study(study_id=study.pk)
     messages.success(request, f"Recompute queued for {len(runs)} wave(s).")
     return redirect("study-overview", slug=study.slug)
@@ -161,7 +155,7 @@ class TrendControls(forms.Form):
 
 @login_required
 def study_trends(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     stored = dashboards.stored_index_keys(study_id=study.pk)
     indices = dashboards.list_stored_indices(study_id=study.pk, keys=stored) or ["mad_pairwise"]
     every_item = dashboards.study_items(study=study)
@@ -237,7 +231,7 @@ class DistributionControls(forms.Form):
 
 @login_required
 def study_distributions(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     every_item = dashboards.study_items(study=study)
     items = dashboards.list_numeric_items(study_id=study.pk, items=every_item)
     form = _controls(DistributionControls, request, items=items,
@@ -292,7 +286,7 @@ class EffectControls(forms.Form):
 
 @login_required
 def study_effects(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     every_item = dashboards.study_items(study=study)
     items, pooled_stored, stored_groups = dashboards.effect_items(study_id=study.pk, items=every_item)
     outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.CELL_INDEX_ORDER[:-1], *dashboards.PAIR_INDICES,
@@ -407,7 +401,7 @@ def _quality_context(request, study: Study, speed: str, rows: str = "all",
         "submissions": len(flags), "computed_at": _last_computed(study),
         "charts": [_chart(request, study, "quality", charts.quality_figure(summary, title="flagged submissions per wave"),
                           caption="Share of each wave's submissions flagged by each screen.")],
-        "can_exclude": selectors.user_may_recompute(user=request.user, study=study),
+        "can_exclude": access.may_exclude(request.user, study),
         "flaggable": people.loc[~people["excluded"], "participant"].tolist(),
     }
     return context, frames
@@ -423,7 +417,7 @@ def _last_computed(study: Study):
 
 @login_required
 def study_quality(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     form = _controls(QualityControls, request)
     context = {"study": study, "page": "quality", "form": form}
     if not form.is_valid():
@@ -439,9 +433,7 @@ def study_quality(request, slug: str):
 @login_required
 @require_POST
 def study_exclude(request, slug: str):
-    study = member_study(request, slug)
-    if not selectors.user_may_recompute(user=request.user, study=study):
-        return HttpResponseForbidden("Only owners and analysts may exclude participants.")
+    study = access.get_member_study(request.user, slug, roles=access.may_exclude)
     speed = request.GET.get("speed", "0.33")
     speed = speed if speed in dict(SPEEDER_SHARES) else "0.33"
     extra, _frames = _quality_context(request, study, speed, checked=frozenset(request.POST.getlist("participants")))

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Sum, Value
 from django.db.models.functions import Cast, Coalesce
 
+from common import access
 from surveys.models import Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 
@@ -264,7 +265,7 @@ def list_study_summaries(*, user) -> list[dict]:
     from analysis.models import AnalysisRun
 
     summaries = []
-    for study in Study.objects.for_user(user).order_by("slug"):
+    for study in access.studies_for(user).order_by("slug"):
         current = Wave.objects.filter(study=study).open(timezone.now()).first()
         last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
         summaries.append({
@@ -292,10 +293,3 @@ def list_wave_summaries(*, study_id: int) -> list[dict]:
             "response_rate": completed / enrolled if enrolled else None, "run": run,
         })
     return rows
-
-
-def user_may_recompute(*, user, study: Study) -> bool:
-    from surveys.models import Membership
-
-    return user.is_superuser or Membership.objects.filter(
-        study=study, user=user, role__in=[Membership.Role.OWNER, Membership.Role.ANALYST]).exists()
