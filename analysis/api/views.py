@@ -22,7 +22,7 @@ from analysis.api.serializers import (
     RecomputeSerializer,
 )
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-from analysis.pipeline.services import recompute_study
+from analysis.pipeline.enqueue import recompute_study
 from surveys.api import (
     DATA_ROLES,
     EXTERNAL_ID_ROLES,
