@@ -19,11 +19,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.pipeline.services import (
-    compute_study_effects,
-    compute_wave_indices,
-    waves_needing_indices,
-)
+from analysis.pipeline.effects import compute_study_effects
+from analysis.pipeline.enqueue import waves_needing_indices
+from analysis.pipeline.indices import compute_wave_indices
 from analysis.stats.simulate import (
     DEMO_AGREE_LABELS,
     DEMO_FREQUENCY_LABELS,

@@ -1,1 +1,1 @@
-"""Plumbing shared by the apps: who may do what, API, Celery and fast-SQL helpers (no models)."""
+"""Plumbing shared by the apps (access rules, API, Celery, fast SQL): no models, imports neither app."""

@@ -31,9 +31,9 @@ from django.db import connection
 from django.utils import timezone
 
 from analysis.models import AnalysisRun
-from analysis.pipeline.services import CODE_VERSION
-from common import formats
-from surveys.models import Arm, Exclusion, Item, Study, Wave
+from analysis.pipeline.provenance import CODE_VERSION
+from common import fastsql, formats
+from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 CHUNK_BYTES = 1 << 18  # bytes per streamed block
 PARQUET_BLOCK = 2 << 20  # bytes of CSV per Parquet row group (~30,000 rows; bigger blocks cost memory)
@@ -97,7 +97,7 @@ def _where(spec: ExportSpec) -> tuple[str, list]:
     clauses, params = ["p.study_id = %s", "w.study_id = %s", "NOT p.is_preview"], [spec.study.pk, spec.study.pk]
     if not spec.include_excluded:
         clauses.append("p.withdrawn_at IS NULL")
-        clauses.append("NOT EXISTS (SELECT 1 FROM surveys_exclusion e WHERE e.participant_id = p.id"
+        clauses.append(f"NOT EXISTS (SELECT 1 FROM {fastsql.table(Exclusion)} e WHERE e.participant_id = p.id"
                        " AND e.lifted_at IS NULL)")
     for column, values in (("w.number", spec.waves), ("a.name", spec.arms), ("i.code", spec.items)):
         if values:
@@ -115,15 +115,16 @@ def _where(spec: ExportSpec) -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
-FROM = ("FROM surveys_response r"
-        " JOIN surveys_submission s ON s.id = r.submission_id"
-        " JOIN surveys_participant p ON p.id = s.participant_id"
-        " JOIN surveys_wave w ON w.id = s.wave_id"
-        " JOIN surveys_item i ON i.id = r.item_id"
-        " LEFT JOIN surveys_arm a ON a.id = p.arm_id")
+FROM = (f"FROM {fastsql.table(Response)} r"
+        f" JOIN {fastsql.table(Submission)} s ON s.id = r.submission_id"
+        f" JOIN {fastsql.table(Participant)} p ON p.id = s.participant_id"
+        f" JOIN {fastsql.table(Wave)} w ON w.id = s.wave_id"
+        f" JOIN {fastsql.table(Item)} i ON i.id = r.item_id"
+        f" LEFT JOIN {fastsql.table(Arm)} a ON a.id = p.arm_id")
 
-STATUS_SQL = ("CASE WHEN p.withdrawn_at IS NOT NULL THEN 'withdrawn' WHEN EXISTS (SELECT 1 FROM surveys_exclusion e"
-              " WHERE e.participant_id = p.id AND e.lifted_at IS NULL) THEN 'excluded' ELSE 'active' END")
+STATUS_SQL = ("CASE WHEN p.withdrawn_at IS NOT NULL THEN 'withdrawn'"
+              f" WHEN EXISTS (SELECT 1 FROM {fastsql.table(Exclusion)} e WHERE e.participant_id = p.id"
+              " AND e.lifted_at IS NULL) THEN 'excluded' ELSE 'active' END")
 
 
 def long_columns(spec: ExportSpec) -> list[str]:

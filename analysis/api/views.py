@@ -18,7 +18,7 @@ from analysis.api.serializers import (
     RecomputeSerializer,
 )
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-from analysis.pipeline.services import recompute_study
+from analysis.pipeline.enqueue import recompute_study
 from common import access, formats
 from common.api import IntegerFilter, StudyListApi, StudyScopedMixin, parse_bool
 from surveys.models import ApiToken, ExportAudit, Item

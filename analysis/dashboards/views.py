@@ -20,8 +20,9 @@ from django.views.decorators.http import require_POST
 from analysis import charts
 from analysis.dashboards import reads as dashboards
 from analysis.models import AnalysisRun
-from analysis.pipeline import inputs as selectors
-from analysis.pipeline.services import exclude_participants, recompute_study
+from analysis.pipeline.enqueue import recompute_study
+from analysis.pipeline.runs import last_finished_run
+from analysis.pipeline.state import analysis_state
 from analysis.stats.quality import (
     QualityRules,
     flag_submissions,
@@ -30,6 +31,7 @@ from analysis.stats.quality import (
 )
 from common import access
 from surveys.attrition import attrition_context
+from surveys.exclusions import exclude_participants
 from surveys.models import Item, Study
 
 # --- Shared pieces ----------------------------------------------------------------------------------
@@ -98,7 +100,7 @@ def _latest(values) -> object:
 
 @login_required
 def study_list(request):
-    studies = selectors.list_study_summaries(user=request.user)
+    studies = dashboards.list_study_summaries(user=request.user)
     return render(request, "analysis/study_list.html", {"studies": studies})
 
 
@@ -113,7 +115,7 @@ def study_overview(request, slug: str):
     context = {
         "study": study, "page": "overview",
         "waves": dashboards.list_wave_rows(study_id=study.pk, counts=counts),
-        "analysis": dashboards.analysis_state(study_id=study.pk),
+        "analysis": analysis_state(study_id=study.pk),
         "can_recompute": access.may_recompute(request.user, study),
         "joined": joined,
         "analysable": dashboards.count_analysable_participants(study_id=study.pk),
@@ -334,7 +336,7 @@ def study_effects(request, slug: str):
             waves, title=f"{outcome} of {what} per wave{within}", intervention_wave=marked),
             caption="Effect per wave; waves before the intervention are placebo checks (the last one is the reference)."),
     ]
-    run = dashboards.last_run(study_id=study.pk, kind=AnalysisRun.Kind.EFFECTS)
+    run = last_finished_run(study_id=study.pk, kind=AnalysisRun.Kind.EFFECTS)
     context.update({
         "item": item, "what": what, "charts": page_charts, "run": run,
         "n": int(pooled["n"].max()) if len(pooled) else 0,
@@ -411,7 +413,7 @@ FLAG_NAMES = ("attention", "speeder", "straightlining")
 
 
 def _last_computed(study: Study):
-    run = dashboards.last_run(study_id=study.pk, kind=AnalysisRun.Kind.INDICES)
+    run = last_finished_run(study_id=study.pk, kind=AnalysisRun.Kind.INDICES)
     return run.finished_at if run else None
 
 
