@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from analysis.models import AnalysisRun
 from analysis.pipeline.services import CODE_VERSION
+from common import group_keys
 from surveys.models import Arm, Exclusion, Item, Study, Wave
 
 CHUNK_BYTES = 1 << 18  # bytes per streamed block
@@ -76,7 +77,7 @@ class ExportSpec:
 
     def parameters(self) -> dict:
         return {"shape": self.shape, "wave": self.waves, "arm": self.arms, "item": self.items,
-                "group": ":".join(self.group) if self.group else None, "include_excluded": self.include_excluded,
+                "group": group_keys.single(*self.group) if self.group else None, "include_excluded": self.include_excluded,
                 "include_external_id": self.include_external_id, "language": self.language}
 
 
@@ -105,7 +106,7 @@ def _where(spec: ExportSpec) -> tuple[str, list]:
             params.extend(values)
     if spec.group:
         code, value = spec.group
-        if code == "arm":
+        if code == group_keys.ARM:
             clauses.append("a.name = %s")
             params.append(value)
         else:

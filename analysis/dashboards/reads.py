@@ -19,6 +19,7 @@ from analysis.models import (
     SubmissionQuality,
     WaveAnswerCount,
 )
+from common import group_keys
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Submission, Wave
 
 #: Indices between two groups (DESIGN section 4) shown under the trends of a grouping.
@@ -52,7 +53,7 @@ def study_items(*, study) -> list[Item]:
 
 
 def list_groupings(*, study_id: int, items: list[Item] | None = None) -> list[Grouping]:
-    groupings = [Grouping("all", "everyone"), Grouping("arm", "arm")]
+    groupings = [Grouping(group_keys.ALL, "everyone"), Grouping(group_keys.ARM, "arm")]
     if items is None:
         codes = Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).order_by("order", "id") \
             .values_list("code", flat=True)
@@ -76,38 +77,26 @@ def count_analysable_participants(*, study_id: int) -> int:
 
 def group_labels(*, study_id: int, language: str, items: list[Item] | None = None) -> dict[str, str]:
     """Readable names of the single-group keys: `side:1` -> `side: left`, `arm:x` -> `arm x`."""
-    labels = {"all": "everyone"}
+    labels = {group_keys.ALL: "everyone"}
     for name in Arm.objects.filter(study_id=study_id).values_list("name", flat=True):
-        labels[f"arm:{name}"] = f"arm {name}"
+        labels[group_keys.arm(name)] = f"arm {name}"
     if items is None:
         items = list(Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).select_related("study"))
     for item in items:
         if item.role != Item.Role.GROUPING:
             continue
         for value, text in item.value_labels(language).items():
-            labels[f"{item.code}:{_format_value(value)}"] = f"{item.code}: {text}"
+            labels[group_keys.single(item.code, group_keys.format_value(value, text_as_number=True))] = \
+                f"{item.code}: {text}"
     return labels
 
 
 def label_group(key: str, labels: dict[str, str]) -> str:
     """A single key by its label; a pair `A|B` as `A - B` (signed values are A minus B)."""
-    if "|" in key:
-        first, second = key.split("|", 1)
+    if group_keys.is_pair(key):
+        first, second = group_keys.split_pair(key)
         return f"{labels.get(first, first)} − {labels.get(second, second)}"
     return labels.get(key, key)
-
-
-def _format_value(value) -> str | None:
-    # Group keys show JSON numbers as integers when whole ("side:1", never "side:1.0").
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if number != number:
-        return None
-    return str(int(number)) if number.is_integer() else str(value)
 
 
 def stored_index_keys(*, study_id: int) -> set[tuple[str, str]]:
@@ -126,12 +115,10 @@ def list_stored_groups(*, study_id: int, keys: set[tuple[str, str]] | None = Non
 
 def groups_of(grouping: str, stored: list[str]) -> tuple[list[str], list[str]]:
     """The single keys and pair keys that belong to `grouping` (`all`, `arm` or a code)."""
-    if grouping == "all":
-        return (["all"] if "all" in stored else []), []
-    prefix = f"{grouping}:"
-    singles = [g for g in stored if g.startswith(prefix) and "|" not in g]
-    pairs = [g for g in stored if "|" in g and all(part.startswith(prefix) for part in g.split("|"))]
-    return singles, pairs
+    if grouping == group_keys.ALL:
+        return ([group_keys.ALL] if group_keys.ALL in stored else []), []
+    mine = [g for g in stored if group_keys.of_column(g, grouping)]
+    return [g for g in mine if not group_keys.is_pair(g)], [g for g in mine if group_keys.is_pair(g)]
 
 
 def list_stored_indices(*, study_id: int, keys: set[tuple[str, str]] | None = None) -> list[str]:
@@ -201,12 +188,12 @@ def answer_count_frame(answers: pd.DataFrame, *, grouping_codes: list[str]) -> p
     item_codes, items = pd.factorize(answers["item"].to_numpy()[answered])
     value_codes, values = pd.factorize(answers["value"].to_numpy()[answered])
     parts = []
-    for grouping in ("all", "arm", *grouping_codes):
-        if grouping == "all":
-            group_codes, keys = np.zeros(len(item_codes), dtype=np.intp), ["all"]
+    for grouping in (group_keys.ALL, group_keys.ARM, *grouping_codes):
+        if grouping == group_keys.ALL:
+            group_codes, keys = np.zeros(len(item_codes), dtype=np.intp), [group_keys.ALL]
         else:
             group_codes, found = pd.factorize(answers[grouping].to_numpy()[answered], use_na_sentinel=False)
-            keys = [f"{grouping}:(none)" if v is None or v != v else f"{grouping}:{v}" for v in found]
+            keys = [group_keys.single(grouping, v) for v in found]
         cells = (item_codes * len(keys) + group_codes) * len(values) + value_codes
         counts = np.bincount(cells, minlength=len(items) * len(keys) * len(values))
         hit = np.flatnonzero(counts)
@@ -390,7 +377,7 @@ def effect_items(*, study_id: int, items: list[Item] | None = None) -> tuple[lis
     pooled over items exist, and the single groups (not `all`, not pairs). One DISTINCT query."""
     pairs = set(EffectEstimate.objects.filter(study_id=study_id).order_by().values_list("item_id", "group").distinct())
     ids = {item_id for item_id, _group in pairs}
-    groups = sorted({group for _item, group in pairs if group != "all" and "|" not in group})
+    groups = sorted({group for _item, group in pairs if group != group_keys.ALL and not group_keys.is_pair(group)})
     return [item for item in list_numeric_items(study_id=study_id, items=items) if item.pk in ids], None in ids, groups
 
 

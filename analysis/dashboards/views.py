@@ -28,6 +28,7 @@ from analysis.stats.quality import (
     flagged_participants,
     summarize_flags,
 )
+from common import group_keys
 from surveys.attrition import attrition_context
 from surveys.models import Item, Study
 
@@ -284,8 +285,8 @@ class EffectControls(forms.Form):
         self.fields["item"].choices = ([("pooled", "all items pooled")] if pooled else []) + \
             [(i.code, i.code) for i in items]
         self.fields["item"].initial = items[0].code if items else "pooled"
-        self.fields["group"].choices = [("all", "everyone (and between groups)")] + list(groups.items())
-        self.fields["group"].initial = "all"
+        self.fields["group"].choices = [(group_keys.ALL, "everyone (and between groups)")] + list(groups.items())
+        self.fields["group"].initial = group_keys.ALL
         self.fields["outcome"].choices = [(o, o) for o in outcomes]
         self.fields["outcome"].initial = default_outcome
 
@@ -323,7 +324,7 @@ def study_effects(request, slug: str):
     if _wants_csv(request):
         return _csv_or_400(request, study, frames)
     marked = dashboards.intervention_wave(study_id=study.pk)
-    within = "" if group == "all" else f", within {groups[group]}"
+    within = "" if group == group_keys.ALL else f", within {groups[group]}"
     page_charts = []
     if len(individual):
         page_charts.append(_chart(request, study, "individual", charts.forest_figure(
@@ -353,13 +354,13 @@ def study_effects(request, slug: str):
 
 
 def _in_group(frame: pd.DataFrame, group: str) -> pd.Series:
-    if group == "all":
+    if group == group_keys.ALL:
         return _whole_sample(frame)
     return frame["group"] == group
 
 
 def _whole_sample(frame: pd.DataFrame) -> pd.Series:
-    return (frame["group"] == "all") | frame["group"].str.contains("|", regex=False)
+    return (frame["group"] == group_keys.ALL) | frame["group"].str.contains(group_keys.PAIR_SEPARATOR, regex=False)
 
 
 # --- Quality ----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Sum, Value
 from django.db.models.functions import Cast, Coalesce
 
+from common import group_keys
 from surveys.models import Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 
@@ -65,16 +66,8 @@ def _normalise_group_values(frame: pd.DataFrame, grouping_codes: list[str]) -> p
     # JSON values arrive as numbers (1, 2.0) or strings; group keys show them as "side:1".
     for code in grouping_codes:
         column = frame.pop(f"g_{code}")
-        frame[code] = column.map(_format_group_value)
+        frame[code] = column.map(group_keys.format_value)
     return frame
-
-
-def _format_group_value(value) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def wave_counts_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from django.db.models.functions import Length
 
 from analysis.pipeline import inputs as selectors
 from analysis.stats.text import TextScorer, text_indices
+from common import group_keys
 from surveys.models import Item, Participant, Response
 
 COLUMNS = ["wave", "item", "group", "index", "value", "ci_low", "ci_high", "n"]
@@ -48,7 +49,7 @@ def wave_texts_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
         *[f"submission__participant__groups__{code}" for code in grouping])
     frame = pd.DataFrame.from_records(list(rows), columns=["wave", "item", "text", "arm", *grouping])
     for code in grouping:
-        frame[code] = frame[code].map(selectors._format_group_value)
+        frame[code] = frame[code].map(group_keys.format_value)
     return frame
 
 
@@ -70,10 +71,10 @@ def text_index_frame(texts: pd.DataFrame, *, grouping: list[str], seed: int, boo
     rng = np.random.default_rng(seed)
     rows = []
     for (wave, item), cell in texts.groupby(["wave", "item"], sort=True):
-        groups = [("all", cell)]
-        groups += [(f"arm:{arm}", rows_) for arm, rows_ in cell.groupby("arm", sort=True)]
+        groups = [(group_keys.ALL, cell)]
+        groups += [(group_keys.arm(arm), rows_) for arm, rows_ in cell.groupby("arm", sort=True)]
         for code in grouping:
-            groups += [(f"{code}:{value}", rows_) for value, rows_ in cell.groupby(code, sort=True)]
+            groups += [(group_keys.single(code, value), rows_) for value, rows_ in cell.groupby(code, sort=True)]
         for group, rows_ in groups:
             for found in text_indices(rows_["negativity"].to_numpy(), rows_["scored"].to_numpy(),
                                       bootstrap=bootstrap, seed=rng, level=level):

@@ -14,9 +14,9 @@ into count tables, one ``(cells, k)`` matrix per scale length k, and evaluates e
   items flipped), ``constraint`` (per group) and ``alignment`` (per pair of groups), with
   intervals from resampling participants (:func:`analysis.stats.bootstrap.resample_weights`).
 
-Group keys (DESIGN section 4): ``all``; ``<col>:<value>`` for each value of each column in
-``by`` (values sorted; integral floats shown without ".0"); ``<col>:<a>|<col>:<b>`` for each
-pair of groups of one column. A participant's group is taken per wave; a participant without
+Group keys (formatted by :mod:`common.group_keys`): ``all``; ``<col>:<value>`` for each value
+of each column in ``by`` (values sorted; integral floats shown without ".0");
+``<col>:<a>|<col>:<b>`` for each pair of groups of one column. A participant's group is taken per wave; a participant without
 a value for a column is in ``all`` only. Group rows appear for the waves in which the group has
 participants.
 """
@@ -40,12 +40,13 @@ from analysis.stats.bootstrap import (
     resample_counts,
     resample_weights,
 )
+from common import group_keys
 
 COLUMNS = ("wave", "item", "group", "index", "value", "ci_low", "ci_high", "n")
 REQUIRED_COLUMNS = ("participant", "wave", "item", "value")
 PARTICIPANT_PARTS = ("pooled", "constraint", "alignment")
 INDEX_ORDER = (*ix.CELL_INDICES, *ix.PAIR_INDICES, *ix.ACROSS_ITEM_INDICES)
-ALL = "all"
+ALL = group_keys.ALL
 _GRID_TOLERANCE = 1e-6
 
 
@@ -223,12 +224,6 @@ class _Design:
         return np.array([scale.k for scale in self.scales])
 
 
-def _format_group_value(value) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _factorize(column: pd.Series, *, sort: bool = True) -> tuple[np.ndarray, list]:
     try:
         codes, uniques = pd.factorize(column, sort=sort)
@@ -312,9 +307,9 @@ def _design_and_rows(answers, scales, by, reverse, missing_codes):
         codes, values_c = _factorize(answers[column])
         group_codes.append(codes)
         first_slot = len(slots)
-        slots.extend(_Slot(f"{column}:{_format_group_value(v)}", c, g) for g, v in enumerate(values_c))
+        slots.extend(_Slot(group_keys.single(column, v), c, g) for g, v in enumerate(values_c))
         for a, b in combinations(range(len(values_c)), 2):
-            key = f"{slots[first_slot + a].key}|{slots[first_slot + b].key}"
+            key = group_keys.pair(slots[first_slot + a].key, slots[first_slot + b].key)
             pairs.append(_Pair(key, c, first_slot + a, first_slot + b))
     design = _Design(waves, items, item_scales, reverse_mask, tuple(by), slots, pairs)
     rows = {

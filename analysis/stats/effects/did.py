@@ -12,6 +12,7 @@ import numpy as np
 from analysis.stats import indices as ix
 from analysis.stats.effects.panel import POOLED, _bootstrap_summary, _ri_p
 from analysis.stats.tables import Scale
+from common import group_keys
 
 # --------------------------------------------------------------------------- indices
 
@@ -62,11 +63,11 @@ def _index_pairs(panel) -> list[tuple[int, int]]:
 def _group_key(panel, target) -> str:
     """``all``, ``<by>:<g>`` (target ``("group", g)``) or ``<by>:<a>|<by>:<b>`` (target ``(a, b)``)."""
     if target is None:
-        return "all"
+        return group_keys.ALL
     names, by = panel.group_names, panel.by
     if target[0] == "group":
-        return f"{by}:{names[target[1]]}"
-    return f"{by}:{names[target[0]]}|{by}:{names[target[1]]}"
+        return group_keys.single(by, names[target[1]])
+    return group_keys.pair(group_keys.single(by, names[target[0]]), group_keys.single(by, names[target[1]]))
 
 
 def _index_targets(panel, name) -> list:
