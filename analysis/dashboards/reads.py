@@ -19,16 +19,19 @@ from analysis.models import (
     SubmissionQuality,
     WaveAnswerCount,
 )
+from analysis.stats import glossary
 from common import group_keys
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Submission, Wave
 
-#: Indices between two groups (DESIGN section 4) shown under the trends of a grouping.
-BETWEEN_GROUP_INDICES = ("group_gap", "wasserstein")
+#: Indices between two groups shown under the trends of a grouping.
+BETWEEN_GROUP_INDICES = glossary.where(glossary.PAIR, between_chart=True)
 #: Order of the per-cell indices in the selector; others (pair, across-item) follow.
-CELL_INDEX_ORDER = ("mad_pairwise", "agreement_a", "leik_d", "tw_consensus", "entropy_norm", "bimodality",
-                    "esteban_ray", "mean", "sd", "n")
-ACROSS_ITEM_INDICES = ("constraint", "alignment")
-PAIR_INDICES = ("group_gap", "cohens_d", "wasserstein", "overlap")
+CELL_INDEX_ORDER = glossary.display_order(glossary.CELL)
+ACROSS_ITEM_INDICES = glossary.names(glossary.ACROSS_ITEM)
+PAIR_INDICES = glossary.names(glossary.PAIR)
+#: The indices of the effects page's outcome selector, in display order.
+EFFECT_INDICES = tuple(name for name in glossary.display_order(glossary.CELL, glossary.PAIR, glossary.ACROSS_ITEM)
+                       if not glossary.entry(name).count)
 INDIVIDUAL_OUTCOMES = ("value", "extremity", "distance_other_group")
 
 
@@ -128,7 +131,9 @@ def list_stored_indices(*, study_id: int, keys: set[tuple[str, str]] | None = No
     else:
         names = set(IndexResult.objects.filter(study_id=study_id).order_by().values_list("index", flat=True)
                     .distinct())
-    ordered = [name for name in (*CELL_INDEX_ORDER, *ACROSS_ITEM_INDICES) if name in names]
+    # Pair indices are drawn under the trends of a grouping, not chosen; unknown names go last.
+    ordered = [name for name in glossary.display_order(glossary.CELL, glossary.ACROSS_ITEM, glossary.TEXT)
+               if name in names]
     return ordered + sorted(names - set(ordered) - set(PAIR_INDICES))
 
 
@@ -393,7 +398,7 @@ def effects_frame(*, study_id: int, item_id: int | None, sample: str, pooled: bo
         "arm__name", "outcome", "method", "group", "wave__number", "estimate", "se", "ci_low", "ci_high",
         "p_value", "p_holm", "p_ri", "n", "attrition_warning", "is_primary")
     frame = pd.DataFrame.from_records(list(records), columns=EFFECT_COLUMNS)
-    rank = {name: i for i, name in enumerate((*INDIVIDUAL_OUTCOMES, *CELL_INDEX_ORDER, *PAIR_INDICES))}
+    rank = {name: i for i, name in enumerate((*INDIVIDUAL_OUTCOMES, *glossary.display_order(glossary.CELL, glossary.PAIR)))}
     frame = frame.sort_values(["arm", "outcome", "wave"], key=lambda s: s.map(lambda v: rank.get(v, len(rank)))
                               if s.name == "outcome" else s, kind="stable", ignore_index=True)
     return frame.astype({c: float for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "p_holm", "p_ri")})

@@ -22,6 +22,7 @@ from analysis.dashboards import reads as dashboards
 from analysis.models import AnalysisRun
 from analysis.pipeline import inputs as selectors
 from analysis.pipeline.services import exclude_participants, recompute_study
+from analysis.stats import glossary
 from analysis.stats.quality import (
     QualityRules,
     flag_submissions,
@@ -178,7 +179,7 @@ def study_trends(request, slug: str):
     index, grouping = form.cleaned_data["index"], form.cleaned_data["grouping"]
     item = next((i for i in items if i.code == form.cleaned_data["item"]), None)
     text_items = [i for i in items if i.kind == Item.Kind.TEXT]
-    if index.startswith("text_") and (item is None or item.kind != Item.Kind.TEXT) and text_items:
+    if index in glossary.names(glossary.TEXT) and (item is None or item.kind != Item.Kind.TEXT) and text_items:
         item = text_items[0]  # text indices exist per free-text item only
     singles, pairs = dashboards.groups_of(grouping, dashboards.list_stored_groups(study_id=study.pk, keys=stored))
     trend = dashboards.index_trend_frame(study_id=study.pk, indices=[index], item_id=item.pk if item else None,
@@ -296,8 +297,7 @@ def study_effects(request, slug: str):
     study = member_study(request, slug)
     every_item = dashboards.study_items(study=study)
     items, pooled_stored, stored_groups = dashboards.effect_items(study_id=study.pk, items=every_item)
-    outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.CELL_INDEX_ORDER[:-1], *dashboards.PAIR_INDICES,
-                *dashboards.ACROSS_ITEM_INDICES]
+    outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.EFFECT_INDICES]
     default = study.primary_outcome if study.primary_outcome in outcomes else "value"
     labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
     groups = {g: dashboards.label_group(g, labels) for g in stored_groups}

@@ -52,10 +52,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.stats import glossary
 from analysis.stats.bootstrap import DEFAULT_LEVEL, bootstrap_participants
 from common import group_keys
 
-TEXT_INDICES = ("text_negativity", "text_negativity_mean")
+TEXT_INDICES = glossary.names(glossary.TEXT)  # text_negativity (pooled), text_negativity_mean
 PERIODS = ("year", "month", "week")
 
 #: Letters (any script), with inner apostrophes: "don't", "people’s".
