@@ -21,6 +21,7 @@ from analysis.models import (
 )
 from analysis.stats import glossary
 from common import group_keys
+from surveys import kinds
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Submission, Wave
 
 #: Indices between two groups shown under the trends of a grouping.
@@ -69,8 +70,8 @@ def list_groupings(*, study_id: int, items: list[Item] | None = None) -> list[Gr
 def list_numeric_items(*, study_id: int, items: list[Item] | None = None) -> list[Item]:
     """Numeric attitude items, in questionnaire order."""
     if items is not None:
-        return [item for item in items if item.role == Item.Role.ATTITUDE and item.kind != Item.Kind.TEXT]
-    return list(Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE).exclude(kind=Item.Kind.TEXT)
+        return [item for item in items if item.role == Item.Role.ATTITUDE and item.is_numeric]
+    return list(Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE, kind__in=kinds.values(numeric=True))
                 .order_by("order", "id"))
 
 
@@ -239,8 +240,8 @@ def _insert_submission_quality(*, run: AnalysisRun, wave: Wave) -> None:
     answers are grouped in the database; nothing per answer travels to Python."""
     from django.db import connection
 
-    likert = list(Item.objects.filter(study_id=wave.study_id, kind=Item.Kind.LIKERT, role=Item.Role.ATTITUDE)
-                  .values_list("id", flat=True))
+    likert = list(Item.objects.filter(study_id=wave.study_id, kind__in=kinds.values(straightlining=True),
+                                      role=Item.Role.ATTITUDE).values_list("id", flat=True))
     expected = list(Item.objects.filter(study_id=wave.study_id, role=Item.Role.ATTENTION)
                     .values_list("id", "expected_answer"))
     attention = [item_id for item_id, _answer in expected]

@@ -31,6 +31,7 @@ from analysis.stats.quality import (
 )
 from common import group_keys
 from surveys.attrition import attrition_context
+from surveys.kinds import kind_of
 from surveys.models import Item, Study
 
 
@@ -178,8 +179,8 @@ def study_trends(request, slug: str):
         return _invalid(request, "analysis/trends.html", context)
     index, grouping = form.cleaned_data["index"], form.cleaned_data["grouping"]
     item = next((i for i in items if i.code == form.cleaned_data["item"]), None)
-    text_items = [i for i in items if i.kind == Item.Kind.TEXT]
-    if index in glossary.names(glossary.TEXT) and (item is None or item.kind != Item.Kind.TEXT) and text_items:
+    text_items = [i for i in items if kind_of(i).free_text]
+    if index in glossary.names(glossary.TEXT) and (item is None or not kind_of(item).free_text) and text_items:
         item = text_items[0]  # text indices exist per free-text item only
     singles, pairs = dashboards.groups_of(grouping, dashboards.list_stored_groups(study_id=study.pk, keys=stored))
     trend = dashboards.index_trend_frame(study_id=study.pk, indices=[index], item_id=item.pk if item else None,

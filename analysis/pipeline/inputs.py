@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Sum, V
 from django.db.models.functions import Cast, Coalesce
 
 from common import group_keys
+from surveys import kinds
 from surveys.models import Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 
@@ -27,7 +28,7 @@ class ItemScale:
 
 def list_attitude_scales(*, study_id: int) -> dict[str, ItemScale]:
     """Numeric attitude items of a study by code, in questionnaire order."""
-    items = Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE).exclude(kind=Item.Kind.TEXT)
+    items = Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE, kind__in=kinds.values(numeric=True))
     return {
         item.code: ItemScale(item.code, item.scale_min, item.scale_max, item.step, item.reverse_coded)
         for item in items.order_by("order", "id")
@@ -55,7 +56,8 @@ def _wave_responses(*, study_id: int, wave_id: int):
         submission__participant__is_preview=False,
         submission__participant__withdrawn_at__isnull=True,
         item__role=Item.Role.ATTITUDE,
-    ).exclude(item__kind=Item.Kind.TEXT).exclude(Exists(active_exclusion))
+        item__kind__in=kinds.values(numeric=True),
+    ).exclude(Exists(active_exclusion))
 
 
 def _group_columns(grouping_codes: list[str]) -> dict[str, F]:

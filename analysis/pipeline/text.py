@@ -22,7 +22,8 @@ from django.db.models.functions import Length
 from analysis.pipeline import inputs as selectors
 from analysis.stats.text import TextScorer, text_indices
 from common import group_keys
-from surveys.models import Item, Participant, Response
+from surveys import kinds
+from surveys.models import Participant, Response
 
 COLUMNS = ["wave", "item", "group", "index", "value", "ci_low", "ci_high", "n"]
 
@@ -36,7 +37,8 @@ def default_scorer() -> TextScorer:
 def _wave_texts(*, study_id: int, wave_id: int):
     participants = Participant.objects.analysable().filter(study_id=study_id)
     return (Response.objects.filter(submission__wave_id=wave_id, submission__wave__study_id=study_id,
-                                    submission__participant__in=participants, item__kind=Item.Kind.TEXT)
+                                    submission__participant__in=participants,
+                                    item__kind__in=kinds.values(free_text=True))
             .exclude(text=""))
 
 
