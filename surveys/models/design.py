@@ -28,7 +28,7 @@ def _kind_in(values: list[str]) -> Q:
 
 class Item(models.Model):
     #: LIKERT, SLIDER, CHOICE, TEXT: made from the registry of kinds (surveys/kinds.py).
-    Kind = models.TextChoices("Kind", kinds.choices())
+    Kind = models.TextChoices("Kind", kinds.choices(), module=__name__, qualname="Item.Kind")
 
     class Role(models.TextChoices):
         ATTITUDE = "attitude", _("attitude (asked in every wave)")

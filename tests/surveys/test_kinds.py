@@ -1,6 +1,7 @@
 """The registry of item kinds: every kind has an entry and a partial that renders, and forms,
 models, the analysis and exports read the registry instead of listing kinds."""
 
+import pickle
 import re
 
 import pytest
@@ -34,6 +35,7 @@ def make(study, kind: str, **extra) -> Item:
 def test_item_kind_is_made_from_the_registry_and_keeps_its_values():
     assert Item.Kind.values == VALUES == [kind.value for kind in kinds.KINDS]
     assert Item.Kind.LIKERT == "likert" and Item.Kind.TEXT.label == "free text"
+    assert pickle.loads(pickle.dumps(Item.Kind.SLIDER)) is Item.Kind.SLIDER  # e.g. in a cached instance
     assert set(kinds.BY_VALUE) == set(Item.Kind.values)
     with pytest.raises(ValueError, match="unknown item kind 'matrix'"):
         kinds.kind_of("matrix")
