@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import exceptions, mixins, viewsets
 from rest_framework.permissions import SAFE_METHODS
 
-from common import access
+from common import access, group_keys
 from common.api import (
     ApiMixin,
     IdCursorPagination,
@@ -118,23 +118,23 @@ class ArmViewSet(StudyChildViewSet):
 def group_q(key: str, study: Study, prefix: str = "") -> Q:
     """The filter for a group key: `all`, `arm:<name>` or `<grouping code>:<value>`."""
     key = (key or "").strip()
-    if key in ("", "all"):
+    if not key:
         return Q()
-    code, sep, value = key.partition(":")
-    if not sep or not code or not value:
-        raise exceptions.ValidationError({"group": [f"{key!r} is not a group key: use all, arm:<name> or <code>:<value>."]})
-    if code == "arm":
+    try:
+        group = group_keys.parse(key, pairs=False)
+    except ValueError as error:
+        raise exceptions.ValidationError({"group": [str(error)]}) from None
+    if group.is_all:
+        return Q()
+    code, value = group.column, group.value
+    if code == group_keys.ARM:
         return Q(**{f"{prefix}arm__name": value})
     if not Item.objects.filter(study=study, role=Item.Role.GROUPING, code=code).exists():
         raise exceptions.ValidationError({"group": [f"{code!r} is not a grouping item."]})
     lookup = f"{prefix}groups__{code}"
-    try:
-        number = float(value)
-    except ValueError:
-        return Q(**{lookup: value})
-    options = Q(**{lookup: value}) | Q(**{lookup: number})
-    if number.is_integer():
-        options |= Q(**{lookup: int(number)})
+    options = Q()
+    for stored in group_keys.stored_values(value):
+        options |= Q(**{lookup: stored})
     return options
 
 

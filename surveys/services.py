@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from common import fastsql
 from surveys import randomization, selectors
+from surveys.kinds import TEXT_MAX_LENGTH, Answer
 from surveys.models import (
     AllocationBlock,
     Arm,
@@ -30,8 +31,6 @@ from surveys.models import (
 )
 from surveys.signals import answers_changed
 
-#: Longest free-text answer, in characters.
-TEXT_MAX_LENGTH = 2000
 _SYSTEM_RANDOM = random.SystemRandom()
 
 
@@ -68,15 +67,6 @@ class InvalidAnswers(SurveyError):
     def __init__(self, errors: Mapping[str, list[str]]):
         super().__init__("; ".join(m for messages in errors.values() for m in messages))
         self.errors = dict(errors)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One answer as the participant gave it: a value, a text, or a missing code."""
-
-    value: float | None = None
-    text: str = ""
-    missing: str = ""
 
 
 # --- Joining, baseline, randomization ---------------------------------------------------------------

@@ -32,7 +32,8 @@ from django.utils import timezone
 
 from analysis.models import AnalysisRun
 from analysis.pipeline.provenance import CODE_VERSION
-from common import fastsql, formats
+from common import fastsql, formats, group_keys
+from surveys.kinds import kind_of
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 CHUNK_BYTES = 1 << 18  # bytes per streamed block
@@ -76,7 +77,7 @@ class ExportSpec:
 
     def parameters(self) -> dict:
         return {"shape": self.shape, "wave": self.waves, "arm": self.arms, "item": self.items,
-                "group": ":".join(self.group) if self.group else None, "include_excluded": self.include_excluded,
+                "group": group_keys.single(*self.group) if self.group else None, "include_excluded": self.include_excluded,
                 "include_external_id": self.include_external_id, "language": self.language}
 
 
@@ -105,7 +106,7 @@ def _where(spec: ExportSpec) -> tuple[str, list]:
             params.extend(values)
     if spec.group:
         code, value = spec.group
-        if code == "arm":
+        if code == group_keys.ARM:
             clauses.append("a.name = %s")
             params.append(value)
         else:
@@ -366,7 +367,7 @@ def wide_csv_stream(spec: ExportSpec) -> Iterator[bytes]:
 
 def wide_arrow_schema(spec: ExportSpec, variables: list[WideColumn]) -> pa.Schema:
     fields = [pa.field(name, pa.string()) for name in wide_header(spec, [])]
-    fields += [pa.field(v.name, pa.string() if v.item.kind == Item.Kind.TEXT else pa.float64()) for v in variables]
+    fields += [pa.field(v.name, pa.float64() if kind_of(v.item).export.numeric else pa.string()) for v in variables]
     return pa.schema(fields)
 
 
@@ -431,11 +432,12 @@ def statistical_frame(spec: ExportSpec):
         column_labels = {name: column_labels.get(name, LONG_LABELS.get(name, "")) for name in wide_header(spec, [])}
         for variable in variables:
             column_labels[variable.name] = f"{variable.item.prompt_in(spec.language)} (wave {variable.wave})"[:255]
-            if variable.item.kind == Item.Kind.TEXT:
+            export = kind_of(variable.item).export
+            if not export.numeric:
                 frame[variable.name] = frame[variable.name].fillna("").astype(str)
             else:
                 frame[variable.name] = pd.to_numeric(frame[variable.name], errors="coerce").astype("float64")
-                if labels := _value_labels(variable.item, spec.language):
+                if export.value_labels and (labels := _value_labels(variable.item, spec.language)):
                     value_labels[variable.name] = labels
     for name, labels in group_labels.items():
         numeric = pd.to_numeric(frame[name], errors="coerce")
@@ -591,7 +593,7 @@ def build_codebook(spec: ExportSpec, *, user, file_format: str) -> dict:
                 variable(name, LONG_LABELS[name], "string")
         for column in wide_variables(spec):
             entry = item_entries[column.item.code]
-            variable(column.name, entry["prompt"], "string" if column.item.kind == Item.Kind.TEXT else "number",
+            variable(column.name, entry["prompt"], kind_of(column.item).export.type,
                      item=column.item.code, wave=column.wave, value_labels=entry["value_labels"],
                      scale_min=column.item.scale_min, scale_max=column.item.scale_max, step=column.item.step,
                      reverse_coded=column.item.reverse_coded,

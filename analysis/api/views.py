@@ -19,7 +19,7 @@ from analysis.api.serializers import (
 )
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
 from analysis.pipeline.enqueue import recompute_study
-from common import access, formats
+from common import access, formats, group_keys
 from common.api import IntegerFilter, StudyListApi, StudyScopedMixin, parse_bool
 from surveys.models import ApiToken, ExportAudit, Item
 
@@ -135,11 +135,13 @@ def export_spec(request, study) -> exports.ExportSpec:
     items = _list_param(request, "item")
     group = None
     key = params.get("group", "").strip()
-    if key and key != "all":
-        code, sep, value = key.partition(":")
-        if not sep or not value:
-            raise exceptions.ValidationError({"group": [f"{key!r} is not a group key: use all, arm:<name> or <code>:<value>."]})
-        if code != "arm" and not Item.objects.filter(study=study, role=Item.Role.GROUPING, code=code).exists():
+    try:
+        parsed = group_keys.parse(key, pairs=False) if key else group_keys.GroupKey()
+    except ValueError as error:
+        raise exceptions.ValidationError({"group": [str(error)]}) from None
+    if not parsed.is_all:
+        code, value = parsed.column, parsed.value
+        if code != group_keys.ARM and not Item.objects.filter(study=study, role=Item.Role.GROUPING, code=code).exists():
             raise exceptions.ValidationError({"group": [f"{code!r} is not a grouping item of this study."]})
         group = (code, value)
     language = params.get("language", "")

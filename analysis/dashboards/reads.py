@@ -20,16 +20,20 @@ from analysis.models import (
     SubmissionQuality,
     WaveAnswerCount,
 )
-from common import access, fastsql
+from analysis.stats import glossary
+from common import access, fastsql, group_keys
+from surveys import kinds
 from surveys.models import Arm, Exclusion, Item, Participant, Submission, Wave
 
-#: Indices between two groups (DESIGN section 4) shown under the trends of a grouping.
-BETWEEN_GROUP_INDICES = ("group_gap", "wasserstein")
+#: Indices between two groups shown under the trends of a grouping.
+BETWEEN_GROUP_INDICES = glossary.where(glossary.PAIR, between_chart=True)
 #: Order of the per-cell indices in the selector; others (pair, across-item) follow.
-CELL_INDEX_ORDER = ("mad_pairwise", "agreement_a", "leik_d", "tw_consensus", "entropy_norm", "bimodality",
-                    "esteban_ray", "mean", "sd", "n")
-ACROSS_ITEM_INDICES = ("constraint", "alignment")
-PAIR_INDICES = ("group_gap", "cohens_d", "wasserstein", "overlap")
+CELL_INDEX_ORDER = glossary.display_order(glossary.CELL)
+ACROSS_ITEM_INDICES = glossary.names(glossary.ACROSS_ITEM)
+PAIR_INDICES = glossary.names(glossary.PAIR)
+#: The indices of the effects page's outcome selector, in display order.
+EFFECT_INDICES = tuple(name for name in glossary.display_order(glossary.CELL, glossary.PAIR, glossary.ACROSS_ITEM)
+                       if not glossary.entry(name).count)
 INDIVIDUAL_OUTCOMES = ("value", "extremity", "distance_other_group")
 
 
@@ -54,7 +58,7 @@ def study_items(*, study) -> list[Item]:
 
 
 def list_groupings(*, study_id: int, items: list[Item] | None = None) -> list[Grouping]:
-    groupings = [Grouping("all", "everyone"), Grouping("arm", "arm")]
+    groupings = [Grouping(group_keys.ALL, "everyone"), Grouping(group_keys.ARM, "arm")]
     if items is None:
         codes = Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).order_by("order", "id") \
             .values_list("code", flat=True)
@@ -67,8 +71,8 @@ def list_groupings(*, study_id: int, items: list[Item] | None = None) -> list[Gr
 def list_numeric_items(*, study_id: int, items: list[Item] | None = None) -> list[Item]:
     """Numeric attitude items, in questionnaire order."""
     if items is not None:
-        return [item for item in items if item.role == Item.Role.ATTITUDE and item.kind != Item.Kind.TEXT]
-    return list(Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE).exclude(kind=Item.Kind.TEXT)
+        return [item for item in items if item.role == Item.Role.ATTITUDE and item.is_numeric]
+    return list(Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE, kind__in=kinds.values(numeric=True))
                 .order_by("order", "id"))
 
 
@@ -78,38 +82,26 @@ def count_analysable_participants(*, study_id: int) -> int:
 
 def group_labels(*, study_id: int, language: str, items: list[Item] | None = None) -> dict[str, str]:
     """Readable names of the single-group keys: `side:1` -> `side: left`, `arm:x` -> `arm x`."""
-    labels = {"all": "everyone"}
+    labels = {group_keys.ALL: "everyone"}
     for name in Arm.objects.filter(study_id=study_id).values_list("name", flat=True):
-        labels[f"arm:{name}"] = f"arm {name}"
+        labels[group_keys.arm(name)] = f"arm {name}"
     if items is None:
         items = list(Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).select_related("study"))
     for item in items:
         if item.role != Item.Role.GROUPING:
             continue
         for value, text in item.value_labels(language).items():
-            labels[f"{item.code}:{_format_value(value)}"] = f"{item.code}: {text}"
+            labels[group_keys.single(item.code, group_keys.format_value(value, text_as_number=True))] = \
+                f"{item.code}: {text}"
     return labels
 
 
 def label_group(key: str, labels: dict[str, str]) -> str:
     """A single key by its label; a pair `A|B` as `A - B` (signed values are A minus B)."""
-    if "|" in key:
-        first, second = key.split("|", 1)
+    if group_keys.is_pair(key):
+        first, second = group_keys.split_pair(key)
         return f"{labels.get(first, first)} − {labels.get(second, second)}"
     return labels.get(key, key)
-
-
-def _format_value(value) -> str | None:
-    # Group keys show JSON numbers as integers when whole ("side:1", never "side:1.0").
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if number != number:
-        return None
-    return str(int(number)) if number.is_integer() else str(value)
 
 
 def stored_index_keys(*, study_id: int) -> set[tuple[str, str]]:
@@ -128,12 +120,10 @@ def list_stored_groups(*, study_id: int, keys: set[tuple[str, str]] | None = Non
 
 def groups_of(grouping: str, stored: list[str]) -> tuple[list[str], list[str]]:
     """The single keys and pair keys that belong to `grouping` (`all`, `arm` or a code)."""
-    if grouping == "all":
-        return (["all"] if "all" in stored else []), []
-    prefix = f"{grouping}:"
-    singles = [g for g in stored if g.startswith(prefix) and "|" not in g]
-    pairs = [g for g in stored if "|" in g and all(part.startswith(prefix) for part in g.split("|"))]
-    return singles, pairs
+    if grouping == group_keys.ALL:
+        return ([group_keys.ALL] if group_keys.ALL in stored else []), []
+    mine = [g for g in stored if group_keys.of_column(g, grouping)]
+    return [g for g in mine if not group_keys.is_pair(g)], [g for g in mine if group_keys.is_pair(g)]
 
 
 def list_stored_indices(*, study_id: int, keys: set[tuple[str, str]] | None = None) -> list[str]:
@@ -143,7 +133,9 @@ def list_stored_indices(*, study_id: int, keys: set[tuple[str, str]] | None = No
     else:
         names = set(IndexResult.objects.filter(study_id=study_id).order_by().values_list("index", flat=True)
                     .distinct())
-    ordered = [name for name in (*CELL_INDEX_ORDER, *ACROSS_ITEM_INDICES) if name in names]
+    # Pair indices are drawn under the trends of a grouping, not chosen; unknown names go last.
+    ordered = [name for name in glossary.display_order(glossary.CELL, glossary.ACROSS_ITEM, glossary.TEXT)
+               if name in names]
     return ordered + sorted(names - set(ordered) - set(PAIR_INDICES))
 
 
@@ -283,7 +275,7 @@ def effect_items(*, study_id: int, items: list[Item] | None = None) -> tuple[lis
     pooled over items exist, and the single groups (not `all`, not pairs). One DISTINCT query."""
     pairs = set(EffectEstimate.objects.filter(study_id=study_id).order_by().values_list("item_id", "group").distinct())
     ids = {item_id for item_id, _group in pairs}
-    groups = sorted({group for _item, group in pairs if group != "all" and "|" not in group})
+    groups = sorted({group for _item, group in pairs if group != group_keys.ALL and not group_keys.is_pair(group)})
     return [item for item in list_numeric_items(study_id=study_id, items=items) if item.pk in ids], None in ids, groups
 
 
@@ -299,7 +291,7 @@ def effects_frame(*, study_id: int, item_id: int | None, sample: str, pooled: bo
         "arm__name", "outcome", "method", "group", "wave__number", "estimate", "se", "ci_low", "ci_high",
         "p_value", "p_holm", "p_ri", "n", "attrition_warning", "is_primary")
     frame = pd.DataFrame.from_records(list(records), columns=EFFECT_COLUMNS)
-    rank = {name: i for i, name in enumerate((*INDIVIDUAL_OUTCOMES, *CELL_INDEX_ORDER, *PAIR_INDICES))}
+    rank = {name: i for i, name in enumerate((*INDIVIDUAL_OUTCOMES, *glossary.display_order(glossary.CELL, glossary.PAIR)))}
     frame = frame.sort_values(["arm", "outcome", "wave"], key=lambda s: s.map(lambda v: rank.get(v, len(rank)))
                               if s.name == "outcome" else s, kind="stable", ignore_index=True)
     return frame.astype({c: float for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "p_holm", "p_ri")})

@@ -23,15 +23,17 @@ from analysis.models import AnalysisRun
 from analysis.pipeline.enqueue import recompute_study
 from analysis.pipeline.runs import last_finished_run
 from analysis.pipeline.state import analysis_state
+from analysis.stats import glossary
 from analysis.stats.quality import (
     QualityRules,
     flag_submissions,
     flagged_participants,
     summarize_flags,
 )
-from common import access
+from common import access, group_keys
 from surveys.attrition import attrition_context
 from surveys.exclusions import exclude_participants
+from surveys.kinds import kind_of
 from surveys.models import Item, Study
 
 # --- Shared pieces ----------------------------------------------------------------------------------
@@ -172,8 +174,8 @@ def study_trends(request, slug: str):
         return _invalid(request, "analysis/trends.html", context)
     index, grouping = form.cleaned_data["index"], form.cleaned_data["grouping"]
     item = next((i for i in items if i.code == form.cleaned_data["item"]), None)
-    text_items = [i for i in items if i.kind == Item.Kind.TEXT]
-    if index.startswith("text_") and (item is None or item.kind != Item.Kind.TEXT) and text_items:
+    text_items = [i for i in items if kind_of(i).free_text]
+    if index in glossary.names(glossary.TEXT) and (item is None or not kind_of(item).free_text) and text_items:
         item = text_items[0]  # text indices exist per free-text item only
     singles, pairs = dashboards.groups_of(grouping, dashboards.list_stored_groups(study_id=study.pk, keys=stored))
     trend = dashboards.index_trend_frame(study_id=study.pk, indices=[index], item_id=item.pk if item else None,
@@ -280,8 +282,8 @@ class EffectControls(forms.Form):
         self.fields["item"].choices = ([("pooled", "all items pooled")] if pooled else []) + \
             [(i.code, i.code) for i in items]
         self.fields["item"].initial = items[0].code if items else "pooled"
-        self.fields["group"].choices = [("all", "everyone (and between groups)")] + list(groups.items())
-        self.fields["group"].initial = "all"
+        self.fields["group"].choices = [(group_keys.ALL, "everyone (and between groups)")] + list(groups.items())
+        self.fields["group"].initial = group_keys.ALL
         self.fields["outcome"].choices = [(o, o) for o in outcomes]
         self.fields["outcome"].initial = default_outcome
 
@@ -291,8 +293,7 @@ def study_effects(request, slug: str):
     study = access.get_member_study(request.user, slug)
     every_item = dashboards.study_items(study=study)
     items, pooled_stored, stored_groups = dashboards.effect_items(study_id=study.pk, items=every_item)
-    outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.CELL_INDEX_ORDER[:-1], *dashboards.PAIR_INDICES,
-                *dashboards.ACROSS_ITEM_INDICES]
+    outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.EFFECT_INDICES]
     default = study.primary_outcome if study.primary_outcome in outcomes else "value"
     labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
     groups = {g: dashboards.label_group(g, labels) for g in stored_groups}
@@ -319,7 +320,7 @@ def study_effects(request, slug: str):
     if _wants_csv(request):
         return _csv_or_400(request, study, frames)
     marked = dashboards.intervention_wave(study_id=study.pk)
-    within = "" if group == "all" else f", within {groups[group]}"
+    within = "" if group == group_keys.ALL else f", within {groups[group]}"
     page_charts = []
     if len(individual):
         page_charts.append(_chart(request, study, "individual", charts.forest_figure(
@@ -349,13 +350,13 @@ def study_effects(request, slug: str):
 
 
 def _in_group(frame: pd.DataFrame, group: str) -> pd.Series:
-    if group == "all":
+    if group == group_keys.ALL:
         return _whole_sample(frame)
     return frame["group"] == group
 
 
 def _whole_sample(frame: pd.DataFrame) -> pd.Series:
-    return (frame["group"] == "all") | frame["group"].str.contains("|", regex=False)
+    return (frame["group"] == group_keys.ALL) | frame["group"].str.contains(group_keys.PAIR_SEPARATOR, regex=False)
 
 
 # --- Quality ----------------------------------------------------------------------------------------

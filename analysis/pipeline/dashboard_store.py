@@ -9,7 +9,7 @@ from django.db import connection
 
 from analysis.models import AnalysisRun, SubmissionQuality, WaveAnswerCount
 from analysis.pipeline.inputs import StudyItems
-from common import fastsql
+from common import fastsql, group_keys
 from surveys.models import Participant, Response, Submission, Wave
 
 
@@ -26,12 +26,12 @@ def answer_count_frame(answers: pd.DataFrame, *, grouping_codes: list[str]) -> p
     item_codes, items = pd.factorize(answers["item"].to_numpy()[answered])
     value_codes, values = pd.factorize(answers["value"].to_numpy()[answered])
     parts = []
-    for grouping in ("all", "arm", *grouping_codes):
-        if grouping == "all":
-            group_codes, keys = np.zeros(len(item_codes), dtype=np.intp), ["all"]
+    for grouping in (group_keys.ALL, group_keys.ARM, *grouping_codes):
+        if grouping == group_keys.ALL:
+            group_codes, keys = np.zeros(len(item_codes), dtype=np.intp), [group_keys.ALL]
         else:
             group_codes, found = pd.factorize(answers[grouping].to_numpy()[answered], use_na_sentinel=False)
-            keys = [f"{grouping}:(none)" if v is None or v != v else f"{grouping}:{v}" for v in found]
+            keys = [group_keys.single(grouping, v) for v in found]
         cells = (item_codes * len(keys) + group_codes) * len(values) + value_codes
         counts = np.bincount(cells, minlength=len(items) * len(keys) * len(values))
         hit = np.flatnonzero(counts)

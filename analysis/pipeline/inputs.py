@@ -17,7 +17,8 @@ import pandas as pd
 from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Length
 
-from common import fastsql
+from common import fastsql, group_keys
+from surveys import kinds
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 
@@ -64,9 +65,10 @@ def read_study_items(*, study_id: int) -> StudyItems:
         "pk", "code", "role", "kind", "scale_min", "scale_max", "step", "reverse_coded", "expected_answer")
     for pk, code, role, kind, scale_min, scale_max, step, reverse_coded, expected in rows:
         ids[code] = pk
-        if role == Item.Role.ATTITUDE and kind != Item.Kind.TEXT:
+        kind_ = kinds.kind_of(kind)
+        if role == Item.Role.ATTITUDE and kind_.numeric:
             scales[code] = ItemScale(code, scale_min, scale_max, step, reverse_coded)
-        if role == Item.Role.ATTITUDE and kind == Item.Kind.LIKERT:
+        if role == Item.Role.ATTITUDE and kind_.straightlining:
             likert.append(pk)
         elif role == Item.Role.GROUPING:
             grouping.append(code)
@@ -184,7 +186,8 @@ def _wave_responses(*, study_id: int, wave_id: int):
         submission__participant__is_preview=False,
         submission__participant__withdrawn_at__isnull=True,
         item__role=Item.Role.ATTITUDE,
-    ).exclude(item__kind=Item.Kind.TEXT).exclude(Exists(active_exclusion))
+        item__kind__in=kinds.values(numeric=True),
+    ).exclude(Exists(active_exclusion))
 
 
 def _group_columns(grouping_codes: list[str]) -> dict[str, F]:
@@ -195,16 +198,8 @@ def _normalise_group_values(frame: pd.DataFrame, grouping_codes: list[str]) -> p
     # JSON values arrive as numbers (1, 2.0) or strings; group keys show them as "side:1".
     for code in grouping_codes:
         column = frame.pop(f"g_{code}")
-        frame[code] = column.map(_format_group_value)
+        frame[code] = column.map(group_keys.format_value)
     return frame
-
-
-def _format_group_value(value) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def wave_counts_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
@@ -308,7 +303,8 @@ def wave_submission_state(*, study_id: int, wave_id: int) -> dict:
 def _wave_texts(*, study_id: int, wave_id: int):
     participants = Participant.objects.analysable().filter(study_id=study_id)
     return (Response.objects.filter(submission__wave_id=wave_id, submission__wave__study_id=study_id,
-                                    submission__participant__in=participants, item__kind=Item.Kind.TEXT)
+                                    submission__participant__in=participants,
+                                    item__kind__in=kinds.values(free_text=True))
             .exclude(text=""))
 
 
@@ -321,7 +317,7 @@ def wave_texts_frame(*, study_id: int, wave_id: int, grouping: list[str] | None 
         *[f"submission__participant__groups__{code}" for code in grouping])
     frame = pd.DataFrame.from_records(list(rows), columns=["wave", "item", "text", "arm", *grouping])
     for code in grouping:
-        frame[code] = frame[code].map(_format_group_value)
+        frame[code] = frame[code].map(group_keys.format_value)
     return frame
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats.text import TextScorer, text_indices
+from common import group_keys
 
 COLUMNS = ["wave", "item", "group", "index", "value", "ci_low", "ci_high", "n"]
 
@@ -40,10 +41,10 @@ def text_index_frame(texts: pd.DataFrame, *, grouping: list[str], seed: int, boo
     rng = np.random.default_rng(seed)
     rows = []
     for (wave, item), cell in texts.groupby(["wave", "item"], sort=True):
-        groups = [("all", cell)]
-        groups += [(f"arm:{arm}", rows_) for arm, rows_ in cell.groupby("arm", sort=True)]
+        groups = [(group_keys.ALL, cell)]
+        groups += [(group_keys.arm(arm), rows_) for arm, rows_ in cell.groupby("arm", sort=True)]
         for code in grouping:
-            groups += [(f"{code}:{value}", rows_) for value, rows_ in cell.groupby(code, sort=True)]
+            groups += [(group_keys.single(code, value), rows_) for value, rows_ in cell.groupby(code, sort=True)]
         for group, rows_ in groups:
             for found in text_indices(rows_["negativity"].to_numpy(), rows_["scored"].to_numpy(),
                                       bootstrap=bootstrap, seed=rng, level=level):
