@@ -1,4 +1,4 @@
-"""REST API routes (DESIGN section 5): /api/v1/..., /api/schema/, /api/docs/."""
+"""REST API routes (docs/contracts.md): /api/v1/..., /api/schema/, /api/docs/."""
 
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

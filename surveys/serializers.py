@@ -1,4 +1,4 @@
-"""Serializers of the study-design and data endpoints of the REST API (DESIGN section 5).
+"""Serializers of the study-design and data endpoints of the REST API (docs/contracts.md).
 
 Writes go through the models' own validation (`full_clean`: `clean()`, field validators and
 constraints), so the API refuses what the admin refuses, e.g. a scale edit once answers exist.

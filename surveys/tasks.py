@@ -1,4 +1,4 @@
-"""Celery tasks of the survey side: thin wrappers that take ids and call one service (STYLE.md).
+"""Celery tasks of the survey side: thin wrappers that take ids and call one service (docs/architecture.md).
 
 Task names are part of the contract with queued messages: `tests/surveys/test_scheduling.py` pins them.
 """

@@ -56,7 +56,7 @@ class IndexFilter(filters.FilterSet):
     wave = IntegerFilter(field_name="wave__number", help_text="Wave number.")
     item = ItemOrPooledFilter(field_name="item", help_text="Item code, or 'pooled'.")
     group = filters.CharFilter(field_name="group", help_text="Group key, e.g. all, side:1, arm:control, side:1|side:2.")
-    index = filters.CharFilter(field_name="index", help_text="Index name (DESIGN section 4), e.g. mad_pairwise.")
+    index = filters.CharFilter(field_name="index", help_text="Index name (docs/indices.md), e.g. mad_pairwise.")
 
     class Meta:
         model = IndexResult

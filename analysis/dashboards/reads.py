@@ -174,7 +174,7 @@ DISTRIBUTION_COLUMNS = ["wave", "group", "value", "count"]
 def answer_distribution_frame(*, study_id: int, item_id: int, grouping: str) -> pd.DataFrame:
     """Answer counts of one item per wave, group and value (analysable participants; missing codes
     are left out), as stored with each wave's indices (`WaveAnswerCount`): a few hundred rows, no
-    scan of the answers. `group` is a group key as in DESIGN section 5."""
+    scan of the answers. `group` is a group key (docs/contracts.md)."""
     rows = (WaveAnswerCount.objects.filter(study_id=study_id, item_id=item_id, grouping=grouping).order_by()
             .values_list("wave__number", "group", "value", "count"))
     frame = pd.DataFrame.from_records(list(rows), columns=DISTRIBUTION_COLUMNS)

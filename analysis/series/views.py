@@ -1,4 +1,4 @@
-"""Researcher pages for imported series (issue 10): import a text corpus or an outcome series,
+"""Researcher pages for imported series: import a text corpus or an outcome series,
 relate two series. Login required; a non-member gets 404; only owners and analysts import or
 delete (`common.access.may_edit_series`). Thin: validate the form, call one service, render (bad files: 400, nothing stored)."""
 

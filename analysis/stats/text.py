@@ -1,4 +1,4 @@
-"""Topic-free text disagreement: lexicon negativity of texts, per text and pooled (DESIGN section 4).
+"""Topic-free text disagreement: lexicon negativity of texts, per text and pooled (docs/text.md).
 
 The measure judges no claim and filters no topic: every text is scored with a general sentiment
 lexicon, and the negativity of a set of texts (a wave's free-text answers, a month of letters)

@@ -174,7 +174,7 @@ class Wave(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.SCHEDULED)
     items = models.ManyToManyField(Item, related_name="waves", blank=True,
                                    help_text="The attitude and attention items this wave asks.")
-    # Prolific (issue 9): where a participant goes after completing this wave.
+    # Prolific: where a participant goes after completing this wave.
     completion_code = models.CharField(
         max_length=64, blank=True,
         help_text="Prolific completion code of this wave; finishing redirects to Prolific with it.",

@@ -49,7 +49,7 @@ class Study(models.Model):
         max_length=64, blank=True,
         help_text="The pre-registered primary outcome (an index name); every other outcome is exploratory.",
     )
-    # Scheduling and participant e-mail (issue 9; see docs/scheduling.md).
+    # Scheduling and participant e-mail (see docs/scheduling.md).
     collect_email = models.BooleanField(
         default=False,
         help_text="Ask on the consent page for an optional e-mail address for invitations and reminders.",

@@ -1,4 +1,4 @@
-"""Participant web survey (DESIGN section 5) and the researcher preview. Views parse the
+"""Participant web survey (URLs in docs/contracts.md) and the researcher preview. Views parse the
 request, call one service or selector, and render; the rules live in services.py."""
 
 from __future__ import annotations

@@ -181,7 +181,7 @@ def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, p
 class _PooledIndices:
     """Per-item index series of one comparison, averaged over items for the pooled rows
     (``item`` None): the pooled index of a wave is the mean of the per-item indices that are
-    defined in it (DESIGN section 4), and its DiD and intervals follow from the same draws."""
+    defined in it (docs/indices.md), and its DiD and intervals follow from the same draws."""
 
     def __init__(self, wanted: Iterable[str]) -> None:
         self.wanted = set(wanted)
