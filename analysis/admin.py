@@ -24,7 +24,7 @@ class EffectEstimateAdmin(ReadOnlyAdmin):
     list_filter = ["study", "outcome", "method"]
 
 
-# --- Text series (issue 10): imported on the study's text page, read-only here ---
+# --- Text series: imported on the study's text page, read-only here ---
 
 
 @admin.register(TimeSeries)

@@ -6,7 +6,7 @@ class AnalysisConfig(AppConfig):
     verbose_name = "Analysis"
 
     def ready(self) -> None:
-        # The one documented way `surveys` reaches `analysis` (STYLE.md: layers point down).
+        # The one documented way `surveys` reaches `analysis` (docs/architecture.md: layers point down).
         from analysis import receivers
         from surveys.signals import answers_changed, wave_closed
 

@@ -46,7 +46,7 @@ def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int
                    **_marks(vertical=intervention_wave))
 
 
-# --- Dashboards (issue 7) -------------------------------------------------------------------------
+# --- Dashboards --------------------------------------------------------------------------------
 # Figures are assembled from plain dicts and wrapped without plotly's per-property validation,
 # with a small white template instead of the named "plotly_white": validating and deep-copying
 # the named template cost tens of milliseconds per figure, most of a page's time budget. The

@@ -19,11 +19,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.pipeline.services import (
-    compute_study_effects,
-    compute_wave_indices,
-    waves_needing_indices,
-)
+from analysis.pipeline.effects import compute_study_effects
+from analysis.pipeline.enqueue import waves_needing_indices
+from analysis.pipeline.indices import compute_wave_indices
 from analysis.stats.simulate import (
     DEMO_AGREE_LABELS,
     DEMO_FREQUENCY_LABELS,
@@ -33,6 +31,7 @@ from analysis.stats.simulate import (
     PanelSpec,
     simulate_panel,
 )
+from surveys.kinds import kind_of
 from surveys.models import (
     Arm,
     ConsentVersion,
@@ -163,8 +162,8 @@ def _build_study(*, participants: int, seed: int) -> Study:
                           for lang in ("en", "de")}),
     )
     for order, spec_item in enumerate(spec.items, start=1):
-        kind = {"likert": Item.Kind.LIKERT, "slider": Item.Kind.SLIDER, "text": Item.Kind.TEXT}[spec_item.kind]
-        scale = {} if kind == Item.Kind.TEXT else {
+        kind = Item.Kind(spec_item.kind)  # the simulation names kinds as Item does
+        scale = {} if not kind_of(kind).scale.has_scale else {
             "scale_min": spec_item.scale_min, "scale_max": spec_item.scale_max, "step": spec_item.step}
         labels = _labels_for(spec_item.code, kind)
         items[spec_item.code] = Item.objects.create(
@@ -202,10 +201,11 @@ def _numbered(labels_by_language: dict) -> dict[str, dict[str, str]]:
 
 
 def _labels_for(code: str, kind: str) -> dict:
-    if kind == Item.Kind.SLIDER:
-        return {lang: {str(v): text for v, text in anchors.items()} for lang, anchors in DEMO_THERMOMETER_LABELS.items()}
-    if kind == Item.Kind.LIKERT:
+    scale = kind_of(kind).scale
+    if scale.categories:
         return _numbered(DEMO_FREQUENCY_LABELS if code == "disagree_often" else DEMO_AGREE_LABELS)
+    if scale.has_scale:  # a range (the thermometer): labels at its ends
+        return {lang: {str(v): text for v, text in anchors.items()} for lang, anchors in DEMO_THERMOMETER_LABELS.items()}
     return {}
 
 

@@ -132,7 +132,7 @@ class EffectEstimate(models.Model):
         return f"{self.outcome} {self.arm.name}: {self.estimate}"
 
 
-# --- Text series (issue 10) ---------------------------------------------------------------------
+# --- Text series ----------------------------------------------------------------------------
 
 
 class TimeSeries(models.Model):

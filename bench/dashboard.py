@@ -52,9 +52,10 @@ def build(participants: int):
     from django.db import connection
     from django.utils import timezone
 
-    from analysis.dashboards.reads import store_wave_dashboard
     from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-    from analysis.pipeline.services import wave_index_frame
+    from analysis.pipeline.dashboard_store import store_wave_dashboard
+    from analysis.pipeline.indices import wave_index_frame
+    from analysis.pipeline.inputs import read_study_items
     from analysis.stats.effects import estimate_effects
     from analysis.stats.simulate import ItemSpec, PanelSpec, simulate_panel
     from analysis.stats.tables import Scale
@@ -136,13 +137,14 @@ def build(participants: int):
     from analysis.pipeline.inputs import ItemScale
 
     scales = {code: ItemScale(code, 1, 7, 1, item.reverse_coded) for code, item in items.items()}
+    study_items = read_study_items(study_id=study.pk)  # grouping "side", the attention check
     rows = []
     for number, wave in waves.items():
         run = AnalysisRun.objects.create(study=study, wave=wave, kind="indices", status="done", finished_at=now)
         table = wave_index_frame(frame[frame["wave"] == number], scales=scales, grouping=["side"], seed=number,
                                  bootstrap=50, level=0.95)
         # The answer counts and submission quality the pipeline stores beside the indices.
-        store_wave_dashboard(run=run, wave=wave, answers=frame[frame["wave"] == number], grouping_codes=["side"])
+        store_wave_dashboard(run=run, wave=wave, answers=frame[frame["wave"] == number], items=study_items)
         for item, group, index, value, low, high, n in table[
                 ["item", "group", "index", "value", "ci_low", "ci_high", "n"]].itertuples(index=False):
             rows.append(IndexResult(study=study, wave=wave, item=None if pd.isna(item) else items[item], group=group,
@@ -180,16 +182,16 @@ def fill_dashboard_tables(study) -> None:
     """A database built before the dashboard tables existed: store them as the pipeline would."""
     from django.db import transaction
 
-    from analysis.dashboards.reads import store_wave_dashboard, wave_dashboard_stored
     from analysis.models import AnalysisRun
-    from analysis.pipeline.inputs import list_grouping_codes, wave_answers_frame
+    from analysis.pipeline.dashboard_store import store_wave_dashboard, wave_dashboard_stored
+    from analysis.pipeline.inputs import read_study_items, wave_answers_frame
     from surveys.models import Wave
 
     for wave in Wave.objects.filter(study=study).order_by("number"):
         run = AnalysisRun.objects.filter(wave=wave, kind="indices", status="done").order_by("-id").first()
         if run is not None and not wave_dashboard_stored(wave_id=wave.pk):
             with transaction.atomic():
-                store_wave_dashboard(run=run, wave=wave, grouping_codes=list_grouping_codes(study_id=study.pk),
+                store_wave_dashboard(run=run, wave=wave, items=read_study_items(study_id=study.pk),
                                      answers=wave_answers_frame(study_id=study.pk, wave_id=wave.pk))
 
 

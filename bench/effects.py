@@ -7,8 +7,8 @@ Simulates participants x waves x items (7-point items, two groups, one intervent
 intervention at the middle wave) with `analysis.stats.simulate`, then times
 `estimate_effects` with every default index (cell and pair indices), the three individual
 outcomes (TWFE and event study), cluster-bootstrap intervals, randomization inference and
-the balanced-panel repeat. Prints figures; asserts nothing about time. The target of issue 6
-is under 30 s on 2 cores for the defaults.
+the balanced-panel repeat. Prints figures; asserts nothing about time. The target is under
+30 s on 2 cores for the defaults.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def recompute(study_id: int, wave_id: int) -> None:
 
     django.setup()
     from analysis.models import AnalysisRun, IndexResult
-    from analysis.pipeline.services import compute_wave_indices
+    from analysis.pipeline.indices import compute_wave_indices
 
     # Results of an earlier run would make this one a skip; start from none.
     AnalysisRun.objects.filter(study_id=study_id).delete()

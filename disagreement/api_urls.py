@@ -1,9 +1,10 @@
-"""REST API routes (DESIGN section 5): /api/v1/..., /api/schema/, /api/docs/."""
+"""REST API routes (docs/contracts.md): /api/v1/..., /api/schema/, /api/docs/."""
 
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analysis.api import views as analysis_api
+from common.api import ApiNotFound
 from surveys import api as surveys_api
 
 LIST = {"get": "list", "post": "create"}
@@ -28,5 +29,5 @@ urlpatterns = [
     path(STUDY + "export/", analysis_api.StudyExportApi.as_view(), name="api-study-export"),
     path(STUDY + "export/codebook/", analysis_api.StudyCodebookApi.as_view(), name="api-study-codebook"),
     path(STUDY + "recompute/", analysis_api.StudyRecomputeApi.as_view(), name="api-study-recompute"),
-    re_path(r"^api/v1/.*$", surveys_api.ApiNotFound.as_view(), name="api-not-found"),
+    re_path(r"^api/v1/.*$", ApiNotFound.as_view(), name="api-not-found"),
 ]

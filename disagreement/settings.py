@@ -141,7 +141,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analysis.sweep_indices",
         "schedule": env.int("ANALYSIS_SWEEP_SECONDS", default=180),
     },
-    # Waves open and close on time; invitations and reminders are planned and sent (issue 9).
+    # Waves open and close on time; invitations and reminders are planned and sent.
     "advance-schedule": {
         "task": "surveys.advance_schedule",
         "schedule": env.int("SCHEDULE_TICK_SECONDS", default=60),
@@ -203,7 +203,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "surveys.api.error_responses_hook",
+        "common.api.error_responses_hook",
     ],
 }
 
@@ -246,7 +246,7 @@ if env.str("EMAIL_BACKEND", default=""):
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
 ANYMAIL = env.json("ANYMAIL", default={})
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
-# Participant e-mail (issue 9): messages per batch task, and retries of a failed send after
+# Participant e-mail: messages per batch task, and retries of a failed send after
 # MESSAGE_RETRY_SECONDS, doubling, at most MESSAGE_MAX_ATTEMPTS sends in all.
 MESSAGE_BATCH_SIZE = env.int("MESSAGE_BATCH_SIZE", default=250)
 MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)

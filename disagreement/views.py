@@ -37,7 +37,7 @@ def healthz(request):
     state = {"database": _database_state(), "broker": _broker_state()}
     state["status"] = "ok" if state["database"] == "ok" and state["broker"] != "error" else "degraded"
     if state["database"] == "ok":
-        from analysis.pipeline.inputs import get_analysis_state
+        from analysis.pipeline.state import analysis_state
 
-        state["analysis"] = get_analysis_state()
+        state["analysis"] = analysis_state()
     return JsonResponse(state, status=200 if state["database"] == "ok" else 503)

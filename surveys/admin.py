@@ -1,10 +1,13 @@
 """Admin for building a study without code: a study page with inlines for members, consent,
-items, waves and arms; waves with their interventions. Staff who are not superusers see only the
-studies they are members of, and only owners may change a study's design."""
+items, waves and arms; waves with their interventions. Who may see and change what is decided
+in `common.access`: staff who are not superusers see only the studies they are members of (in
+lists, drop-downs and filters), and only a study's owners change its design."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import Count
 
+from common import access
 from surveys.models import (
     AllocationBlock,
     Arm,
@@ -26,16 +29,41 @@ from surveys.models import (
 )
 
 
-def member_studies(request):
-    return Study.objects.for_user(request.user)
+def study_rows(model, user, roles: access.Roles = access.may_see_study):
+    """Rows of `model` (a study, or a row with a `study`) in the user's studies with `roles`;
+    None for a model that belongs to no study."""
+    if model is Study:
+        return access.limit_to_studies(Study.objects.all(), user, path="", roles=roles)
+    if any(field.name == "study" for field in model._meta.fields):
+        return access.limit_to_studies(model._default_manager.all(), user, roles=roles)
+    return None
+
+
+def scoped_choices(db_field, request, kwargs: dict, roles: access.Roles) -> dict:
+    """A form field's choices limited to the user's studies with `roles` (see `study_rows`)."""
+    rows = study_rows(db_field.related_model, request.user, roles=roles)
+    if rows is not None and "queryset" not in kwargs:
+        kwargs["queryset"] = rows
+    return kwargs
+
+
+class MemberStudyListFilter(admin.RelatedFieldListFilter):
+    """A filter by a study (or a row of one) that offers only the user's studies."""
+
+    def field_choices(self, field, request, model_admin):
+        rows = study_rows(field.related_model, request.user)
+        if rows is None:
+            return super().field_choices(field, request, model_admin)
+        return [(row.pk, str(row)) for row in rows]
 
 
 class StudyScopedAdmin(admin.ModelAdmin):
     """Rows, choices and permissions follow study membership, not Django's model permissions:
-    any member may look; the roles in `edit_roles` may add, change and delete."""
+    any member may look; `edit` (a capability of `common.access`) decides who may add, change
+    and delete, and which studies the forms offer."""
 
     study_path = "study"  # how to get from a row to its study ("" = the row is the study)
-    edit_roles = (Membership.Role.OWNER,)
+    edit = access.may_edit_design
 
     def study_of(self, obj):
         for part in filter(None, self.study_path.split("__")):
@@ -43,16 +71,21 @@ class StudyScopedAdmin(admin.ModelAdmin):
         return obj
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        key = f"{self.study_path}__in" if self.study_path else "pk__in"
-        return qs.filter(**{key: member_studies(request)})
+        return access.limit_to_studies(super().get_queryset(request), request.user, path=self.study_path)
+
+    def get_list_filter(self, request):
+        return [self._scoped_filter(entry) for entry in super().get_list_filter(request)]
+
+    def _scoped_filter(self, entry):
+        if isinstance(entry, str) and get_fields_from_path(self.model, entry)[-1].is_relation:
+            return entry, MemberStudyListFilter
+        return entry
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "study" and not request.user.is_superuser:
-            kwargs["queryset"] = member_studies(request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **scoped_choices(db_field, request, kwargs, self.edit))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return super().formfield_for_manytomany(db_field, request, **scoped_choices(db_field, request, kwargs, self.edit))
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
@@ -60,19 +93,15 @@ class StudyScopedAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         if not self.has_module_permission(request):
             return False
-        if request.user.is_superuser or obj is None:
-            return True
-        return Membership.objects.filter(user=request.user, study=self.study_of(obj)).exists()
+        return obj is None or access.may_see_study(request.user, self.study_of(obj))
 
     def may_edit(self, request, obj=None) -> bool:
+        """The user may change `obj`'s study; without obj: some study (the forms offer only those)."""
         if not self.has_module_permission(request):
             return False
-        if request.user.is_superuser:
-            return True
-        memberships = Membership.objects.filter(user=request.user, role__in=self.edit_roles)
-        if obj is not None:
-            memberships = memberships.filter(study=self.study_of(obj))
-        return memberships.exists()
+        if obj is None:
+            return access.studies_for(request.user, roles=self.edit).exists()
+        return self.edit(request.user, self.study_of(obj))
 
     def has_add_permission(self, request, obj=None):
         return self.may_edit(request)
@@ -85,36 +114,31 @@ class StudyScopedAdmin(admin.ModelAdmin):
 
 
 class StudyInlineMixin:
-    """Inline rows of a study page: members may look, owners may edit (obj is the parent study
-    or wave)."""
+    """Inline rows of a study page (obj is the parent study or wave): members may look, owners may
+    edit; on the page of a new study, its creator (who will own it) fills them in."""
 
     def _study(self, obj):
         return getattr(obj, "study", obj)
 
-    def _role_ok(self, request, obj, roles) -> bool:
-        if request.user.is_superuser:
-            return True
-        if not request.user.is_staff:
-            return False
-        memberships = Membership.objects.filter(user=request.user)
-        if roles:
-            memberships = memberships.filter(role__in=roles)
-        if obj is not None:
-            memberships = memberships.filter(study=self._study(obj))
-        return memberships.exists()
-
     def has_view_permission(self, request, obj=None):
-        return self._role_ok(request, obj, ())
+        if obj is None:
+            return request.user.is_staff
+        return access.may_see_study(request.user, self._study(obj))
 
     def has_add_permission(self, request, obj=None):
-        # A new study (obj None) is being created by whoever will own it.
-        return obj is None and request.user.is_staff or self._role_ok(request, obj, [Membership.Role.OWNER])
+        if obj is None:
+            return request.user.is_staff
+        return access.may_edit_design(request.user, self._study(obj))
 
     def has_change_permission(self, request, obj=None):
         return self.has_add_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return self.has_add_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs = scoped_choices(db_field, request, kwargs, access.may_edit_design)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ReadOnlyAdmin(StudyScopedAdmin):
@@ -188,9 +212,9 @@ class StudyAdmin(StudyScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if not change and not request.user.is_superuser:
+        if not change and access.member_role(request.user, obj) is None:
             # Whoever creates a study owns it; otherwise they could not see it afterwards.
-            Membership.objects.get_or_create(study=obj, user=request.user, defaults={"role": Membership.Role.OWNER})
+            Membership.objects.get_or_create(study=obj, user=request.user, defaults={"role": access.Role.OWNER})
 
 
 @admin.register(Item)
@@ -203,11 +227,6 @@ class ItemAdmin(StudyScopedAdmin):
 class InterventionInline(StudyInlineMixin, admin.StackedInline):
     model = Intervention
     extra = 0
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "arm" and not request.user.is_superuser:
-            kwargs["queryset"] = Arm.objects.filter(study__in=member_studies(request))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Wave)
@@ -225,11 +244,6 @@ class WaveAdmin(StudyScopedAdmin):
         allowed = [wave.pk for wave in queryset if self.may_edit(request, wave)]
         closed = sum(close_wave(wave_id=wave_id) for wave_id in allowed)
         self.message_user(request, f"{closed} wave(s) closed.")
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "items" and not request.user.is_superuser:
-            kwargs["queryset"] = Item.objects.filter(study__in=member_studies(request))
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 @admin.register(Arm)
@@ -277,9 +291,10 @@ class SubmissionAdmin(StudyScopedAdmin):
 @admin.register(Exclusion)
 class ExclusionAdmin(StudyScopedAdmin):
     study_path = "participant__study"
-    edit_roles = (Membership.Role.OWNER, Membership.Role.ANALYST)
+    edit = access.may_exclude
     list_display = ["participant", "reason", "excluded_by", "created_at", "lifted_at"]
     raw_id_fields = ["participant"]
+    readonly_fields = ["excluded_by"]  # whoever saves it
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -1,35 +1,20 @@
 """Participant forms. Answer fields are named ``i_<item code>``; a slider's "don't know" box is
-``i_<code>_dk``. Radio and number inputs are rendered by templates/surveys/_item.html so that
-every input has a label and every error is tied to its field."""
+``i_<code>_dk``. Each item's field(s) and partial come from its kind (surveys/kinds.py); the
+partials (templates/surveys/kinds/) give every input a label and tie every error to its field."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 
 from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-from surveys.models import Item, Response
-from surveys.services import TEXT_MAX_LENGTH, Answer
+from surveys.kinds import Answer, kind_of
+from surveys.models import Item
 
-DONT_KNOW = "dk"
 FIELD_PREFIX = "i_"
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
-
-
-def _fingerprint(item: Item) -> str:
-    """Changes whenever anything that shapes the item's form field changes (the template caches
-    the unanswered question's HTML under it)."""
-    content = [item.code, item.kind, item.prompt, item.labels, item.scale_min, item.scale_max, item.step,
-               item.dont_know, TEXT_MAX_LENGTH]
-    return hashlib.blake2b(json.dumps(content, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
-
-
-def _label(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(value)
 
 
 def _external_id_field() -> forms.CharField:
@@ -104,13 +89,6 @@ class PreviewForm(forms.Form):
         self.fields["language"].choices = [(code, code) for code in study.languages]
 
 
-def _option_values(item: Item) -> frozenset[str]:
-    values = getattr(item, "_option_values", None)
-    if values is None:
-        values = item._option_values = frozenset(_label(v) for v in item.scale_values())
-    return values
-
-
 def quick_answers(data, items: list[Item]) -> dict[str, Answer] | None:
     """The page's answers, as `AnswerPageForm(data, items=items).answers()` gives them, when every
     answer is one of the options shown (or "don't know") or a text within the limit; None for
@@ -118,21 +96,10 @@ def quick_answers(data, items: list[Item]) -> dict[str, Answer] | None:
     with its checks and messages. The usual page skips building a form (bench/submit.py)."""
     result = {}
     for item in items:
-        raw = data.get(FIELD_PREFIX + item.code)
-        if item.kind in (Item.Kind.LIKERT, Item.Kind.CHOICE):
-            if raw == DONT_KNOW and item.dont_know:
-                result[item.code] = Answer(missing=Response.Missing.DONT_KNOW)
-            elif raw in _option_values(item):
-                result[item.code] = Answer(value=float(raw))
-            else:
-                return None
-        elif item.kind == Item.Kind.TEXT and (raw is None or isinstance(raw, str)):
-            text = (raw or "").strip()
-            if len(text) > TEXT_MAX_LENGTH or "\x00" in text:
-                return None
-            result[item.code] = Answer(text=text) if text else Answer(missing=Response.Missing.SKIPPED)
-        else:
+        answer = kind_of(item).input.quick(item, data.get(FIELD_PREFIX + item.code))
+        if answer is None:
             return None
+        result[item.code] = answer
     expected = {FIELD_PREFIX + item.code for item in items}
     if any(key.startswith(FIELD_PREFIX) and key not in expected for key in data):
         return None
@@ -140,37 +107,15 @@ def quick_answers(data, items: list[Item]) -> dict[str, Answer] | None:
 
 
 class AnswerPageForm(forms.Form):
-    """One page of items. `answers()` gives the service's Answer per item code."""
+    """One page of items, each asked as its kind says (surveys/kinds.py). `answers()` gives the
+    service's Answer per item code."""
 
     def __init__(self, *args, items: list[Item], language: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.items = items
         self.language = language
         for item in items:
-            name = FIELD_PREFIX + item.code
-            if item.kind in (Item.Kind.LIKERT, Item.Kind.CHOICE):
-                labels = item.value_labels(language)
-                choices = [(_label(v), labels.get(_label(v), "")) for v in item.scale_values()]
-                if item.dont_know:
-                    choices.append((DONT_KNOW, _("Don't know")))
-                self.fields[name] = forms.ChoiceField(
-                    choices=choices, widget=forms.RadioSelect,
-                    error_messages={"required": _("Please choose an answer."),
-                                    "invalid_choice": _("Please choose one of the options shown.")})
-            elif item.kind == Item.Kind.SLIDER:
-                off_scale = _("Please give a value from %(min)s to %(max)s in steps of %(step)s.") % {
-                    "min": _label(item.scale_min), "max": _label(item.scale_max), "step": _label(item.step)}
-                self.fields[name] = forms.FloatField(
-                    required=False, min_value=item.scale_min, max_value=item.scale_max, step_size=item.step,
-                    error_messages={"invalid": _("Please give a number."), "min_value": off_scale,
-                                    "max_value": off_scale, "step_size": off_scale})
-                if item.dont_know:
-                    self.fields[name + "_dk"] = forms.BooleanField(required=False, label=_("Don't know"))
-            else:
-                self.fields[name] = forms.CharField(
-                    required=False, max_length=TEXT_MAX_LENGTH, strip=True, widget=forms.Textarea,
-                    error_messages={"max_length": _("Please shorten your answer to at most %(limit_value)d "
-                                                    "characters (it has %(show_value)d).")})
+            kind_of(item).input.add_fields(self.fields, item, FIELD_PREFIX + item.code, language)
 
     def clean(self):
         cleaned = super().clean()
@@ -182,32 +127,12 @@ class AnswerPageForm(forms.Form):
                     _("The form contained answers to questions that are not on this page (%(codes)s).")
                     % {"codes": ", ".join(k[len(FIELD_PREFIX):][:40] for k in foreign[:5])})
         for item in self.items:
-            name = FIELD_PREFIX + item.code
-            if item.kind == Item.Kind.SLIDER and name in cleaned:
-                dk = cleaned.get(name + "_dk")
-                if cleaned[name] is None and not dk:
-                    if item.dont_know:
-                        self.add_error(name, _("Please give a number, or tick \"don't know\"."))
-                    else:
-                        self.add_error(name, _("Please give a number."))
-                elif cleaned[name] is not None and dk:
-                    self.add_error(name, _("Please either give a number or tick \"don't know\", not both."))
+            kind_of(item).input.clean(self, item, FIELD_PREFIX + item.code, cleaned)
         return cleaned
 
     def answers(self) -> dict[str, Answer]:
-        result = {}
-        for item in self.items:
-            raw = self.cleaned_data.get(FIELD_PREFIX + item.code)
-            if item.kind == Item.Kind.TEXT:
-                result[item.code] = Answer(text=raw) if raw else Answer(missing=Response.Missing.SKIPPED)
-            elif item.kind == Item.Kind.SLIDER:
-                dk = self.cleaned_data.get(FIELD_PREFIX + item.code + "_dk")
-                result[item.code] = Answer(missing=Response.Missing.DONT_KNOW) if dk else Answer(value=raw)
-            elif raw == DONT_KNOW:
-                result[item.code] = Answer(missing=Response.Missing.DONT_KNOW)
-            else:
-                result[item.code] = Answer(value=float(raw))
-        return result
+        return {item.code: kind_of(item).input.answer(item, FIELD_PREFIX + item.code, self.cleaned_data)
+                for item in self.items}
 
     def add_service_errors(self, errors: dict[str, list[str]]) -> None:
         for code, messages in errors.items():
@@ -216,30 +141,15 @@ class AnswerPageForm(forms.Form):
                 self.add_error(field if field in self.fields else None, message)
 
     def rows(self) -> list[dict]:
-        """What the template needs per item, in page order."""
+        """What the template needs per item, in page order: the common row and the kind's own."""
         rows = []
         for item in self.items:
+            kind = kind_of(item)
             name = FIELD_PREFIX + item.code
             bound = self[name]
-            row = {"item": item, "name": name, "field": bound, "id": f"q-{item.code}", "fingerprint": _fingerprint(item),
+            row = {"item": item, "name": name, "field": bound, "id": f"q-{item.code}", "template": kind.template,
                    "prompt": item.prompt_in(self.language), "kind": item.kind,
                    "errors": bound.errors, "value": bound.value() if self.is_bound else None}
-            if item.kind in (Item.Kind.LIKERT, Item.Kind.CHOICE):
-                selected = str(bound.value() or "")
-                row["options"] = [
-                    {"value": value, "text": text, "id": f"q-{item.code}-{value}", "checked": value == selected,
-                     "number": value if value != DONT_KNOW else "", "dk": value == DONT_KNOW,
-                     "endpoint": item.kind == Item.Kind.LIKERT}
-                    for value, text in bound.field.choices
-                ]
-            elif item.kind == Item.Kind.SLIDER:
-                labels = item.value_labels(self.language)
-                row.update({"min": _label(item.scale_min), "max": _label(item.scale_max), "step": _label(item.step),
-                            "min_label": labels.get(_label(item.scale_min), ""),
-                            "max_label": labels.get(_label(item.scale_max), ""),
-                            "dk_name": name + "_dk" if item.dont_know else "",
-                            "dk_checked": bool(self.is_bound and self.data.get(name + "_dk"))})
-            else:
-                row["maxlength"] = TEXT_MAX_LENGTH
+            row.update(kind.input.context(item, name, bound, self))
             rows.append(row)
         return rows

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from common.celery import dispatch
 from surveys.models import Message, Participant, Study, Submission, Wave
 from surveys.signals import wave_closed
 
@@ -176,8 +177,6 @@ def recover_stale_messages(*, now: dt.datetime) -> tuple[int, int]:
 def dispatch_due_messages(*, now: dt.datetime) -> tuple[int, int]:
     """Move due pending rows to queued and send them to workers in batches of MESSAGE_BATCH_SIZE.
     Returns (messages, batches)."""
-    from surveys.tasks import send_message_batch_task  # tasks import this module
-
     size = max(1, settings.MESSAGE_BATCH_SIZE)
     total = batches = 0
     while True:
@@ -190,18 +189,10 @@ def dispatch_due_messages(*, now: dt.datetime) -> tuple[int, int]:
             Message.objects.filter(pk__in=ids, status=Message.Status.PENDING).update(
                 status=Message.Status.QUEUED, queued_at=now)
         for start in range(0, len(ids), size):
-            _dispatch(send_message_batch_task, message_ids=ids[start:start + size])
+            # A broker outage leaves the rows queued; recover_stale_messages plans them again.
+            dispatch("surveys.send_message_batch", {"message_ids": ids[start:start + size]},
+                     catch_up="queued messages are retried later")
             batches += 1
         total += len(ids)
     return total, batches
 
-
-def _dispatch(task, **kwargs) -> bool:
-    """Send a task; a broker outage is logged, not raised: the rows stay queued and the schedule
-    plans them again after QUEUE_LEASE."""
-    try:
-        task.apply_async(kwargs=kwargs)
-    except Exception:  # noqa: BLE001 - kombu/redis raise many types
-        logger.warning("could not dispatch %s; queued messages are retried later", task.name, exc_info=True)
-        return False
-    return True

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.db import connection
-from django.http import Http404
 from django.utils import timezone
 
+from common import fastsql
 from surveys.models import (
     Intervention,
     Item,
@@ -28,74 +28,17 @@ from surveys.models import (
 # Every request to /p/<token>/ runs a handful of one-row reads. For those, Django's query compiler
 # costs several times the CPU the database spends on them (about 2 ms against 0.2 ms per query,
 # bench/submit.py --profile), so they are written once as SQL over the models' own column lists
-# (a new field is picked up without editing them) and turned into model instances with the same
-# converters the ORM applies.
-
-
-@dataclass(frozen=True)
-class _Columns:
-    model: type
-    alias: str
-    sql: str  # "alias"."col", ... in the order of _meta.concrete_fields
-    expressions: tuple
-    width: int
-
-
-@cache
-def _columns(model: type, alias: str) -> _Columns:
-    quote = connection.ops.quote_name
-    fields = model._meta.concrete_fields
-    sql = ", ".join(f"{quote(alias)}.{quote(field.column)}" for field in fields)
-    return _Columns(model, alias, sql, tuple(field.get_col(alias) for field in fields), len(fields))
-
-
-def _table(model: type) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _instance(columns: _Columns, row, start: int):
-    """The model instance in `row[start:start + width]` (None for a LEFT JOIN's missing row)."""
-    values = list(row[start:start + columns.width])
-    if values[0] is None:  # the primary key
-        return None
-    for position, expression in enumerate(columns.expressions):
-        value = values[position]
-        if value is not None:
-            for converter in _converters(expression, connection.vendor):
-                value = converter(value, expression, connection)
-            values[position] = value
-    return columns.model.from_db(connection.alias, None, values)
-
-
-_CONVERTERS: dict = {}
-
-
-def _converters(expression, vendor: str) -> list:
-    key = (id(expression), vendor)
-    found = _CONVERTERS.get(key)
-    if found is None:
-        found = _CONVERTERS[key] = (connection.ops.get_db_converters(expression)
-                                    + expression.get_db_converters(connection))
-    return found
-
-
-def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _param(model: type, field: str, value):
-    """A query parameter as the ORM would send it for `model.field` (datetimes on SQLite...)."""
-    return model._meta.get_field(field).get_db_prep_value(value, connection)
+# (`common.fastsql`: a new field is picked up without editing them) and turned into model
+# instances with the same converters the ORM applies.
 
 
 @cache
 def _token_sql() -> str:
-    t, p, s = _columns(ParticipantToken, "t"), _columns(Participant, "p"), _columns(Study, "s")
-    return (f'SELECT {t.sql}, {p.sql}, {s.sql} FROM {_table(ParticipantToken)} t '
-            f'JOIN {_table(Participant)} p ON p."id" = t."participant_id" '
-            f'JOIN {_table(Study)} s ON s."id" = p."study_id" '
+    t, p = fastsql.columns(ParticipantToken, "t"), fastsql.columns(Participant, "p")
+    s = fastsql.columns(Study, "s")
+    return (f'SELECT {t.sql}, {p.sql}, {s.sql} FROM {fastsql.table(ParticipantToken)} t '
+            f'JOIN {fastsql.table(Participant)} p ON p."id" = t."participant_id" '
+            f'JOIN {fastsql.table(Study)} s ON s."id" = p."study_id" '
             f'WHERE t."token_hash" = %s AND t."revoked_at" IS NULL')
 
 
@@ -104,13 +47,13 @@ def get_token(secret: str) -> ParticipantToken | None:
     (as `ParticipantToken.lookup`, in one precompiled query)."""
     if not secret or len(secret) > 128:
         return None
-    rows = _rows(_token_sql(), [hash_secret(secret)])
+    rows = fastsql.rows(_token_sql(), [hash_secret(secret)])
     if not rows:
         return None
-    t, p = _columns(ParticipantToken, "t"), _columns(Participant, "p")
-    token = _instance(t, rows[0], 0)
-    participant = _instance(p, rows[0], t.width)
-    study = _instance(_columns(Study, "s"), rows[0], t.width + p.width)
+    t, p = fastsql.columns(ParticipantToken, "t"), fastsql.columns(Participant, "p")
+    token = fastsql.instance(t, rows[0], 0)
+    participant = fastsql.instance(p, rows[0], t.width)
+    study = fastsql.instance(fastsql.columns(Study, "s"), rows[0], t.width + p.width)
     Participant.study.field.set_cached_value(participant, study)
     ParticipantToken.participant.field.set_cached_value(token, participant)
     return token
@@ -130,14 +73,6 @@ def get_returning_participant(*, study: Study, external_id: str, external_study_
     ).first()
 
 
-def get_preview_study(*, user, slug: str) -> Study:
-    """`slug` if `user` is a member of it (any status); 404 otherwise, so non-members learn nothing."""
-    study = Study.objects.for_user(user).filter(slug=slug).first()
-    if study is None:
-        raise Http404("No such study.")
-    return study
-
-
 def list_grouping_items(study: Study) -> list[Item]:
     return list(study.items.filter(role=Item.Role.GROUPING).order_by("order", "id"))
 
@@ -151,16 +86,16 @@ def list_missing_baseline_items(participant: Participant) -> list[Item]:
 def needs_baseline(participant: Participant) -> bool:
     """Whether a grouping item is unanswered (a cheap check: codes only, asked on every page)."""
     answered = set((participant.groups or {}).keys())
-    rows = _rows(f'SELECT "code" FROM {_table(Item)} WHERE "study_id" = %s AND "role" = %s',
-                 [participant.study_id, Item.Role.GROUPING])
+    rows = fastsql.rows(f'SELECT "code" FROM {fastsql.table(Item)} WHERE "study_id" = %s AND "role" = %s',
+                        [participant.study_id, Item.Role.GROUPING])
     return any(code not in answered for (code,) in rows)
 
 
 @cache
 def _wave_items_sql() -> str:
     through = Wave.items.through
-    return (f'SELECT {_columns(Item, "i").sql} FROM {_table(Item)} i '
-            f'JOIN {_table(through)} wi ON wi."item_id" = i."id" '
+    return (f'SELECT {fastsql.columns(Item, "i").sql} FROM {fastsql.table(Item)} i '
+            f'JOIN {fastsql.table(through)} wi ON wi."item_id" = i."id" '
             f'WHERE wi."wave_id" = %s AND i."role" <> %s ORDER BY i."order", i."id"')
 
 
@@ -206,15 +141,15 @@ def get_wave_design(wave: Wave, study: Study | None = None) -> WaveDesign:
     cached = getattr(wave, "_design", None)
     if cached is not None:
         return cached
-    rows = _rows(_wave_items_sql(), [wave.pk, Item.Role.GROUPING])
+    rows = fastsql.rows(_wave_items_sql(), [wave.pk, Item.Role.GROUPING])
     study = study if study is not None and study.pk == wave.study_id else None
     key = (wave.pk, tuple(study.languages) if study else None, tuple(rows))
 
     def build() -> WaveDesign:
-        columns = _columns(Item, "i")
+        columns = fastsql.columns(Item, "i")
         items = {}
         for row in rows:
-            item = _instance(columns, row, 0)
+            item = fastsql.instance(columns, row, 0)
             if study is not None and item.study_id == study.pk:
                 Item.study.field.set_cached_value(item, study)
             items[item.code] = item
@@ -232,9 +167,9 @@ def list_wave_items(wave: Wave) -> dict[str, Item]:
 def get_intervention(*, wave: Wave, arm_id: int | None) -> Intervention | None:
     if arm_id is None:
         return None
-    rows = _rows(f'SELECT {_columns(Intervention, "x").sql} FROM {_table(Intervention)} x '
-                 f'WHERE x."wave_id" = %s AND x."arm_id" = %s', [wave.pk, arm_id])
-    return _instance(_columns(Intervention, "x"), rows[0], 0) if rows else None
+    rows = fastsql.rows(f'SELECT {fastsql.columns(Intervention, "x").sql} FROM {fastsql.table(Intervention)} x '
+                        f'WHERE x."wave_id" = %s AND x."arm_id" = %s', [wave.pk, arm_id])
+    return fastsql.instance(fastsql.columns(Intervention, "x"), rows[0], 0) if rows else None
 
 
 def page_codes(submission: Submission, page: int, per_page: int) -> list[str]:
@@ -274,18 +209,18 @@ def wave_accepts_answers(*, participant: Participant, wave: Wave, now: dt.dateti
 
 @cache
 def _open_waves_sql() -> str:
-    w, s = _columns(Wave, "w"), _columns(Submission, "s")
-    return (f'SELECT {w.sql}, {s.sql} FROM {_table(Wave)} w '
-            f'LEFT JOIN {_table(Submission)} s ON s."wave_id" = w."id" AND s."participant_id" = %s '
+    w, s = fastsql.columns(Wave, "w"), fastsql.columns(Submission, "s")
+    return (f'SELECT {w.sql}, {s.sql} FROM {fastsql.table(Wave)} w '
+            f'LEFT JOIN {fastsql.table(Submission)} s ON s."wave_id" = w."id" AND s."participant_id" = %s '
             f'WHERE w."study_id" = %s AND w."state" = %s AND w."opens_at" <= %s AND w."closes_at" > %s '
             f'ORDER BY w."number"')
 
 
 def _wave_with_submission(row, participant: Participant) -> tuple[Wave, Submission | None]:
-    w = _columns(Wave, "w")
-    wave = _instance(w, row, 0)
+    w = fastsql.columns(Wave, "w")
+    wave = fastsql.instance(w, row, 0)
     Wave.study.field.set_cached_value(wave, participant.study)
-    submission = _instance(_columns(Submission, "s"), row, w.width)
+    submission = fastsql.instance(fastsql.columns(Submission, "s"), row, w.width)
     if submission is not None:
         Submission.wave.field.set_cached_value(submission, wave)
         Submission.participant.field.set_cached_value(submission, participant)
@@ -295,8 +230,8 @@ def _wave_with_submission(row, participant: Participant) -> tuple[Wave, Submissi
 def _open_wave_state(participant: Participant, now: dt.datetime) -> ParticipantState | None:
     """The first open wave the participant has not finished, with their submission, read in one
     query; None when every open wave is finished (the caller then works out what comes next)."""
-    rows = _rows(_open_waves_sql(), [participant.pk, participant.study_id, Wave.State.OPEN,
-                                     _param(Wave, "opens_at", now), _param(Wave, "closes_at", now)])
+    rows = fastsql.rows(_open_waves_sql(), [participant.pk, participant.study_id, Wave.State.OPEN,
+                                            fastsql.param(Wave, "opens_at", now), fastsql.param(Wave, "closes_at", now)])
     for row in rows:
         wave, submission = _wave_with_submission(row, participant)
         if submission is None or submission.completed_at is None:
@@ -306,9 +241,9 @@ def _open_wave_state(participant: Participant, now: dt.datetime) -> ParticipantS
 
 @cache
 def _wave_by_number_sql() -> str:
-    w, s = _columns(Wave, "w"), _columns(Submission, "s")
-    return (f'SELECT {w.sql}, {s.sql} FROM {_table(Wave)} w '
-            f'LEFT JOIN {_table(Submission)} s ON s."wave_id" = w."id" AND s."participant_id" = %s '
+    w, s = fastsql.columns(Wave, "w"), fastsql.columns(Submission, "s")
+    return (f'SELECT {w.sql}, {s.sql} FROM {fastsql.table(Wave)} w '
+            f'LEFT JOIN {fastsql.table(Submission)} s ON s."wave_id" = w."id" AND s."participant_id" = %s '
             f'WHERE w."study_id" = %s AND w."number" = %s')
 
 
@@ -316,30 +251,31 @@ def get_wave_and_submission(participant: Participant, number: int | None) -> tup
     """The study's wave `number` and the participant's submission for it (None when not started)."""
     if number is None:
         return None, None
-    rows = _rows(_wave_by_number_sql(), [participant.pk, participant.study_id, number])
+    rows = fastsql.rows(_wave_by_number_sql(), [participant.pk, participant.study_id, number])
     return _wave_with_submission(rows[0], participant) if rows else (None, None)
 
 
 @cache
 def _lock_submission_sql() -> str:
-    s, p = _columns(Submission, "s"), _columns(Participant, "p")
+    s, p = fastsql.columns(Submission, "s"), fastsql.columns(Participant, "p")
     lock = ""
     if connection.features.has_select_for_update:  # PostgreSQL; SQLite serialises writers anyway
         lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else " FOR UPDATE"
-    return (f'SELECT {s.sql}, {p.sql} FROM {_table(Submission)} s '
-            f'JOIN {_table(Participant)} p ON p."id" = s."participant_id" '
+    return (f'SELECT {s.sql}, {p.sql} FROM {fastsql.table(Submission)} s '
+            f'JOIN {fastsql.table(Participant)} p ON p."id" = s."participant_id" '
             f'WHERE s."participant_id" = %s AND s."wave_id" = %s{lock}')
 
 
 def lock_submission(*, participant: Participant, wave: Wave) -> Submission | None:
     """The participant's submission for `wave`, row-locked until the transaction ends, with a
     fresh copy of the participant (None when not started). Call inside `transaction.atomic`."""
-    rows = _rows(_lock_submission_sql(), [participant.pk, wave.pk])
+    rows = fastsql.rows(_lock_submission_sql(), [participant.pk, wave.pk])
     if not rows:
         return None
-    s = _columns(Submission, "s")
-    submission = _instance(s, rows[0], 0)
-    Submission.participant.field.set_cached_value(submission, _instance(_columns(Participant, "p"), rows[0], s.width))
+    s = fastsql.columns(Submission, "s")
+    submission = fastsql.instance(s, rows[0], 0)
+    fresh = fastsql.instance(fastsql.columns(Participant, "p"), rows[0], s.width)
+    Submission.participant.field.set_cached_value(submission, fresh)
     Submission.wave.field.set_cached_value(submission, wave)
     return submission
 

@@ -1,4 +1,4 @@
-"""Serializers of the study-design and data endpoints of the REST API (DESIGN section 5).
+"""Serializers of the study-design and data endpoints of the REST API (docs/contracts.md).
 
 Writes go through the models' own validation (`full_clean`: `clean()`, field validators and
 constraints), so the API refuses what the admin refuses, e.g. a scale edit once answers exist.
@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
 from rest_framework import serializers
 
+from common import access
 from surveys.models import Arm, Item, Membership, Study, Wave
 
 
@@ -109,12 +110,10 @@ class StudySerializer(ModelCleanSerializer):
         read_only_fields = ["created_at"]
 
     def get_role(self, study) -> str | None:
-        user = self.context["request"].user
-        roles = self.context.get("roles") or {}
+        roles = self.context.get("roles") or {}  # the list's roles, read at once
         if study.pk in roles:
             return roles[study.pk]
-        role = Membership.objects.filter(study=study, user=user).values_list("role", flat=True).first()
-        return role or ("owner" if user.is_superuser else None)
+        return access.member_role(self.context["request"].user, study)
 
     def validate_languages(self, value):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

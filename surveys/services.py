@@ -4,7 +4,6 @@ anything is stored, and every service is safe to call twice."""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +12,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common import fastsql
 from surveys import randomization, selectors
+from surveys.kinds import TEXT_MAX_LENGTH, Answer
 from surveys.models import (
     AllocationBlock,
     Arm,
@@ -30,8 +31,6 @@ from surveys.models import (
 )
 from surveys.signals import answers_changed
 
-#: Longest free-text answer, in characters.
-TEXT_MAX_LENGTH = 2000
 _SYSTEM_RANDOM = random.SystemRandom()
 
 
@@ -68,15 +67,6 @@ class InvalidAnswers(SurveyError):
     def __init__(self, errors: Mapping[str, list[str]]):
         super().__init__("; ".join(m for messages in errors.values() for m in messages))
         self.errors = dict(errors)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One answer as the participant gave it: a value, a text, or a missing code."""
-
-    value: float | None = None
-    text: str = ""
-    missing: str = ""
 
 
 # --- Joining, baseline, randomization ---------------------------------------------------------------
@@ -229,9 +219,9 @@ def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", se
     try:
         if connection.in_atomic_block:  # a savepoint keeps the caller's transaction usable on a conflict
             with transaction.atomic():
-                _insert(submission)
+                fastsql.insert(submission)
         else:  # one statement: autocommit makes it atomic
-            _insert(submission)
+            fastsql.insert(submission)
         return submission
     except IntegrityError:  # a second tab or a double click created it first
         return Submission.objects.get(participant=participant, wave=wave)
@@ -331,75 +321,22 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
                                  missing=answer.missing, answered_at=now, response_time_ms=per_item_ms))
         if errors:
             raise InvalidAnswers(errors)
-        _insert_responses(rows)
+        fastsql.insert_many(rows, _RESPONSE_FIELDS)
         submission.page = page + 1
         fields = ["page"]
         if submission.page >= selectors.page_count(submission, per_page):
             submission.completed_at = now
             submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
             fields += ["completed_at", "duration_seconds"]
-        _update_fields(submission, fields)
+        fastsql.update_fields(submission, fields)
         return submission
 
 
-# The answer-saving path runs on every page a participant sends; these two statements are written
-# out once instead of compiled by the ORM per request (bench/submit.py). No signals are lost:
-# bulk_create and save(update_fields) sent none that anything listens to, and nothing does.
+# The answer-saving path runs on every page a participant sends; its INSERTs and UPDATE are written
+# out once (`common.fastsql`) instead of compiled by the ORM per request (bench/submit.py). No
+# signals are lost: bulk_create and save(update_fields) sent none that anything listens to, and
+# nothing does.
 _RESPONSE_FIELDS = ("submission", "item", "value", "text", "missing", "response_time_ms", "answered_at")
-
-
-def _insert_responses(rows: list[Response]) -> None:
-    """`Response.objects.bulk_create(rows)` as one INSERT (the rows' ids are not read back)."""
-    if not rows:
-        return
-    fields = [Response._meta.get_field(name) for name in _RESPONSE_FIELDS]
-    quote = connection.ops.quote_name
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (f"INSERT INTO {quote(Response._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-           f"VALUES {', '.join([placeholders] * len(rows))}")
-    prepared: dict = {}  # the rows of a page share their submission, time stamp and response time
-
-    def prep(field, value):
-        key = (field.attname, type(value), value) if isinstance(value, (int, float, str, dt.datetime)) else None
-        if key is None:
-            return field.get_db_prep_save(value, connection)
-        if key not in prepared:
-            prepared[key] = field.get_db_prep_save(value, connection)
-        return prepared[key]
-
-    params = [prep(field, getattr(row, field.attname)) for row in rows for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _insert(instance) -> None:
-    """`instance.save(force_insert=True)` for a model with an automatic primary key, as one INSERT."""
-    model = type(instance)
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    returning = connection.features.can_return_columns_from_insert
-    if returning:
-        sql += f" RETURNING {quote(model._meta.pk.column)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        instance.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    instance._state.adding = False
-    instance._state.db = connection.alias
-
-
-def _update_fields(instance, names: list[str]) -> None:
-    """`instance.save(update_fields=names)` as one UPDATE by primary key."""
-    model = type(instance)
-    fields = [model._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} "
-           f"WHERE {quote(model._meta.pk.column)} = %s")
-    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, instance.pk])
 
 
 # --- Withdrawal ---------------------------------------------------------------------------------------

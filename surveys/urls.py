@@ -1,4 +1,4 @@
-"""Participant web survey URLs (DESIGN section 5): /s/<slug>/ and /p/<token>/..., and the
+"""Participant web survey URLs (docs/contracts.md): /s/<slug>/ and /p/<token>/..., and the
 researcher preview /studies/<slug>/preview/ (the other researcher pages come from another app)."""
 
 from django.urls import path

@@ -5,11 +5,12 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from surveys.models import Item, Study
+from surveys.models import Exclusion, Item, Study
 from tests.factories import (
     ArmFactory,
     ItemFactory,
     MembershipFactory,
+    ParticipantFactory,
     ResponseFactory,
     StudyFactory,
     UserFactory,
@@ -107,3 +108,72 @@ def test_wave_admin_lists_only_items_of_member_studies(client):
     client.force_login(membership.user)
     page = client.get(reverse("admin:surveys_wave_change", args=[wave.pk])).content.decode()
     assert "mine" in page and "foreign" not in page
+
+
+# --- Roles in the admin: design writes only by the study's owners ----------------------------------
+
+ADD_FORMS = {
+    "item": {"code": "planted", "prompt": '{"en": "Planted?"}', "kind": "likert", "role": "attitude",
+             "scale_min": 1, "scale_max": 7, "step": 1, "labels": "{}", "order": 9},
+    "arm": {"name": "planted", "allocation_weight": 1},
+    "wave": {"number": 9, "opens_at_0": "2027-01-01", "opens_at_1": "00:00:00", "closes_at_0": "2027-01-08",
+             "closes_at_1": "00:00:00", "state": "scheduled", "completion_code": "", "completion_url": "",
+             "interventions-TOTAL_FORMS": 0, "interventions-INITIAL_FORMS": 0,
+             "interventions-MIN_NUM_FORMS": 0, "interventions-MAX_NUM_FORMS": 1000},
+}
+
+
+@pytest.fixture(params=["viewer", "analyst"])
+def member_of_a_who_owns_b(request, client):
+    """A viewer (or analyst) of study A who owns study B, logged in to the admin."""
+    a, b = StudyFactory(slug="study-a", title="Study A"), StudyFactory(slug="study-b", title="Study B")
+    user = MembershipFactory(study=a, role=request.param, user=UserFactory(username="member", password=None)).user
+    MembershipFactory(study=b, user=user, role="owner")
+    client.force_login(user)
+    return client, a, b
+
+
+@pytest.mark.parametrize("model", sorted(ADD_FORMS))
+def test_a_viewer_or_analyst_of_a_cannot_add_to_a_what_they_may_add_to_their_own_study(member_of_a_who_owns_b, model):
+    client, a, b = member_of_a_who_owns_b
+    url = reverse(f"admin:surveys_{model}_add")
+    page = client.get(url).content.decode()
+    assert f'<option value="{b.pk}">' in page and f'<option value="{a.pk}"' not in page
+    refused = client.post(url, {"study": a.pk, **ADD_FORMS[model]})
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert not getattr(a, f"{model}s").exists()
+    accepted = client.post(url, {"study": b.pk, **ADD_FORMS[model]})
+    assert accepted.status_code == 302 and getattr(b, f"{model}s").count() == 1
+
+
+def test_a_viewer_or_analyst_of_a_cannot_add_inline_rows_to_a(member_of_a_who_owns_b):
+    client, a, _b = member_of_a_who_owns_b
+    wave = WaveFactory(study=a)
+    assert client.post(reverse("admin:surveys_study_change", args=[a.pk]), {"title": "x"}).status_code == 403
+    assert client.post(reverse("admin:surveys_wave_change", args=[wave.pk]), {"number": 1}).status_code == 403
+    page = client.get(reverse("admin:surveys_wave_change", args=[wave.pk]))
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+
+
+def test_admin_filters_offer_only_the_users_studies(client):
+    mine = MembershipFactory(role="viewer", study=StudyFactory(title="Mine"), user=UserFactory(password=None))
+    MembershipFactory(role="viewer", study=StudyFactory(title="Also mine"), user=mine.user)
+    StudyFactory(title="Secret title")
+    client.force_login(mine.user)
+    for name in ("item", "arm", "wave", "participant", "exportaudit"):
+        page = client.get(reverse(f"admin:surveys_{name}_changelist")).content.decode()
+        assert "Secret title" not in page and "Also mine" in page, name
+
+
+def test_only_analysts_and_owners_of_the_participants_study_add_exclusions(client):
+    theirs = ParticipantFactory()
+    mine = MembershipFactory(role="analyst", user=UserFactory(password=None))
+    own_participant = ParticipantFactory(study=mine.study)
+    client.force_login(mine.user)
+    url = reverse("admin:surveys_exclusion_add")
+    when = {"created_at_0": "2027-01-01", "created_at_1": "00:00:00"}
+    page = client.post(url, {"participant": theirs.pk, "reason": "planted", **when})
+    assert page.status_code == 200 and "Select a valid choice" in page.content.decode()
+    assert not Exclusion.objects.exists()
+    assert client.post(url, {"participant": own_participant.pk, "reason": "flagged", **when}).status_code == 302
+    assert Exclusion.objects.get().excluded_by == mine.user

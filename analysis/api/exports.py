@@ -31,8 +31,10 @@ from django.db import connection
 from django.utils import timezone
 
 from analysis.models import AnalysisRun
-from analysis.pipeline.services import CODE_VERSION
-from surveys.models import Arm, Exclusion, Item, Study, Wave
+from analysis.pipeline.provenance import CODE_VERSION
+from common import fastsql, formats, group_keys
+from surveys.kinds import kind_of
+from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 CHUNK_BYTES = 1 << 18  # bytes per streamed block
 PARQUET_BLOCK = 2 << 20  # bytes of CSV per Parquet row group (~30,000 rows; bigger blocks cost memory)
@@ -41,7 +43,6 @@ WIDE_BATCH = 2_000  # participants per written block of the wide shape
 STATA_NAME_LIMIT = 32
 STATA_STRING_LIMIT = 2045
 
-FORMATS = ("csv", "parquet", "sav", "dta")
 SHAPES = ("long", "wide")
 RESERVED = {"participant", "external_id", "wave", "item", "value", "text", "missing", "answered_at",
             "response_time_ms", "arm", "status"}
@@ -76,7 +77,7 @@ class ExportSpec:
 
     def parameters(self) -> dict:
         return {"shape": self.shape, "wave": self.waves, "arm": self.arms, "item": self.items,
-                "group": ":".join(self.group) if self.group else None, "include_excluded": self.include_excluded,
+                "group": group_keys.single(*self.group) if self.group else None, "include_excluded": self.include_excluded,
                 "include_external_id": self.include_external_id, "language": self.language}
 
 
@@ -97,7 +98,7 @@ def _where(spec: ExportSpec) -> tuple[str, list]:
     clauses, params = ["p.study_id = %s", "w.study_id = %s", "NOT p.is_preview"], [spec.study.pk, spec.study.pk]
     if not spec.include_excluded:
         clauses.append("p.withdrawn_at IS NULL")
-        clauses.append("NOT EXISTS (SELECT 1 FROM surveys_exclusion e WHERE e.participant_id = p.id"
+        clauses.append(f"NOT EXISTS (SELECT 1 FROM {fastsql.table(Exclusion)} e WHERE e.participant_id = p.id"
                        " AND e.lifted_at IS NULL)")
     for column, values in (("w.number", spec.waves), ("a.name", spec.arms), ("i.code", spec.items)):
         if values:
@@ -105,7 +106,7 @@ def _where(spec: ExportSpec) -> tuple[str, list]:
             params.extend(values)
     if spec.group:
         code, value = spec.group
-        if code == "arm":
+        if code == group_keys.ARM:
             clauses.append("a.name = %s")
             params.append(value)
         else:
@@ -115,15 +116,16 @@ def _where(spec: ExportSpec) -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
-FROM = ("FROM surveys_response r"
-        " JOIN surveys_submission s ON s.id = r.submission_id"
-        " JOIN surveys_participant p ON p.id = s.participant_id"
-        " JOIN surveys_wave w ON w.id = s.wave_id"
-        " JOIN surveys_item i ON i.id = r.item_id"
-        " LEFT JOIN surveys_arm a ON a.id = p.arm_id")
+FROM = (f"FROM {fastsql.table(Response)} r"
+        f" JOIN {fastsql.table(Submission)} s ON s.id = r.submission_id"
+        f" JOIN {fastsql.table(Participant)} p ON p.id = s.participant_id"
+        f" JOIN {fastsql.table(Wave)} w ON w.id = s.wave_id"
+        f" JOIN {fastsql.table(Item)} i ON i.id = r.item_id"
+        f" LEFT JOIN {fastsql.table(Arm)} a ON a.id = p.arm_id")
 
-STATUS_SQL = ("CASE WHEN p.withdrawn_at IS NOT NULL THEN 'withdrawn' WHEN EXISTS (SELECT 1 FROM surveys_exclusion e"
-              " WHERE e.participant_id = p.id AND e.lifted_at IS NULL) THEN 'excluded' ELSE 'active' END")
+STATUS_SQL = ("CASE WHEN p.withdrawn_at IS NOT NULL THEN 'withdrawn'"
+              f" WHEN EXISTS (SELECT 1 FROM {fastsql.table(Exclusion)} e WHERE e.participant_id = p.id"
+              " AND e.lifted_at IS NULL) THEN 'excluded' ELSE 'active' END")
 
 
 def long_columns(spec: ExportSpec) -> list[str]:
@@ -365,7 +367,7 @@ def wide_csv_stream(spec: ExportSpec) -> Iterator[bytes]:
 
 def wide_arrow_schema(spec: ExportSpec, variables: list[WideColumn]) -> pa.Schema:
     fields = [pa.field(name, pa.string()) for name in wide_header(spec, [])]
-    fields += [pa.field(v.name, pa.string() if v.item.kind == Item.Kind.TEXT else pa.float64()) for v in variables]
+    fields += [pa.field(v.name, pa.float64() if kind_of(v.item).export.numeric else pa.string()) for v in variables]
     return pa.schema(fields)
 
 
@@ -430,11 +432,12 @@ def statistical_frame(spec: ExportSpec):
         column_labels = {name: column_labels.get(name, LONG_LABELS.get(name, "")) for name in wide_header(spec, [])}
         for variable in variables:
             column_labels[variable.name] = f"{variable.item.prompt_in(spec.language)} (wave {variable.wave})"[:255]
-            if variable.item.kind == Item.Kind.TEXT:
+            export = kind_of(variable.item).export
+            if not export.numeric:
                 frame[variable.name] = frame[variable.name].fillna("").astype(str)
             else:
                 frame[variable.name] = pd.to_numeric(frame[variable.name], errors="coerce").astype("float64")
-                if labels := _value_labels(variable.item, spec.language):
+                if export.value_labels and (labels := _value_labels(variable.item, spec.language)):
                     value_labels[variable.name] = labels
     for name, labels in group_labels.items():
         numeric = pd.to_numeric(frame[name], errors="coerce")
@@ -590,7 +593,7 @@ def build_codebook(spec: ExportSpec, *, user, file_format: str) -> dict:
                 variable(name, LONG_LABELS[name], "string")
         for column in wide_variables(spec):
             entry = item_entries[column.item.code]
-            variable(column.name, entry["prompt"], "string" if column.item.kind == Item.Kind.TEXT else "number",
+            variable(column.name, entry["prompt"], kind_of(column.item).export.type,
                      item=column.item.code, wave=column.wave, value_labels=entry["value_labels"],
                      scale_min=column.item.scale_min, scale_max=column.item.scale_max, step=column.item.step,
                      reverse_coded=column.item.reverse_coded,
@@ -659,4 +662,5 @@ def export_stream(spec: ExportSpec, *, file_format: str, user) -> Iterator[bytes
 
 def export_filename(spec: ExportSpec, file_format: str, stamp: dt.datetime | None = None) -> str:
     stamp = stamp or timezone.now()
-    return f"{spec.study.slug}_{spec.shape}_{stamp:%Y%m%dT%H%M%SZ}.{file_format}"
+    extension = formats.DATA_EXPORT.get(file_format).extension
+    return f"{spec.study.slug}_{spec.shape}_{stamp:%Y%m%dT%H%M%SZ}.{extension}"

@@ -1,16 +1,12 @@
-"""Results and export endpoints of the REST API (DESIGN section 5): indices, effects, export,
-codebook, recompute. Access rules and the shared plumbing are in `surveys.api`."""
+"""Results and export endpoints of the REST API: indices, effects, export, codebook, recompute.
+Who may do what is decided in `common.access`; the shared plumbing is in `common.api` and the
+export formats in `common.formats`."""
 
 from django.http import StreamingHttpResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
-from rest_framework import exceptions, mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -22,23 +18,10 @@ from analysis.api.serializers import (
     RecomputeSerializer,
 )
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-from analysis.pipeline.services import recompute_study
-from surveys.api import (
-    DATA_ROLES,
-    EXTERNAL_ID_ROLES,
-    SLUG_PARAMETER,
-    ApiMixin,
-    ExportRenderer,
-    IntegerFilter,
-    LargePagePagination,
-    StudyScopedMixin,
-    get_member_study,
-    parse_bool,
-)
-from surveys.models import ApiToken, ExportAudit, Item, Membership
-
-__all__ = ["get_member_study"]
-
+from analysis.pipeline.enqueue import recompute_study
+from common import access, formats, group_keys
+from common.api import IntegerFilter, StudyListApi, StudyScopedMixin, parse_bool
+from surveys.models import ApiToken, ExportAudit, Item
 
 # --- Indices and effects -------------------------------------------------------------------------
 
@@ -73,7 +56,7 @@ class IndexFilter(filters.FilterSet):
     wave = IntegerFilter(field_name="wave__number", help_text="Wave number.")
     item = ItemOrPooledFilter(field_name="item", help_text="Item code, or 'pooled'.")
     group = filters.CharFilter(field_name="group", help_text="Group key, e.g. all, side:1, arm:control, side:1|side:2.")
-    index = filters.CharFilter(field_name="index", help_text="Index name (DESIGN section 4), e.g. mad_pairwise.")
+    index = filters.CharFilter(field_name="index", help_text="Index name (docs/indices.md), e.g. mad_pairwise.")
 
     class Meta:
         model = IndexResult
@@ -94,65 +77,34 @@ class EffectFilter(filters.FilterSet):
         fields = ["arm", "outcome", "item", "wave", "method", "sample", "group"]
 
 
-@extend_schema_view(list=extend_schema(summary="Stored disagreement indices with bootstrap intervals",
-                                       parameters=[SLUG_PARAMETER]))
-class IndexListApi(StudyScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(summary="Stored disagreement indices with bootstrap intervals"))
+class IndexListApi(StudyListApi):
     serializer_class = IndexResultSerializer
-    pagination_class = LargePagePagination
-    filter_backends = [filters.DjangoFilterBackend]
     filterset_class = IndexFilter
     queryset = IndexResult.objects.none()
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return IndexResult.objects.none()
-        return (IndexResult.objects.filter(study=self.study).select_related("wave", "item")
+    def rows(self, study):
+        return (IndexResult.objects.filter(study=study).select_related("wave", "item")
                 .order_by("wave__number", "item__order", "item_id", "group", "index", "id"))
 
 
-@extend_schema_view(list=extend_schema(summary="Stored intervention effects", parameters=[SLUG_PARAMETER]))
-class EffectListApi(StudyScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(list=extend_schema(summary="Stored intervention effects"))
+class EffectListApi(StudyListApi):
     serializer_class = EffectEstimateSerializer
-    pagination_class = LargePagePagination
-    filter_backends = [filters.DjangoFilterBackend]
     filterset_class = EffectFilter
     queryset = EffectEstimate.objects.none()
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return EffectEstimate.objects.none()
-        return (EffectEstimate.objects.filter(study=self.study).select_related("arm", "item", "wave")
+    def rows(self, study):
+        return (EffectEstimate.objects.filter(study=study).select_related("arm", "item", "wave")
                 .order_by("outcome", "arm__name", "item_id", "wave__number", "method", "group", "sample", "id"))
 
 
 # --- Export and codebook ---------------------------------------------------------------------------
 
 
-class CSVExportRenderer(ExportRenderer):
-    media_type = "text/csv"
-    format = "csv"
-
-
-class ParquetExportRenderer(ExportRenderer):
-    media_type = "application/vnd.apache.parquet"
-    format = "parquet"
-
-
-class SavExportRenderer(ExportRenderer):
-    media_type = "application/x-spss-sav"
-    format = "sav"
-
-
-class DtaExportRenderer(ExportRenderer):
-    media_type = "application/x-stata-dta"
-    format = "dta"
-
-
 class CodebookCSVRenderer(JSONRenderer):
-    """The codebook as CSV (`exports.codebook_csv`)."""
+    """The codebook as CSV (`exports.codebook_csv`); format and media type from `formats.CSV`."""
 
-    media_type = "text/csv"
-    format = "csv"
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
@@ -183,11 +135,13 @@ def export_spec(request, study) -> exports.ExportSpec:
     items = _list_param(request, "item")
     group = None
     key = params.get("group", "").strip()
-    if key and key != "all":
-        code, sep, value = key.partition(":")
-        if not sep or not value:
-            raise exceptions.ValidationError({"group": [f"{key!r} is not a group key: use all, arm:<name> or <code>:<value>."]})
-        if code != "arm" and not Item.objects.filter(study=study, role=Item.Role.GROUPING, code=code).exists():
+    try:
+        parsed = group_keys.parse(key, pairs=False) if key else group_keys.GroupKey()
+    except ValueError as error:
+        raise exceptions.ValidationError({"group": [str(error)]}) from None
+    if not parsed.is_all:
+        code, value = parsed.column, parsed.value
+        if code != group_keys.ARM and not Item.objects.filter(study=study, role=Item.Role.GROUPING, code=code).exists():
             raise exceptions.ValidationError({"group": [f"{code!r} is not a grouping item of this study."]})
         group = (code, value)
     language = params.get("language", "")
@@ -198,8 +152,8 @@ def export_spec(request, study) -> exports.ExportSpec:
     if unknown_items:
         raise exceptions.ValidationError({"item": [f"No item {', '.join(sorted(unknown_items))} in this study."]})
     include_external_id = parse_bool(request, "include_external_id")
-    if include_external_id and request.study_role not in EXTERNAL_ID_ROLES:
-        raise exceptions.PermissionDenied("Only a study's owners may export external ids.")
+    if include_external_id:
+        access.may_see_external_ids.require(request.user, study)
     return exports.ExportSpec(study=study, shape=shape, waves=waves, arms=arms, items=items, group=group,
                               include_excluded=parse_bool(request, "include_excluded"),
                               include_external_id=include_external_id, language=language)
@@ -214,9 +168,7 @@ def record_export(request, spec: exports.ExportSpec, *, what: str, file_format: 
     )
 
 
-EXPORT_PARAMETERS = [
-    SLUG_PARAMETER,
-    OpenApiParameter("format", str, enum=list(exports.FORMATS), description="File format."),
+EXPORT_PARAMETERS = [  # of the export and its codebook; each adds its `format`
     OpenApiParameter("shape", str, enum=list(exports.SHAPES), description="long: one row per answer; wide: one row "
                      "per participant with <item>_w<wave> columns."),
     OpenApiParameter("wave", str, description="Wave numbers, comma-separated."),
@@ -232,13 +184,12 @@ EXPORT_PARAMETERS = [
 class StudyExportApi(StudyScopedMixin, GenericAPIView):
     """GET: the study's answers as a streamed file (owners and analysts); every export is audited."""
 
-    read_roles = DATA_ROLES
-    renderer_classes = [CSVExportRenderer, ParquetExportRenderer, SavExportRenderer, DtaExportRenderer]
+    read_roles = access.may_read_participant_data
+    renderer_classes = formats.DATA_EXPORT.renderer_classes()
 
-    @extend_schema(summary="Export the answers (CSV, Parquet, SPSS, Stata)", parameters=EXPORT_PARAMETERS,
-                   responses={(200, media): OpenApiResponse(OpenApiTypes.BINARY) for media in
-                              ("text/csv", "application/vnd.apache.parquet", "application/x-spss-sav",
-                               "application/x-stata-dta")})
+    @extend_schema(summary="Export the answers (CSV, Parquet, SPSS, Stata)",
+                   parameters=[formats.DATA_EXPORT.parameter(), *EXPORT_PARAMETERS],
+                   responses=formats.DATA_EXPORT.responses())
     def get(self, request, slug: str):
         study = self.study
         spec = export_spec(request, study)
@@ -248,8 +199,7 @@ class StudyExportApi(StudyScopedMixin, GenericAPIView):
         except exports.ExportError as exc:
             raise exceptions.ValidationError({"format": [str(exc)]}) from None
         record_export(request, spec, what="data", file_format=file_format)
-        response = StreamingHttpResponse(stream, content_type=request.accepted_renderer.media_type
-                                         + ("; charset=utf-8" if file_format == "csv" else ""))
+        response = StreamingHttpResponse(stream, content_type=formats.DATA_EXPORT.get(file_format).content_type)
         response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(spec, file_format)}"'
         response["Cache-Control"] = "no-store"
         return response
@@ -258,14 +208,12 @@ class StudyExportApi(StudyScopedMixin, GenericAPIView):
 class StudyCodebookApi(StudyScopedMixin, GenericAPIView):
     """GET: the codebook of an export with the same parameters (JSON or CSV), with provenance."""
 
-    read_roles = DATA_ROLES
-    renderer_classes = [JSONRenderer, CodebookCSVRenderer]
+    read_roles = access.may_read_participant_data
+    renderer_classes = formats.CODEBOOK.renderer_classes(csv=CodebookCSVRenderer)
 
     @extend_schema(summary="Codebook of an export: variables, labels, value labels, provenance",
-                   parameters=[p for p in EXPORT_PARAMETERS if p.name != "format"]
-                   + [OpenApiParameter("format", str, enum=["json", "csv"])],
-                   responses={(200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
-                              (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
+                   parameters=[formats.CODEBOOK.parameter(), *EXPORT_PARAMETERS],
+                   responses=formats.CODEBOOK.responses(json=OpenApiTypes.OBJECT, csv=OpenApiTypes.STR))
     def get(self, request, slug: str):
         spec = export_spec(request, self.study)
         file_format = request.accepted_renderer.format
@@ -280,15 +228,15 @@ class StudyCodebookApi(StudyScopedMixin, GenericAPIView):
 # --- Recompute ------------------------------------------------------------------------------------------
 
 
-class StudyRecomputeApi(ApiMixin, GenericAPIView):
+class StudyRecomputeApi(StudyScopedMixin, GenericAPIView):
     """POST: queue a recompute of every wave with answers (owners and analysts); 202 with the run ids."""
 
     serializer_class = RecomputeSerializer
+    write_roles = access.may_recompute
 
-    @extend_schema(summary="Recompute the study's indices", parameters=[SLUG_PARAMETER], request=None,
-                   responses={202: RecomputeSerializer})
+    @extend_schema(summary="Recompute the study's indices", request=None, responses={202: RecomputeSerializer})
     def post(self, request, slug: str):
-        study = get_member_study(request, slug, roles=(Membership.Role.OWNER, Membership.Role.ANALYST))
+        study = self.study
         run_ids = [run.pk for run in recompute_study(study_id=study.pk)]
         runs = AnalysisRun.objects.filter(pk__in=run_ids).select_related("wave").order_by("wave__number")
         body = {

@@ -1,4 +1,4 @@
-"""What every command-line tool of DESIGN section 5 shares, without Django.
+"""What every command-line tool shares, without Django.
 
 Each tool (``indices_cli``, ``effects_cli``, ``power_cli``, ...) defines ``PROG``,
 ``add_arguments(parser)``, ``build_parser()`` and ``run(options, stdout=, stderr=)``; this module

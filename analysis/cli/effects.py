@@ -9,7 +9,7 @@ in an earlier row``.
 
 Input: columns ``participant, wave, item, value``, the arm column (``--arm-column``) and the
 grouping column named by ``--by``, one row per answer; read exactly as the ``indices`` command
-reads its input (:func:`analysis.cli.indices.read_answers`). Output records (DESIGN section 5):
+reads its input (:func:`analysis.cli.indices.read_answers`). Output records (docs/contracts.md):
 ``{arm, outcome, item, wave, method, estimate, se, ci_low, ci_high, p_value, p_holm, n}``
 followed by ``group, sample, p_ri, n_obs, attrition_warning, primary``
 (:mod:`analysis.stats.effects` explains each).

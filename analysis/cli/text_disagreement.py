@@ -7,7 +7,7 @@ Windows-1252). Dates are ISO: ``2021``, ``2021-03``, ``2021-03-05``, ``2021-03-0
 (times with an offset are taken in UTC). Output (stdout or ``--output``), CSV by default:
 ``period,value,group,ci_low,ci_high,text_negativity_mean,...`` with the counts, one row per
 period for group ``all`` and, when the corpus has a ``group`` column, per group; ``correlate``
-reads it as it is. ``value`` is ``text_negativity`` (pooled ratio, DESIGN section 4).
+reads it as it is. ``value`` is ``text_negativity`` (pooled ratio, docs/text.md).
 
 Bad input raises :class:`analysis.cli.base.InputError` whose message is one line naming file, line
 and column, e.g. ``letters.csv:17: column 'date': 'last spring' is not an ISO date``.

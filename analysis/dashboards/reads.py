@@ -1,9 +1,9 @@
 """Reads behind the researcher dashboards: stored results and cheap aggregate queries -> frames.
 
-Nothing here computes an index, and no page scans the answers: trends and effects come from
-`IndexResult` and `EffectEstimate`; distributions and the quality flags from `WaveAnswerCount` and
-`SubmissionQuality`, which the pipeline stores with each wave's indices
-(`store_wave_dashboard`); the attrition funnel is a GROUP BY over submissions.
+Nothing here computes an index or writes, and no page scans the answers: trends and effects come
+from `IndexResult` and `EffectEstimate`; distributions and the quality flags from
+`WaveAnswerCount` and `SubmissionQuality`, which the pipeline stores with each wave's indices
+(`analysis.pipeline.dashboard_store`); the attrition funnel is a GROUP BY over submissions.
 """
 
 from dataclasses import dataclass
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from analysis.models import (
     AnalysisRun,
@@ -19,15 +20,20 @@ from analysis.models import (
     SubmissionQuality,
     WaveAnswerCount,
 )
-from surveys.models import Arm, Exclusion, Item, Participant, Response, Submission, Wave
+from analysis.stats import glossary
+from common import access, fastsql, group_keys
+from surveys import kinds
+from surveys.models import Arm, Exclusion, Item, Participant, Submission, Wave
 
-#: Indices between two groups (DESIGN section 4) shown under the trends of a grouping.
-BETWEEN_GROUP_INDICES = ("group_gap", "wasserstein")
+#: Indices between two groups shown under the trends of a grouping.
+BETWEEN_GROUP_INDICES = glossary.where(glossary.PAIR, between_chart=True)
 #: Order of the per-cell indices in the selector; others (pair, across-item) follow.
-CELL_INDEX_ORDER = ("mad_pairwise", "agreement_a", "leik_d", "tw_consensus", "entropy_norm", "bimodality",
-                    "esteban_ray", "mean", "sd", "n")
-ACROSS_ITEM_INDICES = ("constraint", "alignment")
-PAIR_INDICES = ("group_gap", "cohens_d", "wasserstein", "overlap")
+CELL_INDEX_ORDER = glossary.display_order(glossary.CELL)
+ACROSS_ITEM_INDICES = glossary.names(glossary.ACROSS_ITEM)
+PAIR_INDICES = glossary.names(glossary.PAIR)
+#: The indices of the effects page's outcome selector, in display order.
+EFFECT_INDICES = tuple(name for name in glossary.display_order(glossary.CELL, glossary.PAIR, glossary.ACROSS_ITEM)
+                       if not glossary.entry(name).count)
 INDIVIDUAL_OUTCOMES = ("value", "extremity", "distance_other_group")
 
 
@@ -52,7 +58,7 @@ def study_items(*, study) -> list[Item]:
 
 
 def list_groupings(*, study_id: int, items: list[Item] | None = None) -> list[Grouping]:
-    groupings = [Grouping("all", "everyone"), Grouping("arm", "arm")]
+    groupings = [Grouping(group_keys.ALL, "everyone"), Grouping(group_keys.ARM, "arm")]
     if items is None:
         codes = Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).order_by("order", "id") \
             .values_list("code", flat=True)
@@ -65,8 +71,8 @@ def list_groupings(*, study_id: int, items: list[Item] | None = None) -> list[Gr
 def list_numeric_items(*, study_id: int, items: list[Item] | None = None) -> list[Item]:
     """Numeric attitude items, in questionnaire order."""
     if items is not None:
-        return [item for item in items if item.role == Item.Role.ATTITUDE and item.kind != Item.Kind.TEXT]
-    return list(Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE).exclude(kind=Item.Kind.TEXT)
+        return [item for item in items if item.role == Item.Role.ATTITUDE and item.is_numeric]
+    return list(Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE, kind__in=kinds.values(numeric=True))
                 .order_by("order", "id"))
 
 
@@ -76,38 +82,26 @@ def count_analysable_participants(*, study_id: int) -> int:
 
 def group_labels(*, study_id: int, language: str, items: list[Item] | None = None) -> dict[str, str]:
     """Readable names of the single-group keys: `side:1` -> `side: left`, `arm:x` -> `arm x`."""
-    labels = {"all": "everyone"}
+    labels = {group_keys.ALL: "everyone"}
     for name in Arm.objects.filter(study_id=study_id).values_list("name", flat=True):
-        labels[f"arm:{name}"] = f"arm {name}"
+        labels[group_keys.arm(name)] = f"arm {name}"
     if items is None:
         items = list(Item.objects.filter(study_id=study_id, role=Item.Role.GROUPING).select_related("study"))
     for item in items:
         if item.role != Item.Role.GROUPING:
             continue
         for value, text in item.value_labels(language).items():
-            labels[f"{item.code}:{_format_value(value)}"] = f"{item.code}: {text}"
+            labels[group_keys.single(item.code, group_keys.format_value(value, text_as_number=True))] = \
+                f"{item.code}: {text}"
     return labels
 
 
 def label_group(key: str, labels: dict[str, str]) -> str:
     """A single key by its label; a pair `A|B` as `A - B` (signed values are A minus B)."""
-    if "|" in key:
-        first, second = key.split("|", 1)
+    if group_keys.is_pair(key):
+        first, second = group_keys.split_pair(key)
         return f"{labels.get(first, first)} − {labels.get(second, second)}"
     return labels.get(key, key)
-
-
-def _format_value(value) -> str | None:
-    # Group keys show JSON numbers as integers when whole ("side:1", never "side:1.0").
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if number != number:
-        return None
-    return str(int(number)) if number.is_integer() else str(value)
 
 
 def stored_index_keys(*, study_id: int) -> set[tuple[str, str]]:
@@ -126,12 +120,10 @@ def list_stored_groups(*, study_id: int, keys: set[tuple[str, str]] | None = Non
 
 def groups_of(grouping: str, stored: list[str]) -> tuple[list[str], list[str]]:
     """The single keys and pair keys that belong to `grouping` (`all`, `arm` or a code)."""
-    if grouping == "all":
-        return (["all"] if "all" in stored else []), []
-    prefix = f"{grouping}:"
-    singles = [g for g in stored if g.startswith(prefix) and "|" not in g]
-    pairs = [g for g in stored if "|" in g and all(part.startswith(prefix) for part in g.split("|"))]
-    return singles, pairs
+    if grouping == group_keys.ALL:
+        return ([group_keys.ALL] if group_keys.ALL in stored else []), []
+    mine = [g for g in stored if group_keys.of_column(g, grouping)]
+    return [g for g in mine if not group_keys.is_pair(g)], [g for g in mine if group_keys.is_pair(g)]
 
 
 def list_stored_indices(*, study_id: int, keys: set[tuple[str, str]] | None = None) -> list[str]:
@@ -141,7 +133,9 @@ def list_stored_indices(*, study_id: int, keys: set[tuple[str, str]] | None = No
     else:
         names = set(IndexResult.objects.filter(study_id=study_id).order_by().values_list("index", flat=True)
                     .distinct())
-    ordered = [name for name in (*CELL_INDEX_ORDER, *ACROSS_ITEM_INDICES) if name in names]
+    # Pair indices are drawn under the trends of a grouping, not chosen; unknown names go last.
+    ordered = [name for name in glossary.display_order(glossary.CELL, glossary.ACROSS_ITEM, glossary.TEXT)
+               if name in names]
     return ordered + sorted(names - set(ordered) - set(PAIR_INDICES))
 
 
@@ -180,7 +174,7 @@ DISTRIBUTION_COLUMNS = ["wave", "group", "value", "count"]
 def answer_distribution_frame(*, study_id: int, item_id: int, grouping: str) -> pd.DataFrame:
     """Answer counts of one item per wave, group and value (analysable participants; missing codes
     are left out), as stored with each wave's indices (`WaveAnswerCount`): a few hundred rows, no
-    scan of the answers. `group` is a group key as in DESIGN section 5."""
+    scan of the answers. `group` is a group key (docs/contracts.md)."""
     rows = (WaveAnswerCount.objects.filter(study_id=study_id, item_id=item_id, grouping=grouping).order_by()
             .values_list("wave__number", "group", "value", "count"))
     frame = pd.DataFrame.from_records(list(rows), columns=DISTRIBUTION_COLUMNS)
@@ -188,111 +182,22 @@ def answer_distribution_frame(*, study_id: int, item_id: int, grouping: str) -> 
     return frame.astype({"wave": int, "value": float, "count": int})
 
 
-def answer_count_frame(answers: pd.DataFrame, *, grouping_codes: list[str]) -> pd.DataFrame:
-    """The answer counts of one wave per item, grouping (`all`, `arm`, each grouping code), group
-    key and value, from the wave's answers frame (`selectors.wave_answers_frame`); missing codes
-    are left out, a missing group is `<grouping>:(none)`. Columns: item, grouping, group, value,
-    count. Counted with integer codes and one bincount per grouping: a wave may have a million
-    answers."""
-    columns = ["item", "grouping", "group", "value", "count"]
-    answered = answers["value"].notna().to_numpy()
-    if not answered.any():
-        return pd.DataFrame(columns=columns)
-    item_codes, items = pd.factorize(answers["item"].to_numpy()[answered])
-    value_codes, values = pd.factorize(answers["value"].to_numpy()[answered])
-    parts = []
-    for grouping in ("all", "arm", *grouping_codes):
-        if grouping == "all":
-            group_codes, keys = np.zeros(len(item_codes), dtype=np.intp), ["all"]
-        else:
-            group_codes, found = pd.factorize(answers[grouping].to_numpy()[answered], use_na_sentinel=False)
-            keys = [f"{grouping}:(none)" if v is None or v != v else f"{grouping}:{v}" for v in found]
-        cells = (item_codes * len(keys) + group_codes) * len(values) + value_codes
-        counts = np.bincount(cells, minlength=len(items) * len(keys) * len(values))
-        hit = np.flatnonzero(counts)
-        item_of, rest = np.divmod(hit, len(keys) * len(values))
-        group_of, value_of = np.divmod(rest, len(values))
-        parts.append(pd.DataFrame({"item": np.asarray(items, dtype=object)[item_of], "grouping": grouping,
-                                   "group": np.asarray(keys, dtype=object)[group_of],
-                                   "value": np.asarray(values, dtype=float)[value_of], "count": counts[hit]}))
-    frame = pd.concat(parts, ignore_index=True)[columns]
-    return frame.astype({"value": float, "count": int})
+# --- Study list ---------------------------------------------------------------------------------------
 
 
-def store_wave_dashboard(*, run: AnalysisRun, wave: Wave, answers: pd.DataFrame, grouping_codes: list[str]) -> None:
-    """Replace the dashboard tables of one wave: its answer counts (from the analysable answers
-    the indices were computed from) and the quality aggregates of its submissions. Called by the
-    pipeline inside the transaction that replaces the wave's indices, so a reader sees both old
-    or both new."""
-    items = dict(Item.objects.filter(study_id=wave.study_id).values_list("code", "pk"))
-    counts = answer_count_frame(answers, grouping_codes=grouping_codes)
-    WaveAnswerCount.objects.filter(wave=wave).delete()
-    WaveAnswerCount.objects.bulk_create([
-        WaveAnswerCount(study_id=wave.study_id, wave=wave, item_id=items[item], grouping=grouping, group=group,
-                        value=float(value), count=int(count), run=run)
-        for item, grouping, group, value, count in counts.itertuples(index=False) if item in items
-    ], batch_size=5000)
-    SubmissionQuality.objects.filter(wave=wave).delete()
-    _insert_submission_quality(run=run, wave=wave)
-
-
-def wave_dashboard_stored(*, wave_id: int) -> bool:
-    """Whether the wave's dashboard tables were stored (every computed wave has submissions)."""
-    return SubmissionQuality.objects.filter(wave_id=wave_id).exists()
-
-
-def _insert_submission_quality(*, run: AnalysisRun, wave: Wave) -> None:
-    """One INSERT .. SELECT: the wave's submissions (non-preview participants) with the count,
-    minimum and maximum of their Likert attitude answers and their attention-check answers. The
-    answers are grouped in the database; nothing per answer travels to Python."""
-    from django.db import connection
-
-    likert = list(Item.objects.filter(study_id=wave.study_id, kind=Item.Kind.LIKERT, role=Item.Role.ATTITUDE)
-                  .values_list("id", flat=True))
-    expected = list(Item.objects.filter(study_id=wave.study_id, role=Item.Role.ATTENTION)
-                    .values_list("id", "expected_answer"))
-    attention = [item_id for item_id, _answer in expected]
-    wanted = [*likert, *attention] or [-1]
-
-    def among(ids: list[int]) -> tuple[str, list]:
-        return (f"r.item_id IN ({', '.join(['%s'] * len(ids))})", list(ids)) if ids else ("1 = 0", [])
-
-    is_likert, likert_params = among(likert)
-    is_attention, attention_params = among(attention)
-    wrong_parts, wrong_params = [], []
-    for item_id, answer in expected:
-        if answer is not None:
-            wrong_parts.append("(r.item_id = %s AND (r.value IS NULL OR r.value <> %s))")
-            wrong_params += [item_id, answer]
-    is_wrong = " OR ".join(wrong_parts) or "1 = 0"
-    table = {model: model._meta.db_table for model in (SubmissionQuality, Submission, Participant, Response)}
-    sql = f"""
-        INSERT INTO {table[SubmissionQuality]} (study_id, wave_id, submission_id, participant_id, duration_seconds,
-            likert_answered, likert_min, likert_max, attention_answered, attention_failed, run_id)
-        SELECT p.study_id, s.wave_id, s.id, s.participant_id,
-               CASE WHEN s.completed_at IS NOT NULL THEN s.duration_seconds END,
-               COALESCE(a.likert_answered, 0), a.likert_min, a.likert_max,
-               COALESCE(a.attention_answered, 0), COALESCE(a.attention_failed, 0), %s
-        FROM {table[Submission]} s
-        JOIN {table[Participant]} p ON p.id = s.participant_id
-        LEFT JOIN (
-            SELECT r.submission_id,
-                   SUM(CASE WHEN {is_likert} AND r.value IS NOT NULL THEN 1 ELSE 0 END) AS likert_answered,
-                   MIN(CASE WHEN {is_likert} THEN r.value END) AS likert_min,
-                   MAX(CASE WHEN {is_likert} THEN r.value END) AS likert_max,
-                   SUM(CASE WHEN {is_attention} THEN 1 ELSE 0 END) AS attention_answered,
-                   SUM(CASE WHEN {is_wrong} THEN 1 ELSE 0 END) AS attention_failed
-            FROM {table[Response]} r
-            JOIN {table[Submission]} rs ON rs.id = r.submission_id
-            WHERE rs.wave_id = %s AND r.item_id IN ({', '.join(['%s'] * len(wanted))})
-            GROUP BY r.submission_id
-        ) a ON a.submission_id = s.id
-        WHERE s.wave_id = %s AND p.study_id = %s AND p.is_preview = %s
-    """
-    params = [run.pk, *likert_params, *likert_params, *likert_params, *attention_params, *wrong_params,
-              wave.pk, *wanted, wave.pk, wave.study_id, False]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+def list_study_summaries(*, user) -> list[dict]:
+    """The user's studies with status, participants, current wave and last finished analysis."""
+    summaries = []
+    for study in access.studies_for(user).order_by("slug"):
+        current = Wave.objects.filter(study=study).open(timezone.now()).first()
+        last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
+        summaries.append({
+            "study": study,
+            "participants": study.participants.filter(is_preview=False).count(),
+            "current_wave": current.number if current else None,
+            "last_run": last,
+        })
+    return summaries
 
 
 # --- Overview: attrition funnel ---------------------------------------------------------------------
@@ -338,26 +243,6 @@ def attrition_funnel_frame(*, study_id: int, counts: list[dict] | None = None) -
     return pd.DataFrame.from_records(records, columns=["arm", "stage", "step", "count", "share"])
 
 
-def analysis_state(*, study_id: int) -> dict:
-    """The overview's view of the study's computations, as `selectors.get_analysis_state` gives
-    it (queued, running, failed in the last day with the latest error, last finished), in three
-    queries instead of six."""
-    from django.utils import timezone
-
-    runs = AnalysisRun.objects.filter(study_id=study_id).order_by()
-    since = timezone.now() - timezone.timedelta(days=1)
-    failed = Q(status=AnalysisRun.Status.FAILED, finished_at__gte=since)
-    state = runs.aggregate(queued=Count("id", filter=Q(status=AnalysisRun.Status.QUEUED)),
-                           running=Count("id", filter=Q(status=AnalysisRun.Status.RUNNING)),
-                           failed_last_day=Count("id", filter=failed))
-    state["last_error"] = (runs.filter(failed).order_by("-finished_at").values_list("error", flat=True).first()
-                           if state["failed_last_day"] else None)
-    last = runs.filter(finished_at__isnull=False).order_by("-finished_at").values("finished_at", "status").first()
-    state["last_finished_at"] = last["finished_at"].isoformat() if last else None
-    state["last_status"] = last["status"] if last else None
-    return state
-
-
 def list_wave_rows(*, study_id: int, counts: list[dict] | None = None) -> list[dict]:
     """Per wave: times, state, started and completed submissions (non-preview), response rate
     among participants still enrolled, and its latest indices run. Four small queries, whatever
@@ -390,7 +275,7 @@ def effect_items(*, study_id: int, items: list[Item] | None = None) -> tuple[lis
     pooled over items exist, and the single groups (not `all`, not pairs). One DISTINCT query."""
     pairs = set(EffectEstimate.objects.filter(study_id=study_id).order_by().values_list("item_id", "group").distinct())
     ids = {item_id for item_id, _group in pairs}
-    groups = sorted({group for _item, group in pairs if group != "all" and "|" not in group})
+    groups = sorted({group for _item, group in pairs if group != group_keys.ALL and not group_keys.is_pair(group)})
     return [item for item in list_numeric_items(study_id=study_id, items=items) if item.pk in ids], None in ids, groups
 
 
@@ -406,15 +291,10 @@ def effects_frame(*, study_id: int, item_id: int | None, sample: str, pooled: bo
         "arm__name", "outcome", "method", "group", "wave__number", "estimate", "se", "ci_low", "ci_high",
         "p_value", "p_holm", "p_ri", "n", "attrition_warning", "is_primary")
     frame = pd.DataFrame.from_records(list(records), columns=EFFECT_COLUMNS)
-    rank = {name: i for i, name in enumerate((*INDIVIDUAL_OUTCOMES, *CELL_INDEX_ORDER, *PAIR_INDICES))}
+    rank = {name: i for i, name in enumerate((*INDIVIDUAL_OUTCOMES, *glossary.display_order(glossary.CELL, glossary.PAIR)))}
     frame = frame.sort_values(["arm", "outcome", "wave"], key=lambda s: s.map(lambda v: rank.get(v, len(rank)))
                               if s.name == "outcome" else s, kind="stable", ignore_index=True)
     return frame.astype({c: float for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "p_holm", "p_ri")})
-
-
-def last_run(*, study_id: int, kind: str) -> AnalysisRun | None:
-    return (AnalysisRun.objects.filter(study_id=study_id, kind=kind, status=AnalysisRun.Status.DONE)
-            .order_by("-finished_at", "-id").first())
 
 
 # --- Quality ----------------------------------------------------------------------------------------
@@ -435,7 +315,7 @@ def quality_submissions_frame(*, study_id: int) -> pd.DataFrame:
     rows = (SubmissionQuality.objects.filter(study_id=study_id).order_by()
             .values_list("participant_id", "wave__number", "duration_seconds", "likert_answered", "likert_min",
                          "likert_max", "attention_answered", "attention_failed"))
-    frame = pd.DataFrame(_float_matrix(rows, len(QUALITY_COLUMNS)), columns=list(QUALITY_COLUMNS))
+    frame = pd.DataFrame(fastsql.float_matrix(rows, len(QUALITY_COLUMNS)), columns=list(QUALITY_COLUMNS))
     frame = frame.astype({"participant": np.int64, "wave": int, "likert_answered": int, "attention_answered": int,
                           "attention_failed": int})
     if withdrawn:
@@ -445,59 +325,9 @@ def quality_submissions_frame(*, study_id: int) -> pd.DataFrame:
 
 def with_public_ids(frame: pd.DataFrame, *, study_id: int) -> pd.DataFrame:
     """`frame` with its `participant` database ids replaced by the participants' public ids."""
-    public = dict(_raw_rows(Participant.objects.filter(study_id=study_id).order_by().values_list("id", "public_id")))
+    public = dict(fastsql.raw_rows(Participant.objects.filter(study_id=study_id).order_by()
+                                   .values_list("id", "public_id")))
     return frame.assign(participant=frame["participant"].map(public))
-
-
-def _float_matrix(queryset, width: int) -> np.ndarray:
-    """The rows of a values_list query of `width` numeric columns as a float array (NULL = NaN).
-    On PostgreSQL one row of `width` float8 arrays in binary: ten thousand rows of Python
-    tuples would cost more than the query itself."""
-    from django.db import connections
-
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return np.array(_raw_rows(queryset), dtype=float).reshape(-1, width)  # None -> NaN
-    sql, params = queryset.query.sql_with_params()
-    names = ", ".join(f"c{i}" for i in range(width))
-    # array_send: the array's binary wire format as bytea, which numpy reads in place.
-    arrays = ", ".join(f"array_send(array_agg(COALESCE(CAST(c{i} AS double precision), 'NaN')))"
-                       for i in range(width))
-    import psycopg
-
-    connection.ensure_connection()
-    # Django's cursors bind client-side, which returns text only; this one binds on the server.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(f"SELECT {arrays} FROM ({sql}) AS q ({names})", params, binary=True)
-        columns = cursor.fetchone()
-    if columns[0] is None:  # no rows
-        return np.empty((0, width))
-    return np.column_stack([_float8_array(bytes(column)) for column in columns])
-
-
-#: A one-dimensional float8[] in PostgreSQL's binary format: ndim, has-null flag, element type,
-#: length, lower bound; then per element its byte length (8) and its big-endian value.
-_ARRAY_HEADER = np.dtype([("ndim", ">i4"), ("nulls", ">i4"), ("oid", ">i4"), ("length", ">i4"), ("lbound", ">i4")])
-_ARRAY_ITEM = np.dtype([("size", ">i4"), ("value", ">f8")])
-
-
-def _float8_array(data: bytes) -> np.ndarray:
-    header = np.frombuffer(data, dtype=_ARRAY_HEADER, count=1)[0]
-    items = np.frombuffer(data, dtype=_ARRAY_ITEM, offset=_ARRAY_HEADER.itemsize)
-    if header["ndim"] != 1 or header["nulls"] != 0 or len(items) != header["length"] or np.any(items["size"] != 8):
-        raise RuntimeError("unexpected layout of a binary float8 array")
-    return items["value"].astype(np.float64)
-
-
-def _raw_rows(queryset) -> list[tuple]:
-    """The rows of a values_list query straight from the database driver, skipping Django's
-    per-value converters (numbers and NULLs need none; they cost more than the query here)."""
-    from django.db import connections
-
-    sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def list_active_exclusions(*, study_id: int) -> list[Exclusion]:

@@ -1,4 +1,4 @@
-"""Researcher pages (login required; a non-member gets 404). Thin: validate the controls (query
+"""Researcher pages (login required; a non-member gets 404, `common.access` decides). Thin: validate the controls (query
 parameters, so a view can be bookmarked), read stored results, build figures, render.
 
 Every chart's data is also served as CSV from the same URL with `?format=csv&chart=<name>`.
@@ -10,8 +10,8 @@ import pandas as pd
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -20,21 +20,21 @@ from django.views.decorators.http import require_POST
 from analysis import charts
 from analysis.dashboards import reads as dashboards
 from analysis.models import AnalysisRun
-from analysis.pipeline import inputs as selectors
-from analysis.pipeline.services import exclude_participants, recompute_study
+from analysis.pipeline.enqueue import recompute_study
+from analysis.pipeline.runs import last_finished_run
+from analysis.pipeline.state import analysis_state
+from analysis.stats import glossary
 from analysis.stats.quality import (
     QualityRules,
     flag_submissions,
     flagged_participants,
     summarize_flags,
 )
+from common import access, group_keys
 from surveys.attrition import attrition_context
+from surveys.exclusions import exclude_participants
+from surveys.kinds import kind_of
 from surveys.models import Item, Study
-
-
-def member_study(request, slug: str) -> Study:
-    return get_object_or_404(Study.objects.for_user(request.user), slug=slug)
-
 
 # --- Shared pieces ----------------------------------------------------------------------------------
 
@@ -102,13 +102,13 @@ def _latest(values) -> object:
 
 @login_required
 def study_list(request):
-    studies = selectors.list_study_summaries(user=request.user)
+    studies = dashboards.list_study_summaries(user=request.user)
     return render(request, "analysis/study_list.html", {"studies": studies})
 
 
 @login_required
 def study_overview(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     counts = dashboards.submission_counts(study_id=study.pk)
     funnel = dashboards.attrition_funnel_frame(study_id=study.pk, counts=counts)
     if _wants_csv(request):
@@ -117,8 +117,8 @@ def study_overview(request, slug: str):
     context = {
         "study": study, "page": "overview",
         "waves": dashboards.list_wave_rows(study_id=study.pk, counts=counts),
-        "analysis": dashboards.analysis_state(study_id=study.pk),
-        "can_recompute": selectors.user_may_recompute(user=request.user, study=study),
+        "analysis": analysis_state(study_id=study.pk),
+        "can_recompute": access.may_recompute(request.user, study),
         "joined": joined,
         "analysable": dashboards.count_analysable_participants(study_id=study.pk),
         "charts": [_chart(request, study, "funnel", charts.funnel_figure(funnel),
@@ -133,9 +133,7 @@ def study_overview(request, slug: str):
 @login_required
 @require_POST
 def study_recompute(request, slug: str):
-    study = member_study(request, slug)
-    if not selectors.user_may_recompute(user=request.user, study=study):
-        return HttpResponseForbidden("Only owners and analysts may recompute.")
+    study = access.get_member_study(request.user, slug, roles=access.may_recompute)
     runs = recompute_study(study_id=study.pk)
     messages.success(request, f"Recompute queued for {len(runs)} wave(s).")
     return redirect("study-overview", slug=study.slug)
@@ -161,7 +159,7 @@ class TrendControls(forms.Form):
 
 @login_required
 def study_trends(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     stored = dashboards.stored_index_keys(study_id=study.pk)
     indices = dashboards.list_stored_indices(study_id=study.pk, keys=stored) or ["mad_pairwise"]
     every_item = dashboards.study_items(study=study)
@@ -176,8 +174,8 @@ def study_trends(request, slug: str):
         return _invalid(request, "analysis/trends.html", context)
     index, grouping = form.cleaned_data["index"], form.cleaned_data["grouping"]
     item = next((i for i in items if i.code == form.cleaned_data["item"]), None)
-    text_items = [i for i in items if i.kind == Item.Kind.TEXT]
-    if index.startswith("text_") and (item is None or item.kind != Item.Kind.TEXT) and text_items:
+    text_items = [i for i in items if kind_of(i).free_text]
+    if index in glossary.names(glossary.TEXT) and (item is None or not kind_of(item).free_text) and text_items:
         item = text_items[0]  # text indices exist per free-text item only
     singles, pairs = dashboards.groups_of(grouping, dashboards.list_stored_groups(study_id=study.pk, keys=stored))
     trend = dashboards.index_trend_frame(study_id=study.pk, indices=[index], item_id=item.pk if item else None,
@@ -237,7 +235,7 @@ class DistributionControls(forms.Form):
 
 @login_required
 def study_distributions(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     every_item = dashboards.study_items(study=study)
     items = dashboards.list_numeric_items(study_id=study.pk, items=every_item)
     form = _controls(DistributionControls, request, items=items,
@@ -284,19 +282,18 @@ class EffectControls(forms.Form):
         self.fields["item"].choices = ([("pooled", "all items pooled")] if pooled else []) + \
             [(i.code, i.code) for i in items]
         self.fields["item"].initial = items[0].code if items else "pooled"
-        self.fields["group"].choices = [("all", "everyone (and between groups)")] + list(groups.items())
-        self.fields["group"].initial = "all"
+        self.fields["group"].choices = [(group_keys.ALL, "everyone (and between groups)")] + list(groups.items())
+        self.fields["group"].initial = group_keys.ALL
         self.fields["outcome"].choices = [(o, o) for o in outcomes]
         self.fields["outcome"].initial = default_outcome
 
 
 @login_required
 def study_effects(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     every_item = dashboards.study_items(study=study)
     items, pooled_stored, stored_groups = dashboards.effect_items(study_id=study.pk, items=every_item)
-    outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.CELL_INDEX_ORDER[:-1], *dashboards.PAIR_INDICES,
-                *dashboards.ACROSS_ITEM_INDICES]
+    outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.EFFECT_INDICES]
     default = study.primary_outcome if study.primary_outcome in outcomes else "value"
     labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
     groups = {g: dashboards.label_group(g, labels) for g in stored_groups}
@@ -323,7 +320,7 @@ def study_effects(request, slug: str):
     if _wants_csv(request):
         return _csv_or_400(request, study, frames)
     marked = dashboards.intervention_wave(study_id=study.pk)
-    within = "" if group == "all" else f", within {groups[group]}"
+    within = "" if group == group_keys.ALL else f", within {groups[group]}"
     page_charts = []
     if len(individual):
         page_charts.append(_chart(request, study, "individual", charts.forest_figure(
@@ -340,7 +337,7 @@ def study_effects(request, slug: str):
             waves, title=f"{outcome} of {what} per wave{within}", intervention_wave=marked),
             caption="Effect per wave; waves before the intervention are placebo checks (the last one is the reference)."),
     ]
-    run = dashboards.last_run(study_id=study.pk, kind=AnalysisRun.Kind.EFFECTS)
+    run = last_finished_run(study_id=study.pk, kind=AnalysisRun.Kind.EFFECTS)
     context.update({
         "item": item, "what": what, "charts": page_charts, "run": run,
         "n": int(pooled["n"].max()) if len(pooled) else 0,
@@ -353,13 +350,13 @@ def study_effects(request, slug: str):
 
 
 def _in_group(frame: pd.DataFrame, group: str) -> pd.Series:
-    if group == "all":
+    if group == group_keys.ALL:
         return _whole_sample(frame)
     return frame["group"] == group
 
 
 def _whole_sample(frame: pd.DataFrame) -> pd.Series:
-    return (frame["group"] == "all") | frame["group"].str.contains("|", regex=False)
+    return (frame["group"] == group_keys.ALL) | frame["group"].str.contains(group_keys.PAIR_SEPARATOR, regex=False)
 
 
 # --- Quality ----------------------------------------------------------------------------------------
@@ -407,7 +404,7 @@ def _quality_context(request, study: Study, speed: str, rows: str = "all",
         "submissions": len(flags), "computed_at": _last_computed(study),
         "charts": [_chart(request, study, "quality", charts.quality_figure(summary, title="flagged submissions per wave"),
                           caption="Share of each wave's submissions flagged by each screen.")],
-        "can_exclude": selectors.user_may_recompute(user=request.user, study=study),
+        "can_exclude": access.may_exclude(request.user, study),
         "flaggable": people.loc[~people["excluded"], "participant"].tolist(),
     }
     return context, frames
@@ -417,13 +414,13 @@ FLAG_NAMES = ("attention", "speeder", "straightlining")
 
 
 def _last_computed(study: Study):
-    run = dashboards.last_run(study_id=study.pk, kind=AnalysisRun.Kind.INDICES)
+    run = last_finished_run(study_id=study.pk, kind=AnalysisRun.Kind.INDICES)
     return run.finished_at if run else None
 
 
 @login_required
 def study_quality(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     form = _controls(QualityControls, request)
     context = {"study": study, "page": "quality", "form": form}
     if not form.is_valid():
@@ -439,9 +436,7 @@ def study_quality(request, slug: str):
 @login_required
 @require_POST
 def study_exclude(request, slug: str):
-    study = member_study(request, slug)
-    if not selectors.user_may_recompute(user=request.user, study=study):
-        return HttpResponseForbidden("Only owners and analysts may exclude participants.")
+    study = access.get_member_study(request.user, slug, roles=access.may_exclude)
     speed = request.GET.get("speed", "0.33")
     speed = speed if speed in dict(SPEEDER_SHARES) else "0.33"
     extra, _frames = _quality_context(request, study, speed, checked=frozenset(request.POST.getlist("participants")))

@@ -1,18 +1,25 @@
-"""Reads that feed analysis: database -> DataFrames. No computation here.
+"""Reads that feed the analysis pipeline: database -> one object of inputs per wave
+(`WaveInputs`) or per study (`StudyInputs`), and DataFrames. No computation here.
+
+A recompute reads each input once: the study's items in one query (`StudyItems`: scales,
+grouping codes, the item code <-> id map, the data-quality items), the exclusions, and the cheap
+aggregates its fingerprint hashes (`state`); the answers and free-text frames are read on first
+use, so a wave whose fingerprint is unchanged is skipped without reading them.
 
 Only analysable participants count: never previews, never withdrawn, never excluded
 (`Participant.objects.analysable()`).
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
-import numpy as np
 import pandas as pd
-from django.db import connection
 from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Sum, Value
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Length
 
-from surveys.models import Exclusion, Item, Participant, Response, Study, Submission, Wave
+from common import fastsql, group_keys
+from surveys import kinds
+from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
 
 
 @dataclass(frozen=True)
@@ -24,13 +31,50 @@ class ItemScale:
     reverse_coded: bool
 
 
-def list_attitude_scales(*, study_id: int) -> dict[str, ItemScale]:
-    """Numeric attitude items of a study by code, in questionnaire order."""
-    items = Item.objects.filter(study_id=study_id, role=Item.Role.ATTITUDE).exclude(kind=Item.Kind.TEXT)
-    return {
-        item.code: ItemScale(item.code, item.scale_min, item.scale_max, item.step, item.reverse_coded)
-        for item in items.order_by("order", "id")
-    }
+@dataclass(frozen=True)
+class StudyItems:
+    """A study's items as the pipeline uses them, read in one query (`read_study_items`)."""
+
+    #: Numeric attitude items by code, in questionnaire order.
+    scales: dict[str, ItemScale]
+    #: Codes of the grouping items, in questionnaire order.
+    grouping: list[str]
+    #: Every item: code -> database id.
+    ids: dict[str, int]
+    #: Ids of the Likert attitude items (the straight-lining screen reads them).
+    likert: list[int]
+    #: The attention checks: (id, expected answer).
+    attention: list[tuple[int, float | None]]
+
+    @cached_property
+    def codes(self) -> dict[int, str]:
+        return {pk: code for code, pk in self.ids.items()}
+
+    def scale_state(self) -> dict[str, list]:
+        """The scales as a fingerprint records them."""
+        return {code: [s.scale_min, s.scale_max, s.step, s.reverse_coded] for code, s in self.scales.items()}
+
+
+def read_study_items(*, study_id: int) -> StudyItems:
+    scales: dict[str, ItemScale] = {}
+    grouping: list[str] = []
+    ids: dict[str, int] = {}
+    likert: list[int] = []
+    attention: list[tuple[int, float | None]] = []
+    rows = Item.objects.filter(study_id=study_id).order_by("order", "id").values_list(
+        "pk", "code", "role", "kind", "scale_min", "scale_max", "step", "reverse_coded", "expected_answer")
+    for pk, code, role, kind, scale_min, scale_max, step, reverse_coded, expected in rows:
+        ids[code] = pk
+        kind_ = kinds.kind_of(kind)
+        if role == Item.Role.ATTITUDE and kind_.numeric:
+            scales[code] = ItemScale(code, scale_min, scale_max, step, reverse_coded)
+        if role == Item.Role.ATTITUDE and kind_.straightlining:
+            likert.append(pk)
+        elif role == Item.Role.GROUPING:
+            grouping.append(code)
+        elif role == Item.Role.ATTENTION:
+            attention.append((pk, expected))
+    return StudyItems(scales=scales, grouping=grouping, ids=ids, likert=likert, attention=attention)
 
 
 def list_grouping_codes(*, study_id: int) -> list[str]:
@@ -38,8 +82,96 @@ def list_grouping_codes(*, study_id: int) -> list[str]:
                 .values_list("code", flat=True))
 
 
-def get_study_waves(*, study_id: int) -> list[Wave]:
-    return list(Wave.objects.filter(study_id=study_id).order_by("number"))
+def list_excluded_public_ids(*, study_id: int) -> list[str]:
+    return sorted(Exclusion.objects.filter(participant__study_id=study_id, lifted_at__isnull=True)
+                  .values_list("participant__public_id", flat=True))
+
+
+def intervention_wave_of(*, study_id: int) -> int | None:
+    """The first wave at which some arm is shown an intervention (None: no intervention)."""
+    return (Wave.objects.filter(study_id=study_id, interventions__isnull=False).order_by("number")
+            .values_list("number", flat=True).first())
+
+
+def has_control_arm(*, study_id: int) -> bool:
+    return Arm.objects.filter(study_id=study_id, is_control=True).exists()
+
+
+# --- One wave's inputs ----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class WaveInputs:
+    """Everything one wave's indices are computed from, each read once (`read_wave_inputs`).
+
+    `state` is what the wave's fingerprint hashes: answer count, highest answer id, a checksum
+    that changes when any value moves between answers, the exclusions and the scales; the
+    free-text answers (`text`); completions, durations and attention checks (`submissions`),
+    which the stored data-quality rows depend on. `answers` and `texts` are read on first use.
+    """
+
+    study_id: int
+    wave_id: int
+    wave_number: int
+    items: StudyItems
+    excluded: list[str]
+    state: dict
+
+    @cached_property
+    def answers(self) -> pd.DataFrame:
+        """The wave's analysable numeric answers (`wave_answers_frame`)."""
+        return wave_answers_frame(study_id=self.study_id, wave_id=self.wave_id, items=self.items,
+                                  wave_number=self.wave_number)
+
+    @cached_property
+    def texts(self) -> pd.DataFrame:
+        """The wave's analysable free-text answers (`wave_texts_frame`)."""
+        return wave_texts_frame(study_id=self.study_id, wave_id=self.wave_id, grouping=self.items.grouping)
+
+
+def read_wave_inputs(*, wave: Wave, items: StudyItems | None = None, excluded: list[str] | None = None) -> WaveInputs:
+    """The inputs of `wave`; `items` and `excluded` when the caller read them for its study already."""
+    study_id = wave.study_id
+    items = items if items is not None else read_study_items(study_id=study_id)
+    excluded = excluded if excluded is not None else list_excluded_public_ids(study_id=study_id)
+    state = wave_input_state(study_id=study_id, wave_id=wave.pk, items=items, excluded=excluded)
+    state["text"] = wave_text_state(study_id=study_id, wave_id=wave.pk)  # free-text answers
+    # completions, durations and attention checks: the stored data-quality rows depend on them
+    state["submissions"] = wave_submission_state(study_id=study_id, wave_id=wave.pk)
+    return WaveInputs(study_id=study_id, wave_id=wave.pk, wave_number=wave.number, items=items, excluded=excluded,
+                      state=state)
+
+
+# --- One study's inputs (its effects) -------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class StudyInputs:
+    """Everything a study's effects are estimated from, each read once (`read_study_inputs`):
+    its waves in order, items, exclusions, each wave's answer state (what the fingerprint
+    hashes, as `wave_input_state`) and, on first use, the answers of every wave."""
+
+    study_id: int
+    waves: list[Wave]
+    items: StudyItems
+    excluded: list[str]
+    states: list[dict]
+
+    @cached_property
+    def answers(self) -> pd.DataFrame:
+        return pd.concat([wave_answers_frame(study_id=self.study_id, wave_id=wave.pk, items=self.items,
+                                             wave_number=wave.number) for wave in self.waves], ignore_index=True)
+
+
+def read_study_inputs(*, study: Study) -> StudyInputs:
+    waves = list(Wave.objects.filter(study=study).order_by("number"))
+    items = read_study_items(study_id=study.pk)
+    excluded = list_excluded_public_ids(study_id=study.pk)
+    states = [wave_input_state(study_id=study.pk, wave_id=wave.pk, items=items, excluded=excluded) for wave in waves]
+    return StudyInputs(study_id=study.pk, waves=waves, items=items, excluded=excluded, states=states)
+
+
+# --- Numeric answers ----------------------------------------------------------------------------
 
 
 def _wave_responses(*, study_id: int, wave_id: int):
@@ -54,7 +186,8 @@ def _wave_responses(*, study_id: int, wave_id: int):
         submission__participant__is_preview=False,
         submission__participant__withdrawn_at__isnull=True,
         item__role=Item.Role.ATTITUDE,
-    ).exclude(item__kind=Item.Kind.TEXT).exclude(Exists(active_exclusion))
+        item__kind__in=kinds.values(numeric=True),
+    ).exclude(Exists(active_exclusion))
 
 
 def _group_columns(grouping_codes: list[str]) -> dict[str, F]:
@@ -65,16 +198,8 @@ def _normalise_group_values(frame: pd.DataFrame, grouping_codes: list[str]) -> p
     # JSON values arrive as numbers (1, 2.0) or strings; group keys show them as "side:1".
     for code in grouping_codes:
         column = frame.pop(f"g_{code}")
-        frame[code] = column.map(_format_group_value)
+        frame[code] = column.map(group_keys.format_value)
     return frame
-
-
-def _format_group_value(value) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def wave_counts_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
@@ -98,23 +223,25 @@ def wave_counts_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
     return frame[["item", "arm", *grouping_codes, "value", "count"]]
 
 
-def wave_answers_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
+def wave_answers_frame(*, study_id: int, wave_id: int, items: StudyItems | None = None,
+                       wave_number: int | None = None) -> pd.DataFrame:
     """One row per answer of one wave: participant (public id), wave (number), item, value
     (NaN = missing code), arm and one column per grouping item. Needed where one person's
     several answers matter (constraint, alignment, pooled rows, participant resampling).
+    `items` and `wave_number` when the caller has them (else they are read).
 
-    Answers are read as three numeric columns (on PostgreSQL with a binary COPY straight into
-    numpy arrays, elsewhere in chunks) and joined to the participants' and items' attributes
-    afterwards, so memory stays near the size of the numbers (1M answers: about 25 MB of
-    arrays) instead of one Python object per answer."""
-    grouping_codes = list_grouping_codes(study_id=study_id)
-    wave_number = Wave.objects.filter(pk=wave_id).values_list("number", flat=True).first()
+    Answers are read as three numeric columns (`common.fastsql.numeric_columns`: on PostgreSQL
+    a binary COPY straight into numpy arrays) and joined to the participants' and items'
+    attributes afterwards, so memory stays near the size of the numbers (1M answers: about
+    25 MB of arrays) instead of one Python object per answer."""
+    items = items if items is not None else read_study_items(study_id=study_id)
+    grouping_codes = items.grouping
+    if wave_number is None:
+        wave_number = Wave.objects.filter(pk=wave_id).values_list("number", flat=True).first()
     rows = (_wave_responses(study_id=study_id, wave_id=wave_id)
             .order_by("submission__participant_id", "item__order", "item_id"))
-    if connection.vendor == "postgresql":
-        pid, iid, values = _copy_answer_columns(rows)
-    else:
-        pid, iid, values = _chunked_answer_columns(rows)
+    pid, iid, values = fastsql.numeric_columns(rows.values_list("submission__participant_id", "item_id", "value"),
+                                               "iif")
     frame = pd.DataFrame({"value": values})
     del values
     people = pd.DataFrame.from_records(
@@ -123,7 +250,7 @@ def wave_answers_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
         columns=["pk", "participant", "arm", *[f"g_{c}" for c in grouping_codes]],
     ).set_index("pk")
     people = _normalise_group_values(people, grouping_codes)
-    codes = pd.Series(dict(Item.objects.filter(study_id=study_id).values_list("pk", "code")))
+    codes = pd.Series(items.codes, dtype=object)
     position = people.index.get_indexer(pid)
     del pid
     frame.insert(0, "participant", pd.Categorical(people["participant"].to_numpy()[position]) if len(position)
@@ -138,66 +265,11 @@ def wave_answers_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
     return frame
 
 
-# One row of PostgreSQL's binary COPY of (bigint, bigint, double precision), none NULL: a field
-# count, then per field its byte length and its big-endian value.
-_COPY_ROW = np.dtype([("fields", ">i2"), ("n1", ">i4"), ("participant", ">i8"), ("n2", ">i4"), ("item", ">i8"),
-                      ("n3", ">i4"), ("value", ">f8")])
-_COPY_HEADER = 19  # signature (11 bytes), flags, header extension length
-_COPY_TRAILER = 2
-
-
-def _copy_answer_columns(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(participant ids, item ids, values) of the answers `rows`, by a binary COPY of the query.
-
-    The rows' values travel as fixed-width binary fields (a missing value as NaN), so the COPY
-    output is an array of records that numpy reads in place, with no Python object per answer."""
-    query = rows.annotate(
-        _value=Coalesce(F("value"), Value(float("nan")), output_field=FloatField()),
-    ).values_list("submission__participant_id", "item_id", "_value")
-    sql, params = query.query.sql_with_params()
-    buffer = bytearray()
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)", params) as copy:
-            for block in copy:
-                buffer += block
-    records = np.frombuffer(buffer, dtype=_COPY_ROW, offset=_COPY_HEADER,
-                            count=(len(buffer) - _COPY_HEADER - _COPY_TRAILER) // _COPY_ROW.itemsize)
-    if len(records) and not (np.all(records["fields"] == 3) and np.all(records["n1"] == 8)
-                             and np.all(records["n2"] == 8) and np.all(records["n3"] == 8)):
-        raise RuntimeError("unexpected layout of the binary COPY of a wave's answers")
-    columns = (records["participant"].astype(np.int64), records["item"].astype(np.int64),
-               records["value"].astype(np.float64))
-    del records, buffer
-    return columns
-
-
-def _chunked_answer_columns(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    participant_ids, item_ids, values = [], [], []
-    chunk: list = []
-    for row in rows.values_list("submission__participant_id", "item_id", "value").iterator(chunk_size=50_000):
-        chunk.append(row)
-        if len(chunk) == 200_000:
-            _append_chunk(chunk, participant_ids, item_ids, values)
-            chunk = []
-    _append_chunk(chunk, participant_ids, item_ids, values)
-    return (np.concatenate(participant_ids) if participant_ids else np.empty(0, dtype=np.int64),
-            np.concatenate(item_ids) if item_ids else np.empty(0, dtype=np.int64),
-            np.concatenate(values) if values else np.empty(0, dtype=float))
-
-
-def _append_chunk(chunk, participant_ids, item_ids, values) -> None:
-    if not chunk:
-        return
-    array = np.array(chunk, dtype=float)
-    participant_ids.append(array[:, 0].astype(np.int64))
-    item_ids.append(array[:, 1].astype(np.int64))
-    values.append(array[:, 2])
-
-
-def wave_input_state(*, study_id: int, wave_id: int) -> dict:
-    """What the indices of a wave depend on, cheap to read: answer count, highest answer id, a
-    checksum that changes when any value moves between answers, and the excluded participants."""
+def wave_input_state(*, study_id: int, wave_id: int, items: StudyItems | None = None,
+                     excluded: list[str] | None = None) -> dict:
+    """What the numeric indices of a wave depend on, cheap to read: answer count, highest answer
+    id, a checksum that changes when any value moves between answers, the excluded participants
+    and the scales."""
     responses = _wave_responses(study_id=study_id, wave_id=wave_id)
     state = responses.aggregate(
         n=Count("id"), max_id=Max("id"),
@@ -205,9 +277,8 @@ def wave_input_state(*, study_id: int, wave_id: int) -> dict:
         participants=Count("submission__participant", distinct=True),
     )
     state["checksum"] = None if state["checksum"] is None else round(state["checksum"], 3)
-    state["excluded"] = list_excluded_public_ids(study_id=study_id)
-    state["scales"] = {code: [s.scale_min, s.scale_max, s.step, s.reverse_coded]
-                       for code, s in list_attitude_scales(study_id=study_id).items()}
+    state["excluded"] = excluded if excluded is not None else list_excluded_public_ids(study_id=study_id)
+    state["scales"] = (items if items is not None else read_study_items(study_id=study_id)).scale_state()
     return state
 
 
@@ -226,76 +297,34 @@ def wave_submission_state(*, study_id: int, wave_id: int) -> dict:
     return state
 
 
-def list_excluded_public_ids(*, study_id: int) -> list[str]:
-    return sorted(Exclusion.objects.filter(participant__study_id=study_id, lifted_at__isnull=True)
-                  .values_list("participant__public_id", flat=True))
+# --- Free-text answers --------------------------------------------------------------------------
 
 
-def get_study(*, study_id: int) -> Study:
-    return Study.objects.get(pk=study_id)
+def _wave_texts(*, study_id: int, wave_id: int):
+    participants = Participant.objects.analysable().filter(study_id=study_id)
+    return (Response.objects.filter(submission__wave_id=wave_id, submission__wave__study_id=study_id,
+                                    submission__participant__in=participants,
+                                    item__kind__in=kinds.values(free_text=True))
+            .exclude(text=""))
 
 
-def get_analysis_state(*, study_id: int | None = None) -> dict:
-    """Counts of queued/running runs, failures of the last day with the latest error, and when
-    the last run finished; for /healthz and the study overview."""
-    from django.utils import timezone
-
-    from analysis.models import AnalysisRun
-
-    runs = AnalysisRun.objects.all() if study_id is None else AnalysisRun.objects.filter(study_id=study_id)
-    since = timezone.now() - timezone.timedelta(days=1)
-    failed = runs.filter(status=AnalysisRun.Status.FAILED, finished_at__gte=since).order_by("-finished_at")
-    last = runs.filter(finished_at__isnull=False).order_by("-finished_at").first()
-    latest_failure = failed.first()
-    return {
-        "queued": runs.filter(status=AnalysisRun.Status.QUEUED).count(),
-        "running": runs.filter(status=AnalysisRun.Status.RUNNING).count(),
-        "failed_last_day": failed.count(),
-        "last_error": latest_failure.error if latest_failure else None,
-        "last_finished_at": last.finished_at.isoformat() if last else None,
-        "last_status": last.status if last else None,
-    }
+def wave_texts_frame(*, study_id: int, wave_id: int, grouping: list[str] | None = None) -> pd.DataFrame:
+    """One row per text answer of the wave: wave (number), item (code), text, arm and one column
+    per grouping item (`grouping`: the codes, when the caller has them)."""
+    grouping = grouping if grouping is not None else list_grouping_codes(study_id=study_id)
+    rows = _wave_texts(study_id=study_id, wave_id=wave_id).order_by("id").values_list(
+        "submission__wave__number", "item__code", "text", "submission__participant__arm__name",
+        *[f"submission__participant__groups__{code}" for code in grouping])
+    frame = pd.DataFrame.from_records(list(rows), columns=["wave", "item", "text", "arm", *grouping])
+    for code in grouping:
+        frame[code] = frame[code].map(group_keys.format_value)
+    return frame
 
 
-def list_study_summaries(*, user) -> list[dict]:
-    """The user's studies with status, participants, current wave and last finished analysis."""
-    from django.utils import timezone
+def wave_text_state(*, study_id: int, wave_id: int) -> dict:
+    """What the text indices of a wave depend on, cheap to read: count, highest id, a length
+    checksum and the latest answer time (an edited text changes at least the last two)."""
+    state = _wave_texts(study_id=study_id, wave_id=wave_id).aggregate(
+        n=Count("id"), max_id=Max("id"), checksum=Sum(F("id") * Length("text")), latest=Max("answered_at"))
+    return {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in state.items()}
 
-    from analysis.models import AnalysisRun
-
-    summaries = []
-    for study in Study.objects.for_user(user).order_by("slug"):
-        current = Wave.objects.filter(study=study).open(timezone.now()).first()
-        last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
-        summaries.append({
-            "study": study,
-            "participants": study.participants.filter(is_preview=False).count(),
-            "current_wave": current.number if current else None,
-            "last_run": last,
-        })
-    return summaries
-
-
-def list_wave_summaries(*, study_id: int) -> list[dict]:
-    """Per wave: times, state, started and completed submissions, response rate among those
-    still enrolled, and its last indices run."""
-    from analysis.models import AnalysisRun
-
-    enrolled = Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True).count()
-    rows = []
-    for wave in Wave.objects.filter(study_id=study_id).order_by("number"):
-        submissions = wave.submissions.filter(participant__is_preview=False)
-        completed = submissions.filter(completed_at__isnull=False).count()
-        run = AnalysisRun.objects.filter(wave=wave, kind=AnalysisRun.Kind.INDICES).order_by("-created_at", "-id").first()
-        rows.append({
-            "wave": wave, "started": submissions.count(), "completed": completed,
-            "response_rate": completed / enrolled if enrolled else None, "run": run,
-        })
-    return rows
-
-
-def user_may_recompute(*, user, study: Study) -> bool:
-    from surveys.models import Membership
-
-    return user.is_superuser or Membership.objects.filter(
-        study=study, user=user, role__in=[Membership.Role.OWNER, Membership.Role.ANALYST]).exists()

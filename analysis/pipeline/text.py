@@ -1,13 +1,15 @@
 """Free-text answers in the wave pipeline: ``text_negativity`` and ``text_negativity_mean`` rows.
 
-`compute_wave_indices` (analysis/services.py) adds these rows to a wave's index table through
-:func:`with_text_indices`, and its input fingerprint includes :func:`wave_text_state`, so a
-changed or new text answer triggers a recompute like a changed number does. Every free-text item
-(kind ``text``) of the wave is scored with the default lexicon and pipeline
-(:mod:`analysis.stats.text`) per group: ``all``, ``arm:<name>``, ``<grouping code>:<value>``. The
-interval resamples texts, i.e. participants (one text per participant, item and wave); ``n`` is
-the number of texts of the cell. Only analysable participants count (never previews, withdrawn
-or excluded participants), as for the numeric indices.
+`compute_wave_indices` (analysis/pipeline/indices.py) adds these rows to a wave's index table
+through :func:`with_text_indices`, from the texts its inputs read
+(`analysis.pipeline.inputs.wave_texts_frame`), and its input fingerprint includes
+`analysis.pipeline.inputs.wave_text_state`, so a changed or new text answer triggers a recompute
+like a changed number does. Every free-text item (kind ``text``) of the wave is scored with the
+default lexicon and pipeline (:mod:`analysis.stats.text`) per group: ``all``, ``arm:<name>``,
+``<grouping code>:<value>``. The interval resamples texts, i.e. participants (one text per
+participant, item and wave); ``n`` is the number of texts of the cell. Only analysable
+participants count (never previews, withdrawn or excluded participants), as for the numeric
+indices.
 """
 
 from __future__ import annotations
@@ -16,12 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, Max, Sum
-from django.db.models.functions import Length
 
-from analysis.pipeline import inputs as selectors
 from analysis.stats.text import TextScorer, text_indices
-from surveys.models import Item, Participant, Response
+from common import group_keys
 
 COLUMNS = ["wave", "item", "group", "index", "value", "ci_low", "ci_high", "n"]
 
@@ -32,37 +31,9 @@ def default_scorer() -> TextScorer:
     return TextScorer()
 
 
-def _wave_texts(*, study_id: int, wave_id: int):
-    participants = Participant.objects.analysable().filter(study_id=study_id)
-    return (Response.objects.filter(submission__wave_id=wave_id, submission__wave__study_id=study_id,
-                                    submission__participant__in=participants, item__kind=Item.Kind.TEXT)
-            .exclude(text=""))
-
-
-def wave_texts_frame(*, study_id: int, wave_id: int) -> pd.DataFrame:
-    """One row per text answer of the wave: wave (number), item (code), text, arm and one column
-    per grouping item."""
-    grouping = selectors.list_grouping_codes(study_id=study_id)
-    rows = _wave_texts(study_id=study_id, wave_id=wave_id).order_by("id").values_list(
-        "submission__wave__number", "item__code", "text", "submission__participant__arm__name",
-        *[f"submission__participant__groups__{code}" for code in grouping])
-    frame = pd.DataFrame.from_records(list(rows), columns=["wave", "item", "text", "arm", *grouping])
-    for code in grouping:
-        frame[code] = frame[code].map(selectors._format_group_value)
-    return frame
-
-
-def wave_text_state(*, study_id: int, wave_id: int) -> dict:
-    """What the text indices of a wave depend on, cheap to read: count, highest id, a length
-    checksum and the latest answer time (an edited text changes at least the last two)."""
-    state = _wave_texts(study_id=study_id, wave_id=wave_id).aggregate(
-        n=Count("id"), max_id=Max("id"), checksum=Sum(F("id") * Length("text")), latest=Max("answered_at"))
-    return {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in state.items()}
-
-
 def text_index_frame(texts: pd.DataFrame, *, grouping: list[str], seed: int, bootstrap: int, level: float,
                      scorer: TextScorer | None = None) -> pd.DataFrame:
-    """Both text indices per (wave, item, group) of a frame like :func:`wave_texts_frame`'s."""
+    """Both text indices per (wave, item, group) of a frame like `inputs.wave_texts_frame`'s."""
     if texts.empty:
         return pd.DataFrame(columns=COLUMNS)
     scores = (scorer or default_scorer()).score(texts["text"].tolist())
@@ -70,10 +41,10 @@ def text_index_frame(texts: pd.DataFrame, *, grouping: list[str], seed: int, boo
     rng = np.random.default_rng(seed)
     rows = []
     for (wave, item), cell in texts.groupby(["wave", "item"], sort=True):
-        groups = [("all", cell)]
-        groups += [(f"arm:{arm}", rows_) for arm, rows_ in cell.groupby("arm", sort=True)]
+        groups = [(group_keys.ALL, cell)]
+        groups += [(group_keys.arm(arm), rows_) for arm, rows_ in cell.groupby("arm", sort=True)]
         for code in grouping:
-            groups += [(f"{code}:{value}", rows_) for value, rows_ in cell.groupby(code, sort=True)]
+            groups += [(group_keys.single(code, value), rows_) for value, rows_ in cell.groupby(code, sort=True)]
         for group, rows_ in groups:
             for found in text_indices(rows_["negativity"].to_numpy(), rows_["scored"].to_numpy(),
                                       bootstrap=bootstrap, seed=rng, level=level):
@@ -81,13 +52,11 @@ def text_index_frame(texts: pd.DataFrame, *, grouping: list[str], seed: int, boo
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def with_text_indices(frame: pd.DataFrame, *, study_id: int, wave_id: int, seed: int, bootstrap: int,
+def with_text_indices(frame: pd.DataFrame, texts: pd.DataFrame, *, grouping: list[str], seed: int, bootstrap: int,
                       level: float) -> pd.DataFrame:
-    """The wave's index table with the text indices of its free-text answers appended."""
-    texts = wave_texts_frame(study_id=study_id, wave_id=wave_id)
+    """The wave's index table with the text indices of its free-text answers `texts` appended."""
     if texts.empty:
         return frame
     # Its own seed stream: adding text items never changes the numeric indices' intervals.
-    extra = text_index_frame(texts, grouping=selectors.list_grouping_codes(study_id=study_id),
-                             seed=seed + 1, bootstrap=bootstrap, level=level)
+    extra = text_index_frame(texts, grouping=grouping, seed=seed + 1, bootstrap=bootstrap, level=level)
     return extra if frame.empty else pd.concat([frame, extra], ignore_index=True)

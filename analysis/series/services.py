@@ -1,4 +1,4 @@
-"""Imported series of a study (issue 10): text corpora scored per period and outcome series, and
+"""Imported series of a study: text corpora scored per period and outcome series, and
 relating two of them. Writes are atomic: a bad file stores nothing.
 
 The files are read by the command-line readers (:func:`analysis.cli.text_disagreement.read_corpus`,

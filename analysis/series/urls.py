@@ -1,4 +1,4 @@
-"""Researcher pages for text corpora and series correlation (issue 10)."""
+"""Researcher pages for text corpora and series correlation."""
 
 from django.urls import path
 

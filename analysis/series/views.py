@@ -1,21 +1,20 @@
-"""Researcher pages for imported series (issue 10): import a text corpus or an outcome series,
+"""Researcher pages for imported series: import a text corpus or an outcome series,
 relate two series. Login required; a non-member gets 404; only owners and analysts import or
-delete. Thin: validate the form, call one service, render (bad files: 400, nothing stored)."""
+delete (`common.access.may_edit_series`). Thin: validate the form, call one service, render (bad files: 400, nothing stored)."""
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from analysis import charts
 from analysis.cli.base import InputError
-from analysis.dashboards.views import _chart, _csv_or_400, _wants_csv, member_study
+from analysis.dashboards.views import _chart, _csv_or_400, _wants_csv
 from analysis.models import TimeSeries
-from analysis.pipeline import inputs as selectors
 from analysis.series import services as text_services
 from analysis.stats.correlate import METHODS
+from common import access
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_LAGS = 24
@@ -44,12 +43,8 @@ class RelateForm(forms.Form):
         self.fields["a"].choices = self.fields["b"].choices = list(choices)
 
 
-def _may_edit(request, study) -> bool:
-    return selectors.user_may_recompute(user=request.user, study=study)  # owners and analysts
-
-
 def _index_context(request, study, **forms_):
-    may_edit = _may_edit(request, study)
+    may_edit = access.may_edit_series(request.user, study)
     choices = text_services.list_series_choices(study=study)
     return {
         "study": study, "page": "text", "series": text_services.list_series(study=study), "may_edit": may_edit,
@@ -62,16 +57,14 @@ def _index_context(request, study, **forms_):
 
 @login_required
 def text_index(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     return render(request, "analysis/text/index.html", _index_context(request, study))
 
 
 @login_required
 @require_POST
 def text_import(request, slug: str, kind: str):
-    study = member_study(request, slug)
-    if not _may_edit(request, study):
-        return HttpResponseForbidden("Only owners and analysts import series.")
+    study = access.get_member_study(request.user, slug, roles=access.may_edit_series)
     form_class = CorpusImportForm if kind == "corpus" else OutcomeImportForm
     form = form_class(request.POST, request.FILES)
     if form.is_valid():
@@ -99,9 +92,7 @@ def text_import(request, slug: str, kind: str):
 @login_required
 @require_POST
 def text_series_delete(request, slug: str, pk: int):
-    study = member_study(request, slug)
-    if not _may_edit(request, study):
-        return HttpResponseForbidden("Only owners and analysts delete series.")
+    study = access.get_member_study(request.user, slug, roles=access.may_edit_series)
     series = get_object_or_404(TimeSeries, study=study, pk=pk)
     series.delete()
     messages.success(request, f"Deleted {series.name!r}.")
@@ -126,7 +117,7 @@ def correlation_rows(frame) -> list[dict]:
 
 @login_required
 def text_relate(request, slug: str):
-    study = member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     choices = text_services.list_series_choices(study=study)
     form = RelateForm(request.GET, choices=choices)
     context = {"study": study, "page": "text", "form": form, "methods": METHODS}

@@ -1,6 +1,6 @@
 """Percentile bootstrap for count-based and participant-level indices, vectorized and seeded.
 
-Two resampling schemes (DESIGN section 4):
+Two resampling schemes (docs/indices.md):
 
 * **Multinomial resamples of count vectors** (:func:`resample_counts`). For an index that is a
   function of one cell's counts, redrawing the cell's n answers with replacement is exactly a

@@ -6,7 +6,7 @@ Series are ``period -> value`` with periods labelled as a year (``2001``), a mon
 monthly series; dates that all fall on the same weekday, whole weeks apart, a weekly one;
 otherwise a daily one. Two series are joined on their periods; lags count periods of that kind.
 
-Conventions (DESIGN section 5):
+Conventions (docs/contracts.md):
 
 * lag ``L`` pairs A(t) with B(t + L): a positive L asks whether A *leads* B;
 * p-values are those of ``scipy.stats.spearmanr``, ``pearsonr`` and ``kendalltau`` (which assume

@@ -51,22 +51,14 @@ from functools import cache
 
 import numpy as np
 
-CELL_INDICES: tuple[str, ...] = (
-    "n",
-    "mean",
-    "sd",
-    "mad_pairwise",
-    "agreement_a",
-    "leik_d",
-    "tw_consensus",
-    "entropy_norm",
-    "bimodality",
-    "esteban_ray",
-)
-PAIR_INDICES: tuple[str, ...] = ("group_gap", "cohens_d", "wasserstein", "overlap")
-ACROSS_ITEM_INDICES: tuple[str, ...] = ("constraint", "alignment")
+from analysis.stats import glossary
+
+# The names and their order live in analysis/stats/glossary.py.
+CELL_INDICES: tuple[str, ...] = glossary.names(glossary.CELL)
+PAIR_INDICES: tuple[str, ...] = glossary.names(glossary.PAIR)
+ACROSS_ITEM_INDICES: tuple[str, ...] = glossary.names(glossary.ACROSS_ITEM)
 # Indices whose sign flips (or, for `mean`, which mirror) when an item is reverse coded.
-DIRECTIONAL_INDICES: frozenset[str] = frozenset({"mean", "group_gap", "cohens_d"})
+DIRECTIONAL_INDICES: frozenset[str] = frozenset(e.name for e in glossary.INDICES if e.reverse)
 
 ESTEBAN_RAY_ALPHA = 1.6
 # Layer patterns of agreement A are looked up in a table of all 2**k patterns up to this k.

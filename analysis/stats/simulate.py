@@ -174,7 +174,7 @@ class ItemSpec:
 
     @property
     def n_points(self) -> int:
-        """Number of scale points k = (max - min) / step + 1 (DESIGN section 4)."""
+        """Number of scale points k = (max - min) / step + 1 (docs/indices.md)."""
         return int(round((self.scale_max - self.scale_min) / self.step)) + 1
 
     @property

@@ -14,9 +14,9 @@ into count tables, one ``(cells, k)`` matrix per scale length k, and evaluates e
   items flipped), ``constraint`` (per group) and ``alignment`` (per pair of groups), with
   intervals from resampling participants (:func:`analysis.stats.bootstrap.resample_weights`).
 
-Group keys (DESIGN section 4): ``all``; ``<col>:<value>`` for each value of each column in
-``by`` (values sorted; integral floats shown without ".0"); ``<col>:<a>|<col>:<b>`` for each
-pair of groups of one column. A participant's group is taken per wave; a participant without
+Group keys (formatted by :mod:`common.group_keys`): ``all``; ``<col>:<value>`` for each value
+of each column in ``by`` (values sorted; integral floats shown without ".0");
+``<col>:<a>|<col>:<b>`` for each pair of groups of one column. A participant's group is taken per wave; a participant without
 a value for a column is in ``all`` only. Group rows appear for the waves in which the group has
 participants.
 """
@@ -31,6 +31,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from analysis.stats import glossary
 from analysis.stats import indices as ix
 from analysis.stats.bootstrap import (
     DEFAULT_MAX_ELEMENTS,
@@ -40,12 +41,13 @@ from analysis.stats.bootstrap import (
     resample_counts,
     resample_weights,
 )
+from common import group_keys
 
 COLUMNS = ("wave", "item", "group", "index", "value", "ci_low", "ci_high", "n")
 REQUIRED_COLUMNS = ("participant", "wave", "item", "value")
 PARTICIPANT_PARTS = ("pooled", "constraint", "alignment")
-INDEX_ORDER = (*ix.CELL_INDICES, *ix.PAIR_INDICES, *ix.ACROSS_ITEM_INDICES)
-ALL = "all"
+INDEX_ORDER = glossary.names(glossary.CELL, glossary.PAIR, glossary.ACROSS_ITEM)
+ALL = group_keys.ALL
 _GRID_TOLERANCE = 1e-6
 
 
@@ -223,12 +225,6 @@ class _Design:
         return np.array([scale.k for scale in self.scales])
 
 
-def _format_group_value(value) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _factorize(column: pd.Series, *, sort: bool = True) -> tuple[np.ndarray, list]:
     try:
         codes, uniques = pd.factorize(column, sort=sort)
@@ -312,9 +308,9 @@ def _design_and_rows(answers, scales, by, reverse, missing_codes):
         codes, values_c = _factorize(answers[column])
         group_codes.append(codes)
         first_slot = len(slots)
-        slots.extend(_Slot(f"{column}:{_format_group_value(v)}", c, g) for g, v in enumerate(values_c))
+        slots.extend(_Slot(group_keys.single(column, v), c, g) for g, v in enumerate(values_c))
         for a, b in combinations(range(len(values_c)), 2):
-            key = f"{slots[first_slot + a].key}|{slots[first_slot + b].key}"
+            key = group_keys.pair(slots[first_slot + a].key, slots[first_slot + b].key)
             pairs.append(_Pair(key, c, first_slot + a, first_slot + b))
     design = _Design(waves, items, item_scales, reverse_mask, tuple(by), slots, pairs)
     rows = {
@@ -432,7 +428,7 @@ def _on_item_scale(name: str, values: np.ndarray, scales: list[Scale], item_axis
     ``item_axis``); other indices do not depend on the scale's location and unit. For pooled
     rows the counts of reverse-coded items are already flipped, which turns their mean into
     max + min - mean and flips the sign of group_gap and cohens_d."""
-    if name not in ("mean", "sd"):
+    if not glossary.entry(name).own_units:
         return values
     shape = [1] * values.ndim
     shape[item_axis] = len(scales)
@@ -483,7 +479,7 @@ def _cell_rows(design: _Design, waves: list[_Wave], bootstrap: int, level: float
             low, high = intervals.get(name, (np.full(value.shape, np.nan),) * 2)
             undefined = ~np.isfinite(value)
             low, high = np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
-            if name == "n":
+            if glossary.entry(name).count:
                 low = high = np.full(value.shape, np.nan)
             value, low, high = (_on_item_scale(name, v, scales, 1) for v in (value, low, high))
             frames.append(_cell_frame(design, waves, item_index, name, value, low, high, observed["n"]))
@@ -492,7 +488,7 @@ def _cell_rows(design: _Design, waves: list[_Wave], bootstrap: int, level: float
 
 def _cell_frame(design, waves, item_index, name, value, low, high, n_cell) -> pd.DataFrame:
     n_waves = len(waves)
-    is_pair = name in ix.PAIR_INDICES
+    is_pair = glossary.entry(name).pair_key
     groups = len(design.pairs) if is_pair else len(design.slots)
     if is_pair:
         n = n_cell[..., [p.a for p in design.pairs]] + n_cell[..., [p.b for p in design.pairs]]
@@ -754,7 +750,7 @@ def _pooled_frame(design: _Design, w: int, wave: _Wave, observed: dict, interval
         records.append((name, value, np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)))
     frames = []
     for name, value, low, high in records:
-        is_pair = name in ix.PAIR_INDICES or name == "alignment"
+        is_pair = glossary.entry(name).pair_key
         if low is None:
             low = high = np.full(value.shape, np.nan)
         if is_pair:

@@ -1,4 +1,4 @@
-"""Topic-free text disagreement: lexicon negativity of texts, per text and pooled (DESIGN section 4).
+"""Topic-free text disagreement: lexicon negativity of texts, per text and pooled (docs/text.md).
 
 The measure judges no claim and filters no topic: every text is scored with a general sentiment
 lexicon, and the negativity of a set of texts (a wave's free-text answers, a month of letters)
@@ -52,9 +52,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.stats import glossary
 from analysis.stats.bootstrap import DEFAULT_LEVEL, bootstrap_participants
+from common import group_keys
 
-TEXT_INDICES = ("text_negativity", "text_negativity_mean")
+TEXT_INDICES = glossary.names(glossary.TEXT)  # text_negativity (pooled), text_negativity_mean
 PERIODS = ("year", "month", "week")
 
 #: Letters (any script), with inner apostrophes: "don't", "people’s".
@@ -566,7 +568,7 @@ def text_series(scores: TextScores, periods: Sequence, groups: Sequence | None =
     group ``all`` first, then each group of ``groups`` (when given)."""
     frame = scores.frame()
     frame["period"] = np.asarray(periods, dtype=object)
-    keys = [("all", slice(None))]
+    keys = [(group_keys.ALL, slice(None))]
     if groups is not None:
         frame["group"] = np.asarray(groups, dtype=object)
         named = sorted({g for g in frame["group"] if isinstance(g, str) and g})
@@ -575,7 +577,7 @@ def text_series(scores: TextScores, periods: Sequence, groups: Sequence | None =
     rng = np.random.default_rng(seed)
     for period, in_period in frame.groupby("period", sort=True):
         for group, selector in keys:
-            cell = in_period if group == "all" else in_period[in_period["group"] == selector]
+            cell = in_period if group == group_keys.ALL else in_period[in_period["group"] == selector]
             if cell.empty:
                 continue
             neg, scored = cell["negativity"].to_numpy(), cell["scored"].to_numpy()

@@ -1,4 +1,4 @@
-# Wave scheduling, participant contact, messages and retention records (issue 9).
+# Wave scheduling, participant contact, messages and retention records.
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models

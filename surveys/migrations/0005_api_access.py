@@ -1,4 +1,4 @@
-# Personal API tokens and the export audit log (issue 8).
+# Personal API tokens and the export audit log.
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.db.models.lookups

@@ -64,5 +64,4 @@ from surveys.models.study import (  # noqa: F401
     ConsentVersion,
     Membership,
     Study,
-    StudyQuerySet,
 )

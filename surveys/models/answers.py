@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from surveys import kinds
 from surveys.models.design import Item, Wave
 from surveys.models.participants import Participant
 
@@ -46,8 +47,8 @@ class Response(models.Model):
     """One answer: a number on the item's scale, a text, or a missing code (never a scale value)."""
 
     class Missing(models.TextChoices):
-        DONT_KNOW = "dont_know", _("don't know")
-        SKIPPED = "skipped", _("skipped")
+        DONT_KNOW = kinds.MISSING_DONT_KNOW, _("don't know")
+        SKIPPED = kinds.MISSING_SKIPPED, _("skipped")
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="responses")
     item = models.ForeignKey(Item, on_delete=models.RESTRICT, related_name="responses")

@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from surveys import kinds
 from surveys.models.base import (
     PROLIFIC_COMPLETION_URL,
     translate,
@@ -20,12 +21,14 @@ from surveys.models.study import Study
 # --- Items, waves, arms ---------------------------------------------------------------------------
 
 
+def _kind_in(values: list[str]) -> Q:
+    # One kind as `kind=`, several as `kind__in=`: the constraints read as they always did.
+    return Q(kind=values[0]) if len(values) == 1 else Q(kind__in=values)
+
+
 class Item(models.Model):
-    class Kind(models.TextChoices):
-        LIKERT = "likert", _("Likert scale")
-        SLIDER = "slider", _("slider")
-        CHOICE = "choice", _("single choice")
-        TEXT = "text", _("free text")
+    #: LIKERT, SLIDER, CHOICE, TEXT: made from the registry of kinds (surveys/kinds.py).
+    Kind = models.TextChoices("Kind", kinds.choices(), module=__name__, qualname="Item.Kind")
 
     class Role(models.TextChoices):
         ATTITUDE = "attitude", _("attitude (asked in every wave)")
@@ -57,14 +60,15 @@ class Item(models.Model):
         ordering = ["study", "order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["study", "code"], name="item_code_unique_in_study"),
-            models.CheckConstraint(condition=Q(kind__in=["likert", "slider", "choice", "text"]), name="item_kind_valid"),
+            models.CheckConstraint(condition=Q(kind__in=kinds.values()), name="item_kind_valid"),
             models.CheckConstraint(condition=Q(role__in=["attitude", "grouping", "attention"]), name="item_role_valid"),
-            # Text items have no scale; every other kind has min < max and a positive step.
+            # Kinds without a scale (text) have none; every other kind has min < max and a positive step.
             models.CheckConstraint(
                 condition=(
-                    Q(kind="text", scale_min__isnull=True, scale_max__isnull=True, step__isnull=True)
+                    _kind_in(kinds.values(scale=kinds.NO_SCALE))
+                    & Q(scale_min__isnull=True, scale_max__isnull=True, step__isnull=True)
                     | (
-                        ~Q(kind="text")
+                        ~_kind_in(kinds.values(scale=kinds.NO_SCALE))
                         & Q(scale_min__isnull=False, scale_max__isnull=False, step__isnull=False, step__gt=0)
                         & Q(scale_max__gt=F("scale_min"))
                     )
@@ -73,12 +77,13 @@ class Item(models.Model):
             ),
             # Likert and choice items count categories 1..k.
             models.CheckConstraint(
-                condition=~Q(kind__in=["likert", "choice"]) | Q(scale_min=1, step=1),
+                condition=~_kind_in(kinds.values(scale=kinds.CATEGORIES)) | Q(scale_min=1, step=1),
                 name="item_categorical_scale_starts_at_one",
             ),
             models.CheckConstraint(condition=~Q(role="attention") | Q(expected_answer__isnull=False),
                                    name="item_attention_has_expected_answer"),
-            models.CheckConstraint(condition=~Q(role="grouping") | Q(kind="choice"), name="item_grouping_is_choice"),
+            models.CheckConstraint(condition=~Q(role="grouping") | _kind_in(kinds.values(grouping=True)),
+                                   name="item_grouping_is_choice"),
         ]
 
     def __str__(self) -> str:
@@ -86,14 +91,13 @@ class Item(models.Model):
 
     @property
     def is_numeric(self) -> bool:
-        return self.kind != self.Kind.TEXT
+        """Answers are numbers on the item's scale (its kind says so)."""
+        return kinds.kind_of(self.kind).numeric
 
     @property
     def k(self) -> int | None:
         """Number of scale points; sliders use (max - min) / step + 1."""
-        if not self.is_numeric:
-            return None
-        return int(round((self.scale_max - self.scale_min) / self.step)) + 1
+        return kinds.kind_of(self.kind).scale.k(self)
 
     def prompt_in(self, language: str) -> str:
         return translate(self.prompt, language, self.study.default_language)
@@ -126,31 +130,13 @@ class Item(models.Model):
         return self.pk is not None and self.responses.exists()
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
-        if self.kind == self.Kind.TEXT:
-            if any(v is not None for v in (self.scale_min, self.scale_max, self.step)):
-                errors["kind"] = _("Free-text items have no scale: leave min, max and step empty.")
-        else:
-            if self.kind in (self.Kind.LIKERT, self.Kind.CHOICE):
-                self.scale_min = 1 if self.scale_min is None else self.scale_min
-                self.step = 1 if self.step is None else self.step
-                if self.scale_min != 1 or self.step != 1:
-                    errors["scale_min"] = _("Likert and choice items count 1..k: min 1, step 1.")
-            if self.scale_min is None or self.scale_max is None or not self.step:
-                errors["scale_max"] = _("Give the scale's min, max and step.")
-            elif self.scale_max <= self.scale_min or self.step <= 0:
-                errors["scale_max"] = _("The maximum must be above the minimum, and the step positive.")
-            else:
-                points = (self.scale_max - self.scale_min) / self.step
-                if abs(points - round(points)) > 1e-9:
-                    errors["step"] = _("(max - min) must be a whole number of steps.")
-                elif round(points) + 1 > 1001:
-                    errors["step"] = _("At most 1001 scale points.")
-        if self.role == self.Role.GROUPING and self.kind != self.Kind.CHOICE:
+        kind = kinds.BY_VALUE.get(self.kind)  # an unknown kind is the field's own error
+        errors: dict[str, str] = kind.scale.clean(self) if kind else {}
+        if self.role == self.Role.GROUPING and kind and not kind.grouping:
             errors["role"] = _("A grouping item must be a choice item.")
         if self.role == self.Role.ATTENTION and self.expected_answer is None:
             errors["expected_answer"] = _("An attention check needs the expected answer.")
-        if self.kind == self.Kind.CHOICE and self.scale_max and not errors:
+        if kind and kind.labels_every_value and self.scale_max and not errors:
             expected = {str(v) for v in range(1, int(self.scale_max) + 1)}
             for lang, labels in (self.labels or {}).items():
                 if not isinstance(labels, dict) or set(labels) != expected:
@@ -188,7 +174,7 @@ class Wave(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.SCHEDULED)
     items = models.ManyToManyField(Item, related_name="waves", blank=True,
                                    help_text="The attitude and attention items this wave asks.")
-    # Prolific (issue 9): where a participant goes after completing this wave.
+    # Prolific: where a participant goes after completing this wave.
     completion_code = models.CharField(
         max_length=64, blank=True,
         help_text="Prolific completion code of this wave; finishing redirects to Prolific with it.",

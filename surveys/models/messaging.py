@@ -12,7 +12,7 @@ from surveys.models.design import Wave
 from surveys.models.participants import Participant
 from surveys.models.study import Study
 
-# --- Participant contact, messages, retention (issue 9) --------------------------------------------
+# --- Participant contact, messages, retention --------------------------------------------------
 
 
 class ParticipantContact(models.Model):

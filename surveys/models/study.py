@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from common import access
 from surveys.models.base import (
     SLUG_HELP,
     default_languages,
@@ -15,16 +16,6 @@ from surveys.models.base import (
 )
 
 # --- Study --------------------------------------------------------------------------------------
-
-
-class StudyQuerySet(models.QuerySet):
-    def for_user(self, user) -> "StudyQuerySet":
-        """Studies `user` is a member of (every study for a superuser, none for anonymous)."""
-        if not getattr(user, "is_authenticated", False):
-            return self.none()
-        if user.is_superuser:
-            return self
-        return self.filter(memberships__user=user).distinct()
 
 
 class Study(models.Model):
@@ -58,7 +49,7 @@ class Study(models.Model):
         max_length=64, blank=True,
         help_text="The pre-registered primary outcome (an index name); every other outcome is exploratory.",
     )
-    # Scheduling and participant e-mail (issue 9; see docs/scheduling.md).
+    # Scheduling and participant e-mail (see docs/scheduling.md).
     collect_email = models.BooleanField(
         default=False,
         help_text="Ask on the consent page for an optional e-mail address for invitations and reminders.",
@@ -77,8 +68,6 @@ class Study(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="studies")
-
-    objects = StudyQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "studies"
@@ -125,10 +114,9 @@ class Study(models.Model):
 
 
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner", _("owner")
-        ANALYST = "analyst", _("analyst")
-        VIEWER = "viewer", _("viewer")
+    """A user's role in a study; what each role may do is decided in `common.access`."""
+
+    Role = access.Role
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

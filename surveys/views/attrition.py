@@ -1,28 +1,25 @@
-"""Researcher pages of a running panel (login required; a non-member gets 404): attrition per
-wave and arm with the at-risk list, and the CSV of Prolific ids that completed a wave."""
+"""Researcher pages of a running panel (login required; a non-member gets 404, `common.access`
+decides): attrition per wave and arm with the at-risk list, and the CSV of Prolific ids that
+completed a wave."""
 
 import csv
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from common import access
 from surveys import attrition
-from surveys.models import Membership, Study
 
 PROLIFIC_COLUMNS = ["PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "completed_at", "withdrawn"]
-
-
-def _member_study(request, slug: str) -> Study:
-    return get_object_or_404(Study.objects.for_user(request.user), slug=slug)
 
 
 @login_required
 @require_GET
 def study_attrition(request, slug: str):
-    study = _member_study(request, slug)
+    study = access.get_member_study(request.user, slug)
     return render(request, "surveys/attrition.html",
                   {"study": study, "page": "attrition", **attrition.attrition_context(study, at_risk_limit=None)})
 
@@ -39,12 +36,8 @@ def _csv_safe(value):
 @require_GET
 def prolific_completions(request, slug: str, number: int):
     """Owners and analysts download the Prolific ids that completed wave `number` (identifying data)."""
-    study = _member_study(request, slug)
+    study = access.get_member_study(request.user, slug, roles=access.may_read_participant_data)
     wave = get_object_or_404(study.waves, number=number)
-    may = request.user.is_superuser or Membership.objects.filter(
-        study=study, user=request.user, role__in=[Membership.Role.OWNER, Membership.Role.ANALYST]).exists()
-    if not may:
-        return HttpResponseForbidden("Only owners and analysts may download Prolific ids.")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{study.slug}-wave{wave.number}-prolific-completed.csv"'
     writer = csv.DictWriter(response, fieldnames=PROLIFIC_COLUMNS)

@@ -1,4 +1,4 @@
-"""Participant web survey (DESIGN section 5) and the researcher preview. Views parse the
+"""Participant web survey (URLs in docs/contracts.md) and the researcher preview. Views parse the
 request, call one service or selector, and render; the rules live in services.py."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from common import access
 from surveys import selectors, services
 from surveys.forms import (
     AnswerPageForm,
@@ -402,7 +403,7 @@ def my_data(request, secret: str):
 @require_http_methods(["GET", "POST"])
 def preview(request, slug: str):
     """A study member takes any wave as a test participant (never analysed or exported)."""
-    study = selectors.get_preview_study(user=request.user, slug=slug)
+    study = access.get_member_study(request.user, slug)  # any member, any status
     form = PreviewForm(request.POST if request.method == "POST" else None, study=study,
                        initial={"arm": study.arms.filter(is_control=True).first(),
                                 "language": translation.get_language() if translation.get_language()

@@ -13,10 +13,10 @@ import django  # noqa: E402
 
 django.setup()
 
-from analysis.pipeline import services  # noqa: E402
+from analysis.pipeline import indices  # noqa: E402
 from disagreement.celery import app  # noqa: E402
 
-_compute = services.wave_index_frame
+_compute = indices.wave_index_frame
 
 
 def stalling_wave_index_frame(*args, **kwargs):
@@ -24,7 +24,7 @@ def stalling_wave_index_frame(*args, **kwargs):
     return _compute(*args, **kwargs)
 
 
-services.wave_index_frame = stalling_wave_index_frame
+indices.wave_index_frame = stalling_wave_index_frame
 
 if __name__ == "__main__":
     app.worker_main(["worker", *sys.argv[1:]])

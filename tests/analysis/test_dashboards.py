@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from analysis.dashboards.reads import store_wave_dashboard
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-from analysis.pipeline.inputs import wave_answers_frame
-from analysis.pipeline.services import exclude_participants
+from analysis.pipeline.dashboard_store import store_wave_dashboard
+from analysis.pipeline.inputs import read_study_items, wave_answers_frame
+from surveys.exclusions import exclude_participants
 from surveys.models import Exclusion, Intervention, Item, Response
 from tests.factories import (
     ArmFactory,
@@ -99,7 +99,7 @@ def build_dashboard_study(slug: str = "dash") -> SimpleNamespace:
         *[(n, "q1", "arm:control", "mean", 1.5 + n, 1.0, 5.0, 2) for n in (1, 2, 3)],
     ]
     for number, wave in waves.items():  # what the pipeline stores beside each wave's indices
-        store_wave_dashboard(run=runs[number], wave=wave, grouping_codes=["side"],
+        store_wave_dashboard(run=runs[number], wave=wave, items=read_study_items(study_id=study.pk),
                              answers=wave_answers_frame(study_id=study.pk, wave_id=wave.pk))
     codes = {item.code: item for item in items}
     IndexResult.objects.bulk_create([
@@ -230,15 +230,16 @@ def test_distributions_count_the_answers_per_wave_group_and_value(client, dash):
 
 def test_an_excluded_participant_leaves_the_distribution_after_the_recompute(
         client, dash, django_capture_on_commit_callbacks, monkeypatch):
-    from analysis.pipeline import services
+    from analysis.pipeline import enqueue, provenance
 
     # Few resamples: the distribution does not depend on them, and the recompute stays quick.
-    monkeypatch.setitem(services.INDEX_PARAMETERS, "bootstrap", 20)
-    monkeypatch.setattr(services, "request_study_effects", lambda **kwargs: None)  # not what this test is about
+    monkeypatch.setitem(provenance.INDEX_PARAMETERS, "bootstrap", 20)
+    monkeypatch.setattr(enqueue, "request_study_effects", lambda **kwargs: None)  # not what this test is about
+    before = list(AnalysisRun.objects.values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
         exclude_participants(study_id=dash.study.pk, public_ids=["P5"], reason="test")
-    assert set(AnalysisRun.objects.filter(kind="indices", parameters__force=True).values_list("status", flat=True)) \
-        == {"done"}
+    recomputed = AnalysisRun.objects.filter(kind="indices").exclude(pk__in=before)
+    assert recomputed.count() == 3 and set(recomputed.values_list("status", flat=True)) == {"done"}
     client.force_login(dash.owner)
     rows = csv_rows(client.get("/studies/dash/distributions/?item=q1&grouping=all&format=csv&chart=distribution"))
     assert sum(int(r["count"]) for r in rows) == 10 and {r["group"] for r in rows} == {"all"}
@@ -305,18 +306,23 @@ def test_quality_flags_the_planted_speeder_straightliner_and_attention_failure(c
     assert len(csv_rows(client.get("/studies/dash/quality/?speed=0.5&format=csv&chart=flagged"))) == 3
 
 
-def test_excluding_flagged_participants_is_recorded_and_recomputes(client, dash, django_capture_on_commit_callbacks):
+def test_excluding_flagged_participants_is_recorded_and_recomputes(client, dash, django_capture_on_commit_callbacks,
+                                                                   monkeypatch):
+    from analysis.pipeline import enqueue
+
+    sent = []
+    monkeypatch.setattr(enqueue, "dispatch_on_commit", lambda name, kwargs, **options: sent.append((name, kwargs)))
     client.force_login(dash.owner)
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/studies/dash/quality/exclude/",
                                {"participants": ["P3", "P5"], "reason": "careless answering"})
     assert response.status_code == 302 and response["Location"] == "/studies/dash/quality/?speed=0.33"
     exclusions = Exclusion.objects.order_by("participant__public_id")
     assert [(e.participant.public_id, e.reason, e.excluded_by) for e in exclusions] == [
         ("P3", "careless answering", dash.owner), ("P5", "careless answering", dash.owner)]
-    queued = AnalysisRun.objects.filter(kind="indices", status__in=["queued", "running", "done", "skipped"],
-                                        parameters__force=True)
-    assert queued.count() == 3 and len(callbacks) >= 3  # one recompute per wave with answers
+    queued = AnalysisRun.objects.filter(kind="indices", status="queued")
+    assert sorted(queued.values_list("wave__number", flat=True)) == [1, 2, 3]  # one per wave with answers
+    assert sorted(kwargs["wave_id"] for _name, kwargs in sent) == sorted(w.pk for w in dash.waves.values())
     page = client.get("/studies/dash/quality/").content.decode()
     assert "careless answering" in page and page.count(">excluded<") == 2
 
@@ -329,7 +335,7 @@ def test_exclusion_input_errors_are_400_and_store_nothing(client, dash):
     assert unflagged.status_code == 400 and b"P1 is not one of the available choices" in unflagged.content
     no_reason = client.post("/studies/dash/quality/exclude/", {"participants": ["P3"], "reason": " "})
     assert no_reason.status_code == 400
-    assert not Exclusion.objects.exists() and not AnalysisRun.objects.filter(parameters__force=True).exists()
+    assert not Exclusion.objects.exists() and not AnalysisRun.objects.filter(status="queued").exists()
 
 
 def test_a_viewer_sees_the_flags_but_cannot_exclude(client, dash):
@@ -358,9 +364,8 @@ def test_every_chart_offers_csv_and_png(client, dash):
 
 
 def test_the_pipeline_stores_the_answer_counts_and_submission_quality_with_the_indices(dash):
-    from analysis.dashboards.reads import analysis_state  # noqa: F401 - imported for the next test's sake
     from analysis.models import SubmissionQuality, WaveAnswerCount
-    from analysis.pipeline.services import compute_wave_indices
+    from analysis.pipeline.indices import compute_wave_indices
 
     WaveAnswerCount.objects.all().delete()
     SubmissionQuality.objects.all().delete()
@@ -393,7 +398,7 @@ def test_the_pipeline_stores_the_answer_counts_and_submission_quality_with_the_i
 
 def test_an_unfinished_submission_and_a_preview_are_stored_as_the_screens_expect(dash):
     from analysis.models import SubmissionQuality
-    from analysis.pipeline.services import compute_wave_indices
+    from analysis.pipeline.indices import compute_wave_indices
 
     wave = dash.waves[3]
     late = ParticipantFactory(study=dash.study, public_id="P7", arm=dash.arms["control"], groups={"side": 1})
@@ -411,9 +416,11 @@ def test_an_unfinished_submission_and_a_preview_are_stored_as_the_screens_expect
             p7.attention_failed) == (None, 1, 3, 3, 0, 0)
 
 
-def test_the_overview_analysis_state_matches_the_selector(dash):
-    from analysis.dashboards.reads import analysis_state
-    from analysis.pipeline.inputs import get_analysis_state
+def test_the_analysis_state_counts_runs_and_names_the_latest_failure(dash):
+    from analysis.pipeline.state import analysis_state
+
+    other = StudyFactory(slug="other")
+    AnalysisRun.objects.create(study=other, kind="effects", status="running")
 
     now = timezone.now()
     AnalysisRun.objects.create(study=dash.study, wave=dash.waves[1], kind="indices", status="failed",
@@ -422,8 +429,11 @@ def test_the_overview_analysis_state_matches_the_selector(dash):
                                finished_at=now - dt.timedelta(hours=1), error="newer")
     AnalysisRun.objects.create(study=dash.study, wave=dash.waves[3], kind="indices", status="queued")
     state = analysis_state(study_id=dash.study.pk)
-    assert state == get_analysis_state(study_id=dash.study.pk)
     assert (state["queued"], state["running"], state["failed_last_day"], state["last_error"]) == (1, 0, 2, "newer")
+    # The fixture's runs finished last (now), done.
+    assert (state["last_status"], state["last_finished_at"][:10]) == ("done", now.isoformat()[:10])
+    everywhere = analysis_state()  # /healthz: every study
+    assert (everywhere["queued"], everywhere["running"], everywhere["failed_last_day"]) == (1, 1, 2)
 
 
 def test_effects_offer_items_pooled_and_a_group(client, dash):

@@ -3,7 +3,7 @@
 import pytest
 
 from analysis.models import AnalysisRun, EffectEstimate
-from analysis.pipeline import services
+from analysis.pipeline import effects, inputs
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ def demo(demo_study):
 
 
 def test_seed_demo_stores_effects_of_the_intervention_arm(demo):
-    assert services.intervention_wave_of(demo) == 3
+    assert inputs.intervention_wave_of(study_id=demo.pk) == 3
     run = AnalysisRun.objects.filter(study=demo, kind="effects", status="done").get()
     assert run.parameters["rows"] == EffectEstimate.objects.filter(study=demo).count() > 0
     pooled = EffectEstimate.objects.get(study=demo, arm__name="intervention", outcome="value", item__code="threat",
@@ -41,6 +41,6 @@ def test_seed_demo_stores_effects_of_the_intervention_arm(demo):
 
 def test_rerunning_effects_on_unchanged_answers_is_skipped(demo):
     before = list(EffectEstimate.objects.filter(study=demo).order_by("pk").values_list("estimate", "ci_low"))
-    run = services.compute_study_effects(study_id=demo.pk)
+    run = effects.compute_study_effects(study_id=demo.pk)
     assert run.status == "skipped"
     assert list(EffectEstimate.objects.filter(study=demo).order_by("pk").values_list("estimate", "ci_low")) == before

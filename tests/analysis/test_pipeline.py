@@ -10,9 +10,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analysis.models import AnalysisRun, IndexResult
+from analysis.pipeline import enqueue, indices, provenance
 from analysis.pipeline import inputs as selectors
-from analysis.pipeline import services
-from surveys.models import Exclusion, Response, Wave
+from common import fastsql
+from surveys.models import Exclusion, Item, Response, Wave
 from surveys.signals import wave_closed
 from tests.factories import (
     ArmFactory,
@@ -78,7 +79,7 @@ def test_counts_come_from_one_grouped_query(panel):
 
 
 def test_compute_stores_every_group_key_and_pooled_rows(panel):
-    run = services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    run = indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
     assert run.status == "done" and run.fingerprint and run.code_version
     rows = stored(panel["study"])
     groups = {key[2] for key in rows}
@@ -98,12 +99,12 @@ def test_compute_stores_every_group_key_and_pooled_rows(panel):
 
 def test_a_rerun_on_unchanged_answers_is_skipped_and_keeps_the_rows(panel):
     ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
-    first = services.compute_wave_indices(**ids)
+    first = indices.compute_wave_indices(**ids)
     before = stored(panel["study"])
-    second = services.compute_wave_indices(**ids)
+    second = indices.compute_wave_indices(**ids)
     assert second.status == "skipped" and second.fingerprint == first.fingerprint
     assert stored(panel["study"]) == before
-    forced = services.compute_wave_indices(**ids, force=True)
+    forced = indices.compute_wave_indices(**ids, force=True)
     assert forced.status == "done"
     assert stored(panel["study"]) == before  # same seed, same data: identical intervals too
     assert AnalysisRun.objects.filter(status__in=["queued", "running"]).count() == 0
@@ -111,22 +112,48 @@ def test_a_rerun_on_unchanged_answers_is_skipped_and_keeps_the_rows(panel):
 
 def test_changed_answers_are_recomputed(panel):
     ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
-    first = services.compute_wave_indices(**ids)
+    first = indices.compute_wave_indices(**ids)
     Response.objects.filter(item__code="trust", value=1).update(value=3)
-    second = services.compute_wave_indices(**ids)
+    second = indices.compute_wave_indices(**ids)
     assert second.status == "done" and second.fingerprint != first.fingerprint
     assert stored(panel["study"])[(1, "trust", "all", "mean")][0] == pytest.approx((3 + 2 + 4 + 5 + 3 + 3 + 5 + 4) / 8)
 
 
 def test_swapping_two_answers_changes_the_fingerprint(panel):
-    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
-    before = services.wave_fingerprint(**ids, parameters=services.INDEX_PARAMETERS)
+    def fingerprint() -> str:
+        state = selectors.read_wave_inputs(wave=panel["wave"]).state
+        return provenance.wave_fingerprint(state, parameters=provenance.INDEX_PARAMETERS)
+
+    before = fingerprint()
     a = Response.objects.get(submission__participant=panel["people"]["a"], item__code="trust")
     d = Response.objects.get(submission__participant=panel["people"]["d"], item__code="trust")
     Response.objects.filter(pk=a.pk).update(value=d.value)
     Response.objects.filter(pk=d.pk).update(value=a.value)
     # Counts are unchanged, but the correlations between items are not.
-    assert services.wave_fingerprint(**ids, parameters=services.INDEX_PARAMETERS) != before
+    assert fingerprint() != before
+
+
+def test_one_recompute_reads_each_input_once(panel, django_assert_max_num_queries):
+    # The fingerprint and the computation share one read of the study's items (scales, grouping
+    # codes, the item code <-> id map, the data-quality items) and of the exclusions; 40 queries
+    # when each step read its own.
+    item_table = fastsql.table(Item)
+    with django_assert_max_num_queries(30) as queries:
+        run = indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    assert run.status == "done"
+    assert sum(f"FROM {item_table}" in q["sql"] for q in queries.captured_queries) == 1
+
+
+def test_an_unchanged_wave_is_skipped_without_reading_its_answers(panel, monkeypatch):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    indices.compute_wave_indices(**ids)
+
+    def unexpected(**kwargs):
+        raise AssertionError("an unchanged wave's answers were read")
+
+    monkeypatch.setattr(selectors, "wave_answers_frame", unexpected)
+    monkeypatch.setattr(selectors, "wave_texts_frame", unexpected)
+    assert indices.compute_wave_indices(**ids).status == "skipped"
 
 
 def test_excluded_withdrawn_and_preview_participants_are_left_out(panel):
@@ -136,7 +163,7 @@ def test_excluded_withdrawn_and_preview_participants_are_left_out(panel):
     people["b"].save()
     people["c"].is_preview = True
     people["c"].save()
-    run = services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    run = indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
     rows = stored(panel["study"])
     assert rows[(1, "trust", "all", "n")][0] == 5
     assert rows[(1, "trust", "all", "mean")][0] == pytest.approx((5 + 1 + 1 + 5 + 4) / 5)
@@ -147,7 +174,7 @@ def test_a_burst_of_requests_queues_one_run(panel, django_capture_on_commit_call
     ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with transaction.atomic():
-            runs = {services.request_wave_indices(**ids).pk for _ in range(5)}
+            runs = {enqueue.request_wave_indices(**ids).pk for _ in range(5)}
     assert len(runs) == 1 and len(callbacks) == 1
     assert AnalysisRun.objects.get().status == "done"
 
@@ -165,9 +192,9 @@ def test_a_failure_is_recorded_with_its_error(panel, monkeypatch):
     def explode(*args, **kwargs):
         raise ValueError("no variance anywhere")
 
-    monkeypatch.setattr(services, "wave_index_frame", explode)
+    monkeypatch.setattr(indices, "wave_index_frame", explode)
     with pytest.raises(ValueError):
-        services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+        indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
     run = AnalysisRun.objects.get()
     assert run.status == "failed" and "no variance anywhere" in run.error
     assert not IndexResult.objects.exists()  # nothing half-stored
@@ -175,30 +202,39 @@ def test_a_failure_is_recorded_with_its_error(panel, monkeypatch):
 
 def test_a_failed_recompute_keeps_the_previous_result(panel, monkeypatch):
     ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
-    services.compute_wave_indices(**ids)
+    indices.compute_wave_indices(**ids)
     before = stored(panel["study"])
-    monkeypatch.setattr(services, "_store", lambda **kw: (_ for _ in ()).throw(RuntimeError("disk full")))
+    monkeypatch.setattr(indices, "_store", lambda **kw: (_ for _ in ()).throw(RuntimeError("disk full")))
     with pytest.raises(RuntimeError):
-        services.compute_wave_indices(**ids, force=True)
+        indices.compute_wave_indices(**ids, force=True)
     assert stored(panel["study"]) == before
 
 
 def test_the_sweep_queues_only_waves_whose_answers_changed(panel, django_capture_on_commit_callbacks):
-    services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
-    assert services.waves_needing_indices() == []
+    indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    assert enqueue.waves_needing_indices() == []
     Response.objects.filter(item__code="trust", value=5).update(value=4)
-    assert services.waves_needing_indices() == [panel["wave"]]
+    assert enqueue.waves_needing_indices() == [panel["wave"]]
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.sweep_indices() == [panel["wave"].pk]
-    assert services.waves_needing_indices() == []
+        assert enqueue.sweep_indices() == [panel["wave"].pk]
+    assert enqueue.waves_needing_indices() == []
 
 
 def test_the_sweep_redispatches_a_run_whose_task_was_lost(panel):
     run = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="queued")
     AnalysisRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timezone.timedelta(hours=2))
-    services.sweep_indices()
+    enqueue.sweep_indices()
     run.refresh_from_db()
     assert run.status == "done"
+
+
+def test_the_sweep_redispatches_an_effects_run_whose_task_was_lost(panel, monkeypatch):
+    run = AnalysisRun.objects.create(study=panel["study"], kind="effects", status="queued")
+    AnalysisRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timezone.timedelta(hours=2))
+    sent = []
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append((name, kwargs)))
+    enqueue.sweep_indices()
+    assert sent == [("analysis.compute_study_effects", {"study_id": panel["study"].pk})]
 
 
 def test_a_broker_outage_never_fails_the_caller(panel, monkeypatch):
@@ -208,7 +244,7 @@ def test_a_broker_outage_never_fails_the_caller(panel, monkeypatch):
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr(compute_wave_indices_task, "apply_async", refuse)
-    run = services.request_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    run = enqueue.request_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
     assert AnalysisRun.objects.get(pk=run.pk).status == "queued"  # the sweep will pick it up
 
 
@@ -220,7 +256,7 @@ def test_two_workers_at_once_write_one_result(panel):
 
     def work():
         try:
-            results.append(services.compute_wave_indices(**ids).pk)
+            results.append(indices.compute_wave_indices(**ids).pk)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -267,7 +303,7 @@ def test_recompute_api_refuses_anonymous_viewers_and_strangers(panel, client, st
 def test_a_withdrawal_recomputes_the_waves_it_touched(panel, django_capture_on_commit_callbacks):
     from surveys.signals import answers_changed
 
-    services.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
     person = panel["people"]["a"]
     person.withdrawn_at = timezone.now()
     person.save()

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from analysis.models import AnalysisRun, IndexResult
-from analysis.pipeline import services
+from analysis.pipeline import indices
 from analysis.pipeline import text as text_pipeline
 from analysis.stats.text import Lexicon, TextPipeline, TextScorer
 from surveys.models import Response
@@ -59,7 +59,7 @@ def text_rows(study) -> dict:
 
 
 def test_the_wave_stores_text_indices_per_group_computed_by_hand(texts_study):
-    run = services.compute_wave_indices(study_id=texts_study["study"].pk, wave_id=texts_study["wave"].pk)
+    run = indices.compute_wave_indices(study_id=texts_study["study"].pk, wave_id=texts_study["wave"].pk)
     assert run.status == AnalysisRun.Status.DONE
     rows = text_rows(texts_study["study"])
     assert {g for g, _ in rows} == {"all", "arm:control", "arm:treated", "side:1", "side:2"}
@@ -78,22 +78,22 @@ def test_the_wave_stores_text_indices_per_group_computed_by_hand(texts_study):
 
 def test_an_edited_text_answer_changes_the_fingerprint_and_is_recomputed(texts_study):
     study, wave = texts_study["study"], texts_study["wave"]
-    services.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
-    again = services.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
+    indices.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
+    again = indices.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
     assert again.status == AnalysisRun.Status.SKIPPED
     Response.objects.filter(pk=texts_study["responses"]["d"].pk).update(text="hate", answered_at=timezone.now())
-    changed = services.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
+    changed = indices.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
     assert changed.status == AnalysisRun.Status.DONE
     assert text_rows(study)[("side:2", "text_negativity")][0] == pytest.approx(0.675 / 3)
 
 
 def test_text_answers_leave_the_numeric_intervals_alone(texts_study):
     study, wave = texts_study["study"], texts_study["wave"]
-    services.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
+    indices.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
     numeric = set(IndexResult.objects.filter(study=study, item__code="trust").values_list(
         "group", "index", "value", "ci_low", "ci_high"))
     Response.objects.filter(item__code="describe").delete()
-    services.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
+    indices.compute_wave_indices(study_id=study.pk, wave_id=wave.pk)
     assert not text_rows(study)
     assert set(IndexResult.objects.filter(study=study, item__code="trust").values_list(
         "group", "index", "value", "ci_low", "ci_high")) == numeric

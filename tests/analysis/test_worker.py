@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from analysis.models import AnalysisRun, IndexResult
-from analysis.pipeline import services
+from analysis.pipeline import enqueue, indices, provenance
 from disagreement.celery import app
 from surveys.models import Response, Wave
 from surveys.signals import wave_closed
@@ -80,7 +80,7 @@ def test_a_real_worker_computes_a_closed_wave_like_the_command_line(demo, celery
     export_wave_csv(wave, path, seven_point)
     out = io.StringIO()
     call_command("indices", str(path), "--by", "arm", "side", "--scale-min", "1", "--scale-max", "7",
-                 "--bootstrap", str(services.INDEX_PARAMETERS["bootstrap"]), "--seed", str(run.seed),
+                 "--bootstrap", str(provenance.INDEX_PARAMETERS["bootstrap"]), "--seed", str(run.seed),
                  "--format", "json", stdout=out, stderr=io.StringIO())
     records = json.loads(out.getvalue())
     ours = stored(wave)
@@ -106,7 +106,7 @@ def test_a_real_worker_computes_a_closed_wave_like_the_command_line(demo, celery
 def test_a_worker_killed_mid_computation_is_replaced_and_the_result_is_complete(demo, celery_processes):
     wave = demo.waves.get(number=4)
     # Reference: an undisturbed computation, in-process.
-    reference_run = services.compute_wave_indices(study_id=demo.pk, wave_id=wave.pk)
+    reference_run = indices.compute_wave_indices(study_id=demo.pk, wave_id=wave.pk)
     reference = stored(wave)
     IndexResult.objects.all().delete()
     AnalysisRun.objects.all().delete()
@@ -115,7 +115,7 @@ def test_a_worker_killed_mid_computation_is_replaced_and_the_result_is_complete(
     slow = start_worker(celery_processes, stall=True)
     try:
         time.sleep(3)
-        services.request_wave_indices(study_id=demo.pk, wave_id=wave.pk)
+        enqueue.request_wave_indices(study_id=demo.pk, wave_id=wave.pk)
         wait_for(lambda: AnalysisRun.objects.filter(wave=wave, status="running").exists(), what="running")
         time.sleep(1)
     finally:
@@ -158,12 +158,12 @@ def test_the_same_task_delivered_twice_at_once_writes_once(demo, celery_processe
 
 def test_answers_are_stored_while_the_broker_is_down_and_the_sweep_catches_up(demo, broker, celery_processes):
     wave = demo.waves.get(number=5)
-    services.compute_wave_indices(study_id=demo.pk, wave_id=wave.pk)
+    indices.compute_wave_indices(study_id=demo.pk, wave_id=wave.pk)
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # unreachable
     app._pool = None  # a fresh producer pool for the new broker URL
     response = Response.objects.filter(submission__wave=wave, value__isnull=False, item__code="threat").first()
     Response.objects.filter(pk=response.pk).update(value=1 if response.value != 1 else 2)
-    run = services.request_wave_indices(study_id=demo.pk, wave_id=wave.pk)  # dispatch fails quietly
+    run = enqueue.request_wave_indices(study_id=demo.pk, wave_id=wave.pk)  # dispatch fails quietly
     assert AnalysisRun.objects.get(pk=run.pk).status == "queued"
     # The broker is back; the periodic sweep re-dispatches the stale run.
     app.conf.broker_url = broker
@@ -171,9 +171,9 @@ def test_answers_are_stored_while_the_broker_is_down_and_the_sweep_catches_up(de
     AnalysisRun.objects.filter(pk=run.pk).update(created_at=run.created_at - __import__("datetime").timedelta(hours=1))
     worker = start_worker(celery_processes)
     try:
-        services.sweep_indices()
+        enqueue.sweep_indices()
         wait_for(lambda: AnalysisRun.objects.filter(pk=run.pk, status="done").exists(), what="the sweep")
     finally:
         celery_processes.stop(worker)
-    assert services.waves_needing_indices(study_id=demo.pk) == [] or wave not in services.waves_needing_indices(
+    assert enqueue.waves_needing_indices(study_id=demo.pk) == [] or wave not in enqueue.waves_needing_indices(
         study_id=demo.pk)

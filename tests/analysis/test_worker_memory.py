@@ -1,16 +1,16 @@
-"""What keeps a worker's memory low (bench/pipeline.py) changes no number: the binary COPY of a
-wave's answers reads what the ORM reads, and the resampling gives the same intervals whatever the
-chunk of participant weights."""
+"""What keeps a worker's memory low (bench/pipeline.py) changes no number: the numeric columns of a
+wave's answers (a binary COPY on PostgreSQL) read what the ORM reads, and the resampling gives the
+same intervals whatever the chunk of participant weights."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from analysis.pipeline import inputs as selectors
 from analysis.stats import bootstrap
 from analysis.stats.tables import Scale, compute_index_table
+from common import fastsql
 from surveys.models import Exclusion, Response
 from tests.factories import (
     ArmFactory,
@@ -50,15 +50,16 @@ def wave_with_answers(db):
     return study, wave
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the binary COPY is PostgreSQL's")
-def test_the_binary_copy_reads_what_the_orm_reads(wave_with_answers):
+def test_the_numeric_columns_read_what_the_orm_reads(wave_with_answers):
+    # On PostgreSQL a binary COPY, elsewhere fetched in chunks.
     study, wave = wave_with_answers
     rows = selectors._wave_responses(study_id=study.pk, wave_id=wave.pk).order_by(
-        "submission__participant_id", "item__order", "item_id")
-    copied = selectors._copy_answer_columns(rows)
-    chunked = selectors._chunked_answer_columns(rows)
+        "submission__participant_id", "item__order", "item_id").values_list(
+        "submission__participant_id", "item_id", "value")
+    copied = fastsql.numeric_columns(rows, "iif")
+    orm = np.array([[p, i, np.nan if v is None else v] for p, i, v in rows])
     assert len(copied[0]) == 24  # 12 analysable participants x 2 numeric attitude items
-    for ours, theirs in zip(copied, chunked, strict=True):
+    for ours, theirs in zip(copied, orm.T, strict=True):
         np.testing.assert_array_equal(ours, theirs)  # NaN where the ORM reads NULL
     assert np.isnan(copied[2]).sum() == 2  # the "don't know" answers of participants 4 and 9
     assert set(np.round(copied[2][~np.isnan(copied[2])], 1)) >= {0.1, 0.3, 0.7}

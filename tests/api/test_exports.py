@@ -13,7 +13,7 @@ import pytest
 
 from analysis.api import exports
 from analysis.models import AnalysisRun
-from analysis.pipeline.services import CODE_VERSION
+from analysis.pipeline.provenance import CODE_VERSION
 from surveys.models import ApiToken, ExportAudit
 from tests.api.conftest import ANSWERS, T0, client_for
 

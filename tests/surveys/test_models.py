@@ -86,13 +86,6 @@ def test_study_clean_rejects_unsupported_languages(study):
         study.clean()
 
 
-def test_for_user_lists_only_member_studies(owner, study, stranger):
-    other = Study.objects.create(slug="other", title="Other")
-    assert list(Study.objects.for_user(owner)) == [study]
-    assert list(Study.objects.for_user(stranger)) == []
-    assert other not in Study.objects.for_user(owner)
-
-
 # --- Items --------------------------------------------------------------------------------------
 
 def item_kwargs(study, **overrides):

@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from analysis.models import AnalysisRun, IndexResult
-from analysis.pipeline.services import compute_wave_indices
+from analysis.pipeline.indices import compute_wave_indices
 from surveys import retention
 from surveys.models import (
     DataDeletion,

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.stats import glossary
 from analysis.stats import indices as ix
 from analysis.stats.effects.panel import POOLED, _bootstrap_summary, _ri_p
 from analysis.stats.tables import Scale
+from common import group_keys
 
 # --------------------------------------------------------------------------- indices
 
@@ -23,11 +25,11 @@ def index_values(name: str, counts: np.ndarray, points: np.ndarray, other=None) 
     batches of ``agreement_a`` on scales with k > 12 are evaluated in chunks (its memory grows
     with k^2 per cell).
     """
-    if name in ix.PAIR_INDICES:
+    if glossary.entry(name).family == glossary.PAIR:
         if other is None:
             raise ValueError(f"{name} compares two groups")
         return getattr(ix, name)(counts, other)
-    if name in ("mean", "sd"):
+    if glossary.entry(name).own_units:
         return getattr(ix, name)(counts, points)
     if name == "agreement_a" and counts.shape[-1] > 12:
         k = counts.shape[-1]
@@ -37,7 +39,7 @@ def index_values(name: str, counts: np.ndarray, points: np.ndarray, other=None) 
             [ix.agreement_a(flat[i : i + step]) for i in range(0, flat.shape[0], step)]
         )
         return out.reshape(counts.shape[:-1])
-    if name not in ix.CELL_INDICES:
+    if glossary.entry(name).family != glossary.CELL:
         raise ValueError(f"unknown index {name!r}")
     return getattr(ix, name)(counts)
 
@@ -62,17 +64,17 @@ def _index_pairs(panel) -> list[tuple[int, int]]:
 def _group_key(panel, target) -> str:
     """``all``, ``<by>:<g>`` (target ``("group", g)``) or ``<by>:<a>|<by>:<b>`` (target ``(a, b)``)."""
     if target is None:
-        return "all"
+        return group_keys.ALL
     names, by = panel.group_names, panel.by
     if target[0] == "group":
-        return f"{by}:{names[target[1]]}"
-    return f"{by}:{names[target[0]]}|{by}:{names[target[1]]}"
+        return group_keys.single(by, names[target[1]])
+    return group_keys.pair(group_keys.single(by, names[target[0]]), group_keys.single(by, names[target[1]]))
 
 
 def _index_targets(panel, name) -> list:
     """Whose index: single-cell indices for everyone (None) and for each group, pair indices
     and alignment for each pair of groups."""
-    if name in ix.PAIR_INDICES or name == "alignment":
+    if glossary.entry(name).pair_key:
         return _index_pairs(panel)
     groups = len(panel.group_names) if panel.group is not None else 0
     return [None] + ([("group", g) for g in range(groups)] if groups >= 2 else [])
@@ -127,9 +129,10 @@ def _did_rows(panel, comparison, series: _IndexSeries, *, name, item, group, pre
 def _reversed(name: str, values: np.ndarray, grid: Scale) -> np.ndarray:
     """An index of a reverse-coded item as the index of its flipped answers (value -> min +
     max - value): the mean mirrors, signed pair indices change sign, the rest are symmetric."""
-    if name == "mean":
+    rule = glossary.entry(name).reverse
+    if rule == glossary.MIRROR:
         return (grid.min + grid.max) - values
-    if name in ("group_gap", "cohens_d"):
+    if rule == glossary.NEGATE:
         return -values
     return values
 
@@ -178,7 +181,7 @@ def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, p
 class _PooledIndices:
     """Per-item index series of one comparison, averaged over items for the pooled rows
     (``item`` None): the pooled index of a wave is the mean of the per-item indices that are
-    defined in it (DESIGN section 4), and its DiD and intervals follow from the same draws."""
+    defined in it (docs/indices.md), and its DiD and intervals follow from the same draws."""
 
     def __init__(self, wanted: Iterable[str]) -> None:
         self.wanted = set(wanted)

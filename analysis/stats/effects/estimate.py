@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.stats import indices as ix
+from analysis.stats import glossary
 from analysis.stats.effects.did import _constraint_rows, _index_rows, _PooledIndices
 from analysis.stats.effects.panel import (
     POOLED,
@@ -48,9 +48,7 @@ EXTRA_FIELDS: tuple[str, ...] = (
     "primary",
 )
 INDIVIDUAL_OUTCOMES: tuple[str, ...] = ("value", "extremity", "distance_other_group")
-DEFAULT_INDICES: tuple[str, ...] = (
-    tuple(name for name in ix.CELL_INDICES if name != "n") + tuple(ix.PAIR_INDICES) + tuple(ix.ACROSS_ITEM_INDICES)
-)
+DEFAULT_INDICES: tuple[str, ...] = glossary.where(glossary.CELL, glossary.PAIR, glossary.ACROSS_ITEM, count=False)
 SUPPORTED_INDICES: frozenset[str] = frozenset(DEFAULT_INDICES)
 
 
@@ -145,16 +143,16 @@ def estimate_effects(
             f"the data have waves {panel.waves.tolist()}"
         )
     if by is None:
-        dropped = [name for name in index_names if name in ix.PAIR_INDICES or name == "alignment"]
+        dropped = [name for name in index_names if glossary.entry(name).pair_key]
         if "distance_other_group" in outcome_names:
             dropped.append("distance_other_group")
         if dropped and (index_names != list(DEFAULT_INDICES) or outcome_names != list(INDIVIDUAL_OUTCOMES)):
             notes.append(f"without a grouping column (by) there is no {', '.join(dropped)}")
-        index_names = [name for name in index_names if name not in ix.PAIR_INDICES and name != "alignment"]
+        index_names = [name for name in index_names if not glossary.entry(name).pair_key]
         outcome_names = [name for name in outcome_names if name != "distance_other_group"]
     elif len(panel.group_names) < 2:
         notes.append(f"{by!r} has a single group: no pair indices, alignment or distance_other_group")
-        index_names = [name for name in index_names if name not in ix.PAIR_INDICES and name != "alignment"]
+        index_names = [name for name in index_names if not glossary.entry(name).pair_key]
         outcome_names = [name for name in outcome_names if name != "distance_other_group"]
 
     grids = _item_scales(panel, scales, answers, panel.item_codes)
@@ -162,7 +160,7 @@ def estimate_effects(
     if unknown:
         raise ValueError(f"reverse-coded item {unknown[0]!r} is not among the items")
     reverse_mask = np.array([item in set(map(str, reverse)) for item in panel.items], dtype=bool)
-    cell_names = [name for name in index_names if name not in ix.ACROSS_ITEM_INDICES]
+    cell_names = [name for name in index_names if glossary.entry(name).family != glossary.ACROSS_ITEM]
     pooled_names = set(cell_names) if pooled_items and len(panel.items) > 1 else set()
     if "alignment" in index_names:
         pooled_names.add("alignment")

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats as sps
 
 from analysis.stats.effects.panel import POOLED, _ri_p
+from common import group_keys
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ def _twfe_rows(panel, comparison, j, outcome, grid, level, intervention_wave, pe
             "ci_high": float(high[0]),
             "p_value": float(fit.p_values()[0]),
             "n": fit.n_clusters,
-            "group": "all",
+            "group": group_keys.ALL,
             "p_ri": np.nan,
             "n_obs": fit.n_obs,
         }
@@ -315,7 +316,7 @@ def _twfe_rows(panel, comparison, j, outcome, grid, level, intervention_wave, pe
                 "ci_high": float(high[col]),
                 "p_value": float(p_values[col]),
                 "n": fit.n_clusters,
-                "group": "all",
+                "group": group_keys.ALL,
                 "p_ri": np.nan,
                 "n_obs": fit.n_obs,
             }

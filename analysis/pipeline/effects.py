@@ -1,0 +1,67 @@
+"""A study's intervention effects: estimated from every wave's answers and stored with their run
+(`runs` keeps the run's life: one writer per study, unchanged inputs skipped, nothing
+half-stored). The estimators are `analysis.stats.effects`."""
+
+import time
+
+import pandas as pd
+
+from analysis.models import AnalysisRun, EffectEstimate
+from analysis.pipeline import runs
+from analysis.pipeline.indices import finite
+from analysis.pipeline.inputs import intervention_wave_of, read_study_inputs
+from analysis.pipeline.provenance import EFFECT_PARAMETERS, effects_fingerprint, effects_seed
+from analysis.stats.effects import estimate_effects
+from analysis.stats.tables import Scale
+from surveys.models import Study
+
+
+def compute_study_effects(*, study_id: int) -> AnalysisRun:
+    """Estimate and store every intervention effect of a study. Idempotent (fingerprinted,
+    fixed seed) and one writer per study (the study row is locked)."""
+    run = runs.claim_run(study_id=study_id, kind=AnalysisRun.Kind.EFFECTS, parameters=dict(EFFECT_PARAMETERS))
+    return runs.execute(run, lock=lambda: Study.objects.select_for_update().get(pk=study_id),
+                        compute=lambda run, study: _compute_locked(run=run, study=study))
+
+
+def _compute_locked(*, run: AnalysisRun, study: Study) -> AnalysisRun:
+    started = time.perf_counter()
+    parameters = dict(EFFECT_PARAMETERS)
+    inputs = read_study_inputs(study=study)
+    runs.stamp(run, fingerprint=effects_fingerprint(inputs.states, primary=study.primary_outcome, parameters=parameters),
+               seed=effects_seed(study=study), parameters=parameters, exclusions=inputs.excluded)
+    if runs.unchanged_since(run) is not None:
+        return runs.skip(run)
+    scales = inputs.items.scales
+    grouping = inputs.items.grouping
+    answers = inputs.answers
+    answers = answers[answers["item"].isin(scales)]
+    control = study.arms.get(is_control=True).name
+    table = estimate_effects(
+        answers, arm_column="arm", control=control, intervention_wave=intervention_wave_of(study_id=study.pk),
+        scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in scales.items()},
+        by=grouping[0] if grouping else None, seed=run.seed,
+        reverse=[code for code, s in scales.items() if s.reverse_coded],
+        primary_outcome=study.primary_outcome or None, **parameters,
+    )
+    arms = {arm.name: arm for arm in study.arms.all()}
+    waves = {wave.number: wave for wave in inputs.waves}
+    items = inputs.items.ids
+    rows = []
+    for record in table.frame.to_dict("records"):
+        wave = record["wave"]
+        rows.append(EffectEstimate(
+            study=study, arm=arms[record["arm"]], outcome=record["outcome"],
+            item_id=items.get(record["item"]) if isinstance(record["item"], str) else None,
+            wave=None if wave == "pooled" or pd.isna(wave) else waves[int(wave)], method=record["method"],
+            group=record.get("group") or "all", sample=record.get("sample") or "all",
+            estimate=finite(record["estimate"]), se=finite(record["se"]), ci_low=finite(record["ci_low"]),
+            ci_high=finite(record["ci_high"]), p_value=finite(record["p_value"]), p_holm=finite(record["p_holm"]),
+            p_ri=finite(record.get("p_ri")), n=int(record["n"]) if not pd.isna(record["n"]) else 0,
+            attrition_warning=bool(record.get("attrition_warning", False)), is_primary=bool(record.get("primary", False)),
+            run=run,
+        ))
+    EffectEstimate.objects.filter(study=study).delete()
+    EffectEstimate.objects.bulk_create(rows, batch_size=5000)
+    return runs.finish(run, rows=len(rows), seconds=round(time.perf_counter() - started, 3),
+                       warnings=list(getattr(table, "warnings", []))[:20])

@@ -1,0 +1,106 @@
+"""A wave's indices: computed from its inputs and stored with their run (`runs` keeps the run's
+life: one writer per wave, unchanged inputs skipped, nothing half-stored).
+
+Groups are `all`, `arm:<name>` and `<grouping code>:<value>`, with between-group pairs
+`A|B`; rows without an item pool over the attitude items. The dashboard tables of the wave
+(`dashboard_store`) are replaced in the same transaction.
+"""
+
+import time
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from analysis.models import AnalysisRun, IndexResult
+from analysis.pipeline import dashboard_store, enqueue, runs, text
+from analysis.pipeline.inputs import WaveInputs, intervention_wave_of, read_wave_inputs
+from analysis.pipeline.provenance import INDEX_PARAMETERS, wave_fingerprint, wave_seed
+from analysis.stats.tables import Scale, compute_index_table
+from surveys.models import Study, Wave
+
+
+def compute_wave_indices(*, study_id: int, wave_id: int, force: bool = False) -> AnalysisRun:
+    """Compute and store every index of one wave. Idempotent: unchanged inputs are skipped and a
+    rerun stores identical rows; safe under concurrency (one writer per wave)."""
+    run = runs.claim_run(study_id=study_id, kind=AnalysisRun.Kind.INDICES, wave_id=wave_id,
+                         parameters={**INDEX_PARAMETERS, "force": force})
+    force = force or bool(run.parameters.get("force"))
+    return runs.execute(
+        run, lock=lambda: Wave.objects.select_for_update().select_related("study").get(pk=wave_id, study_id=study_id),
+        compute=lambda run, wave: _compute_locked(run=run, wave=wave, force=force))
+
+
+def _compute_locked(*, run: AnalysisRun, wave: Wave, force: bool) -> AnalysisRun:
+    study = wave.study
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    parameters = dict(INDEX_PARAMETERS)
+    inputs = read_wave_inputs(wave=wave)
+    runs.stamp(run, fingerprint=wave_fingerprint(inputs.state, parameters=parameters),
+               seed=wave_seed(study=study, wave=wave), parameters={**parameters, "force": force},
+               exclusions=inputs.excluded)
+    previous = runs.unchanged_since(run, force=force)
+    if previous is not None:
+        if not dashboard_store.wave_dashboard_stored(wave_id=wave.pk):  # results from before the dashboard tables
+            dashboard_store.store_wave_dashboard(run=previous, wave=wave, answers=inputs.answers, items=inputs.items)
+        return runs.skip(run)
+
+    answers = inputs.answers
+    timings["query_s"] = time.perf_counter() - started
+
+    t0 = time.perf_counter()
+    frame = wave_index_frame(answers, scales=inputs.items.scales, grouping=inputs.items.grouping, seed=run.seed,
+                             **parameters)
+    frame = text.with_text_indices(frame, inputs.texts, grouping=inputs.items.grouping, seed=run.seed, **parameters)
+    timings["compute_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    _store(run=run, study=study, wave=wave, frame=frame, inputs=inputs)
+    # The distributions and quality pages read these, replaced in this same transaction.
+    dashboard_store.store_wave_dashboard(run=run, wave=wave, answers=answers, items=inputs.items)
+    timings["store_s"] = time.perf_counter() - t0
+    intervention = intervention_wave_of(study_id=study.pk)
+    if intervention is not None and wave.number >= intervention:
+        # New post-intervention indices: the effects are due too.
+        transaction.on_commit(lambda: enqueue.request_study_effects(study_id=study.pk))
+    return runs.finish(run, timings={k: round(v, 4) for k, v in timings.items()}, rows=len(frame))
+
+
+def wave_index_frame(answers: pd.DataFrame, *, scales: dict, grouping: list[str], seed: int,
+                     bootstrap: int, level: float) -> pd.DataFrame:
+    """The index table of one wave: groups `all`, `arm:<name>` and `<grouping code>:<value>`."""
+    columns = ["wave", "item", "group", "index", "value", "ci_low", "ci_high", "n"]
+    keep = answers["item"].isin(scales)
+    if not keep.all():  # a copy of a large wave's answers only when something is left out
+        answers = answers[keep]
+    if answers.empty:
+        return pd.DataFrame(columns=columns)
+    table = compute_index_table(
+        answers, scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in scales.items()},
+        by=["arm", *grouping], reverse={code for code, s in scales.items() if s.reverse_coded},
+        bootstrap=bootstrap, seed=seed, level=level,
+    )
+    return table.frame[columns]
+
+
+def finite(value) -> float | None:
+    """A stored float: None for missing, NaN and infinite values."""
+    return None if value is None or pd.isna(value) or not np.isfinite(value) else float(value)
+
+
+def _store(*, run: AnalysisRun, study: Study, wave: Wave, frame: pd.DataFrame, inputs: WaveInputs) -> None:
+    items = inputs.items.ids
+    now = timezone.now()
+    rows = [
+        IndexResult(
+            study=study, wave=wave, item_id=None if pd.isna(item) else items[item], group=group, index=index,
+            value=finite(value), ci_low=finite(low), ci_high=finite(high),
+            n=0 if pd.isna(n) else int(n), computed_at=now, run=run,
+        )
+        for item, group, index, value, low, high, n in frame[
+            ["item", "group", "index", "value", "ci_low", "ci_high", "n"]].itertuples(index=False)
+    ]
+    IndexResult.objects.filter(study=study, wave=wave).delete()
+    IndexResult.objects.bulk_create(rows, batch_size=5000)

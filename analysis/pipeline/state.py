@@ -1,0 +1,24 @@
+"""The state of the computations, for /healthz (every study) and a study's overview page."""
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from analysis.models import AnalysisRun
+
+
+def analysis_state(*, study_id: int | None = None) -> dict:
+    """Counts of queued and running runs, failures of the last day with the latest error, and
+    when the last run finished and how; of one study, or of all (None). Three queries."""
+    runs = AnalysisRun.objects.all() if study_id is None else AnalysisRun.objects.filter(study_id=study_id)
+    runs = runs.order_by()
+    since = timezone.now() - timezone.timedelta(days=1)
+    failed = Q(status=AnalysisRun.Status.FAILED, finished_at__gte=since)
+    state = runs.aggregate(queued=Count("id", filter=Q(status=AnalysisRun.Status.QUEUED)),
+                           running=Count("id", filter=Q(status=AnalysisRun.Status.RUNNING)),
+                           failed_last_day=Count("id", filter=failed))
+    state["last_error"] = (runs.filter(failed).order_by("-finished_at").values_list("error", flat=True).first()
+                           if state["failed_last_day"] else None)
+    last = runs.filter(finished_at__isnull=False).order_by("-finished_at").values("finished_at", "status").first()
+    state["last_finished_at"] = last["finished_at"].isoformat() if last else None
+    state["last_status"] = last["status"] if last else None
+    return state
