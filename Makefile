@@ -3,11 +3,17 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?= -m "not slow"
+PYTEST_ARGS ?= -m "not slow and not calibration"
+# REUSE_DB=1 keeps pytest-django's test database between runs (--reuse-db): on PostgreSQL it saves
+# creating and migrating it each time (SQLite's test database lives in memory anyway). New
+# migrations are applied to the kept database; after editing or removing a migration, or after an
+# interrupted run, run once with PYTEST_ARGS='--create-db ...'. CI starts from a fresh database.
+REUSE_DB ?=
+PYTEST := $(PY) -m pytest $(if $(REUSE_DB),--reuse-db)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-slow test-e2e lint bench clean
+.PHONY: install demo serve test test-slow test-calibration test-e2e lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.X)")'
@@ -27,13 +33,17 @@ serve: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-slow: install
-	$(PY) -m pytest -m "slow and not e2e"
+	$(PYTEST) -m "slow and not e2e and not calibration"
+
+# Monte-Carlo calibration of the estimators over many simulated studies (minutes; .ci/run runs it).
+test-calibration: install
+	$(PYTEST) -m calibration
 
 test-e2e: install
-	$(PY) -m pytest -m e2e
+	$(PYTEST) -m e2e
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,17 @@
 import pytest
+from django.test import override_settings
 
 from tests.factories import MembershipFactory, StudyFactory, UserFactory
+
+pytest_plugins = ["tests.plugins.demo", "tests.plugins.celery_worker"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher():
+    """Hash the test users' passwords with a fast hasher: the production one takes about half a
+    second per user by design, which came to a tenth of the suite. No test is about the hasher."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture
@@ -18,3 +29,10 @@ def owner(study):
 def stranger(db):
     """A staff researcher who is a member of no study."""
     return UserFactory(username="stranger")
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    """The test client, logged in as `owner`."""
+    client.force_login(owner)
+    return client

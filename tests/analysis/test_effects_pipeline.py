@@ -1,21 +1,16 @@
 """Effects are estimated and stored after the indices of a post-intervention wave."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 
 from analysis.models import AnalysisRun, EffectEstimate
 from analysis.pipeline import effects, inputs
-from surveys.models import Study
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo():
-    call_command("seed_demo", "--participants", "150", stdout=io.StringIO(), stderr=io.StringIO())
-    return Study.objects.get(slug="demo")
+def demo(demo_study):
+    return demo_study
 
 
 def test_seed_demo_stores_effects_of_the_intervention_arm(demo):

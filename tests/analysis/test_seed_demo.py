@@ -1,4 +1,7 @@
-"""`seed_demo` builds the demo study of the foundation issue and is idempotent."""
+"""`seed_demo` builds the demo study of the design and is idempotent.
+
+The demo is built once per test session (`demo_study`, tests/plugins/demo.py); only the tests of
+rerunning the command run it again here."""
 
 import io
 
@@ -6,11 +9,10 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
-from surveys.models import Item, Participant, Response, Study, Submission, Wave
+from surveys.models import Item, Participant, Response, Submission, Wave
+from tests.plugins.demo import DEMO_PARTICIPANTS
 
 pytestmark = pytest.mark.django_db
-
-SMALL = 120  # participants: enough to check shapes quickly; the default is 600
 
 
 def snapshot() -> dict[str, list[tuple]]:
@@ -24,12 +26,20 @@ def snapshot() -> dict[str, list[tuple]]:
 
 def seed(*args) -> str:
     out, err = io.StringIO(), io.StringIO()
-    call_command("seed_demo", "--participants", str(SMALL), *args, stdout=out, stderr=err)
+    call_command("seed_demo", "--participants", str(DEMO_PARTICIPANTS), *args, stdout=out, stderr=err)
     return out.getvalue() + err.getvalue()
 
 
-def test_seed_demo_twice_gives_the_same_database():
-    first_output = seed()
+def test_the_shared_demo_holds_every_row_seed_demo_wrote(demo_study, demo_snapshot):
+    tables = snapshot()
+    for model, rows in demo_snapshot.tables:
+        if model.__name__ in tables:
+            assert sorted(rows, key=repr) == tables[model.__name__], model.__name__
+    assert {model.__name__ for model, _ in demo_snapshot.tables} >= {name for name, rows in tables.items() if rows}
+
+
+def test_seed_demo_twice_gives_the_same_database(demo_study, demo_snapshot):
+    first_output = demo_snapshot.output  # the session's first run, on an empty database
     first = snapshot()
     second_output = seed()
     assert snapshot() == first
@@ -39,9 +49,9 @@ def test_seed_demo_twice_gives_the_same_database():
     assert link and link == [line for line in second_output.splitlines() if "Participant link" in line]
 
 
-def test_seed_demo_builds_the_study_of_the_design():
-    output = seed()
-    study = Study.objects.get(slug="demo")
+def test_seed_demo_builds_the_study_of_the_design(demo_study, demo_snapshot):
+    output = demo_snapshot.output
+    study = demo_study
     assert "user researcher" in output and "/p/" in output
     assert study.waves.count() == 6
     attitude = study.items.filter(role=Item.Role.ATTITUDE)
@@ -53,18 +63,17 @@ def test_seed_demo_builds_the_study_of_the_design():
     assert sorted(study.arms.values_list("name", "is_control")) == [("control", True), ("intervention", False)]
     intervention_waves = list(study.waves.filter(interventions__isnull=False).values_list("number", flat=True))
     assert intervention_waves == [3]
-    assert study.participants.filter(is_preview=False).count() == SMALL + 1  # + the participant of the link
+    assert study.participants.filter(is_preview=False).count() == DEMO_PARTICIPANTS + 1  # + the participant of the link
     assert study.memberships.get(user__username="researcher").role == "owner"
     # Waves 1-4 are closed with answers, 5 is open and partly answered, 6 is still to come.
     states = dict(study.waves.values_list("number", "state"))
     assert states == {1: "closed", 2: "closed", 3: "closed", 4: "closed", 5: "open", 6: "scheduled"}
     per_wave = {w.number: Submission.objects.filter(wave=w).count() for w in study.waves.all()}
-    assert per_wave[6] == 0 and 0 < per_wave[5] < per_wave[4] <= per_wave[1] <= SMALL
+    assert per_wave[6] == 0 and 0 < per_wave[5] < per_wave[4] <= per_wave[1] <= DEMO_PARTICIPANTS
     assert list(Wave.objects.open().filter(study=study).values_list("number", flat=True)) == [5]
 
 
-def test_demo_answers_lie_on_their_scales_and_attrition_is_monotone():
-    seed()
+def test_demo_answers_lie_on_their_scales_and_attrition_is_monotone(demo_study):
     numeric = Response.objects.filter(submission__wave__study__slug="demo", value__isnull=False).select_related("item")
     for response in numeric[:2000]:
         response.item.validate_value(response.value)
@@ -76,8 +85,7 @@ def test_demo_answers_lie_on_their_scales_and_attrition_is_monotone():
         assert numbers == list(range(1, len(numbers) + 1))
 
 
-def test_seed_demo_reset_rebuilds_the_same_answers():
-    seed()
+def test_seed_demo_reset_rebuilds_the_same_answers(demo_study):
     before = sorted(Response.objects.filter(value__isnull=False).values_list(
         "submission__participant__public_id", "submission__wave__number", "item__code", "value"))
     seed("--reset")

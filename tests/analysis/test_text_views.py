@@ -27,12 +27,6 @@ def upload(data: bytes, name="corpus.csv"):
     return SimpleUploadedFile(name, data, content_type="text/csv")
 
 
-@pytest.fixture
-def member(client, owner, study):
-    client.force_login(owner)
-    return client
-
-
 def import_both(client, study):
     response = client.post(f"/studies/{study.slug}/text/import/corpus/",
                            {"name": "letters", "period": "month", "file": upload(CORPUS)})
@@ -43,8 +37,8 @@ def import_both(client, study):
     return TimeSeries.objects.get(study=study, name="letters"), TimeSeries.objects.get(study=study, name="posts")
 
 
-def test_a_corpus_is_stored_as_a_series_per_period_and_group(member, study):
-    letters, posts = import_both(member, study)
+def test_a_corpus_is_stored_as_a_series_per_period_and_group(owner_client, study):
+    letters, posts = import_both(owner_client, study)
     points = {(p.period, p.group): p for p in letters.points.all()}
     assert [p.value for p in letters.points.filter(group="all").order_by("starts_on")] == pytest.approx(NEGATIVITY)
     january = points[("2021-01", "all")]
@@ -54,7 +48,7 @@ def test_a_corpus_is_stored_as_a_series_per_period_and_group(member, study):
     assert (letters.kind, letters.period, letters.lexicon, letters.texts) == ("corpus", "month", "vader", 5)
     assert len(letters.source_sha256) == 64
     assert posts.period == "month" and posts.points.count() == 5
-    page = member.get(f"/studies/{study.slug}/text/")
+    page = owner_client.get(f"/studies/{study.slug}/text/")
     assert page.status_code == 200 and b"letters" in page.content and b"posts" in page.content
 
 
@@ -62,20 +56,20 @@ def test_a_corpus_is_stored_as_a_series_per_period_and_group(member, study):
     (b"date,text\n2021-01-04,hate\nsoon,bad\n", "corpus.csv:3: column &#x27;date&#x27;"),
     (b"when,text\n2021,hate\n", "missing column &#x27;date&#x27;"),
 ])
-def test_a_bad_corpus_is_a_400_naming_the_line_and_stores_nothing(member, study, data, message):
-    response = member.post(f"/studies/{study.slug}/text/import/corpus/",
+def test_a_bad_corpus_is_a_400_naming_the_line_and_stores_nothing(owner_client, study, data, message):
+    response = owner_client.post(f"/studies/{study.slug}/text/import/corpus/",
                            {"name": "letters", "period": "month", "file": upload(data)})
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not TimeSeries.objects.exists() and not TimeSeriesPoint.objects.exists()
 
 
-def test_a_bad_outcome_and_a_taken_name_are_400s(member, study):
-    response = member.post(f"/studies/{study.slug}/text/import/outcome/",
+def test_a_bad_outcome_and_a_taken_name_are_400s(owner_client, study):
+    response = owner_client.post(f"/studies/{study.slug}/text/import/outcome/",
                            {"name": "posts", "file": upload(b"period,value\n2021-01,1\n2021-02,many\n")})
     assert response.status_code == 400 and "column &#x27;value&#x27;: &#x27;many&#x27;" in response.content.decode()
-    import_both(member, study)
-    response = member.post(f"/studies/{study.slug}/text/import/outcome/", {"name": "posts", "file": upload(OUTCOME)})
+    import_both(owner_client, study)
+    response = owner_client.post(f"/studies/{study.slug}/text/import/outcome/", {"name": "posts", "file": upload(OUTCOME)})
     assert response.status_code == 400 and "already has a series named" in response.content.decode()
     assert TimeSeries.objects.filter(name="posts").count() == 1
 
@@ -90,9 +84,9 @@ def test_a_failure_while_storing_leaves_nothing(study, monkeypatch):
     assert not TimeSeries.objects.exists()
 
 
-def test_the_relate_page_shows_scipys_numbers_the_warning_and_the_plot(member, study):
-    letters, posts = import_both(member, study)
-    response = member.get(f"/studies/{study.slug}/text/relate/",
+def test_the_relate_page_shows_scipys_numbers_the_warning_and_the_plot(owner_client, study):
+    letters, posts = import_both(owner_client, study)
+    response = owner_client.get(f"/studies/{study.slug}/text/relate/",
                           {"a": f"{letters.pk}:all", "b": f"{posts.pk}:all", "lags": 1})
     assert response.status_code == 200
     html = response.content.decode()
@@ -111,22 +105,22 @@ def test_the_relate_page_shows_scipys_numbers_the_warning_and_the_plot(member, s
     rescaled = figure["data"][0]["y"]  # plotly 6 writes arrays as base64 float64
     rescaled = np.frombuffer(base64.b64decode(rescaled["bdata"])) if isinstance(rescaled, dict) else rescaled
     assert list(rescaled) == pytest.approx([0.3375 / 0.625, 1, 0, 0.575 / 0.625])  # rescaled to 0..1
-    csv = member.get(f"/studies/{study.slug}/text/relate/", {"a": f"{letters.pk}:all", "b": f"{posts.pk}:all",
+    csv = owner_client.get(f"/studies/{study.slug}/text/relate/", {"a": f"{letters.pk}:all", "b": f"{posts.pk}:all",
                                                              "lags": 1, "format": "csv", "chart": "correlations"})
     assert csv.status_code == 200 and csv.content.decode().startswith("method,lag,differenced,n,coefficient")
 
 
-def test_relating_a_group_and_refusing_different_periods(member, study):
-    letters, posts = import_both(member, study)
+def test_relating_a_group_and_refusing_different_periods(owner_client, study):
+    letters, posts = import_both(owner_client, study)
     yearly = text_services.import_outcome(study=study, name="yearly", data=b"period,value\n2020,1\n2021,2\n",
                                           filename="y.csv")
-    response = member.get(f"/studies/{study.slug}/text/relate/", {"a": f"{letters.pk}:left", "b": f"{posts.pk}:all",
+    response = owner_client.get(f"/studies/{study.slug}/text/relate/", {"a": f"{letters.pk}:left", "b": f"{posts.pk}:all",
                                                                   "lags": 0})
     assert response.status_code == 200 and response.context["relation"].common == 3
-    response = member.get(f"/studies/{study.slug}/text/relate/", {"a": f"{letters.pk}:all", "b": f"{yearly.pk}:all",
+    response = owner_client.get(f"/studies/{study.slug}/text/relate/", {"a": f"{letters.pk}:all", "b": f"{yearly.pk}:all",
                                                                   "lags": 0})
     assert response.status_code == 400 and "different periods" in response.content.decode()
-    assert member.get(f"/studies/{study.slug}/text/relate/", {"a": "x", "b": "y", "lags": 0}).status_code == 400
+    assert owner_client.get(f"/studies/{study.slug}/text/relate/", {"a": "x", "b": "y", "lags": 0}).status_code == 400
     with pytest.raises(InputError):
         text_services.relate_series(a=letters, b=posts, group_a="nobody")
 

@@ -1,101 +1,41 @@
 """The pipeline with real components: PostgreSQL, Redis and Celery workers started as subprocesses.
 
 Slow; `.ci/run` runs them (`make test-slow` with DATABASE_URL set). They are skipped on SQLite or
-when Redis is not reachable.
+when Redis is not reachable (Redis database TEST_REDIS_DB, default 11; see
+tests/plugins/celery_worker.py).
 """
 
 import io
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from analysis.models import AnalysisRun, IndexResult
 from analysis.pipeline import enqueue, indices, provenance
 from disagreement.celery import app
-from surveys.models import Response, Study, Wave
+from surveys.models import Response, Wave
 from surveys.signals import wave_closed
+from tests.plugins.celery_worker import (
+    REDIS_DB,
+    WORKER_OPTIONS,
+    WORKER_TESTS,
+    broker_fixture,
+    wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="worker tests need PostgreSQL (DATABASE_URL)"),
-]
-
-
-def redis_reachable() -> bool:
-    import redis
-
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception:  # noqa: BLE001
-        return False
+pytestmark = WORKER_TESTS
+broker = broker_fixture(db=REDIS_DB, broker_transport_options={"visibility_timeout": 5})
+STALLING_WORKER = [sys.executable, str(Path(__file__).with_name("stalling_worker.py")), *WORKER_OPTIONS]
 
 
-@pytest.fixture
-def broker(settings):
-    """Point this process at Redis (not eager) and empty the test queue."""
-    if not redis_reachable():
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    previous = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "broker_transport_options")}
-    app.conf.update(broker_url=REDIS_URL, task_always_eager=False,
-                    broker_transport_options={"visibility_timeout": 5})
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    app._pool = None  # a fresh producer pool for the new broker URL
-    yield REDIS_URL
-    app.conf.update(previous)
-    app._pool = None  # a fresh producer pool for the new broker URL
-
-
-def start_worker(*, stall: bool = False) -> subprocess.Popen:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_VISIBILITY_TIMEOUT": "5",  # a lost task returns fast
-        "STALL_SECONDS": "60",
-    }
-    options = ["--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    command = ([sys.executable, str(Path(__file__).with_name("stalling_worker.py")), *options] if stall
-               else [sys.executable, "-m", "celery", "-A", "disagreement", "worker", *options])
-    return subprocess.Popen(
-        command,
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> str:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-    try:
-        out, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, _ = process.communicate()
-    return out.decode(errors="replace")
-
-
-def wait_for(predicate, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+def start_worker(processes, *, stall: bool = False):
+    # A lost task returns fast (visibility timeout 5 s); the stalling worker waits a minute.
+    return processes.start(STALLING_WORKER if stall else None, CELERY_VISIBILITY_TIMEOUT="5", STALL_SECONDS="60")
 
 
 def stored(wave) -> dict:
@@ -105,15 +45,10 @@ def stored(wave) -> dict:
 
 
 @pytest.fixture
-def demo(broker, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    app.conf.task_always_eager = True  # seeding computes nothing yet; keep it in-process
-    call_command("seed_demo", "--participants", "150", stdout=io.StringIO(), stderr=io.StringIO())
-    app.conf.task_always_eager = False
-    study = Study.objects.get(slug="demo")
+def demo(broker, demo_study):
     AnalysisRun.objects.all().delete()
     IndexResult.objects.all().delete()
-    return study
+    return demo_study
 
 
 def close_wave(wave: Wave) -> None:
@@ -129,14 +64,14 @@ def export_wave_csv(wave: Wave, path: Path, codes: list[str]) -> None:
     frame.to_csv(path, index=False)
 
 
-def test_a_real_worker_computes_a_closed_wave_like_the_command_line(demo, tmp_path):
-    worker = start_worker()
+def test_a_real_worker_computes_a_closed_wave_like_the_command_line(demo, celery_processes, tmp_path):
+    worker = start_worker(celery_processes)
     try:
         wave = demo.waves.get(number=5)
         close_wave(wave)
         wait_for(lambda: AnalysisRun.objects.filter(wave=wave, status="done").exists(), what="the worker's run")
     finally:
-        log = stop(worker)
+        log = celery_processes.stop(worker)
     run = AnalysisRun.objects.get(wave=wave, status="done")
     assert "analysis.compute_wave_indices" in log
     # The same answers through `manage.py indices`, for the 7-point items (one scale for the CLI).
@@ -168,7 +103,7 @@ def test_a_real_worker_computes_a_closed_wave_like_the_command_line(demo, tmp_pa
     assert compared > 200
 
 
-def test_a_worker_killed_mid_computation_is_replaced_and_the_result_is_complete(demo):
+def test_a_worker_killed_mid_computation_is_replaced_and_the_result_is_complete(demo, celery_processes):
     wave = demo.waves.get(number=4)
     # Reference: an undisturbed computation, in-process.
     reference_run = indices.compute_wave_indices(study_id=demo.pk, wave_id=wave.pk)
@@ -177,31 +112,31 @@ def test_a_worker_killed_mid_computation_is_replaced_and_the_result_is_complete(
     AnalysisRun.objects.all().delete()
 
     # A worker that stalls inside the computation (after the rows were read), then is killed.
-    slow = start_worker(stall=True)
+    slow = start_worker(celery_processes, stall=True)
     try:
         time.sleep(3)
         enqueue.request_wave_indices(study_id=demo.pk, wave_id=wave.pk)
         wait_for(lambda: AnalysisRun.objects.filter(wave=wave, status="running").exists(), what="running")
         time.sleep(1)
     finally:
-        stop(slow, signal.SIGKILL)
+        celery_processes.stop(slow, signal.SIGKILL)
     assert not IndexResult.objects.filter(wave=wave).exists()  # nothing half-stored
     # A fresh worker gets the unacknowledged task again (visibility timeout 5 s) and finishes it.
-    fresh = start_worker()
+    fresh = start_worker(celery_processes)
     try:
         wait_for(lambda: AnalysisRun.objects.filter(wave=wave, status="done").exists(), timeout=90,
                  what="redelivery")
     finally:
-        stop(fresh)
+        celery_processes.stop(fresh)
     run = AnalysisRun.objects.get(wave=wave, status="done")
     assert run.fingerprint == reference_run.fingerprint
     assert stored(wave) == reference
     assert AnalysisRun.objects.filter(wave=wave, status__in=["queued", "running"]).count() == 0
 
 
-def test_the_same_task_delivered_twice_at_once_writes_once(demo):
+def test_the_same_task_delivered_twice_at_once_writes_once(demo, celery_processes):
     wave = demo.waves.get(number=3)
-    workers = [start_worker(), start_worker()]
+    workers = [start_worker(celery_processes), start_worker(celery_processes)]
     try:
         time.sleep(3)
         from analysis.tasks import compute_wave_indices_task
@@ -215,13 +150,13 @@ def test_the_same_task_delivered_twice_at_once_writes_once(demo):
         time.sleep(2)
     finally:
         for worker in workers:
-            stop(worker)
+            celery_processes.stop(worker)
     statuses = sorted(AnalysisRun.objects.filter(wave=wave).values_list("status", flat=True))
     assert statuses.count("done") >= 1 and "failed" not in statuses
     assert IndexResult.objects.filter(wave=wave, item__code="threat", group="all", index="mean").count() == 1
 
 
-def test_answers_are_stored_while_the_broker_is_down_and_the_sweep_catches_up(demo):
+def test_answers_are_stored_while_the_broker_is_down_and_the_sweep_catches_up(demo, broker, celery_processes):
     wave = demo.waves.get(number=5)
     indices.compute_wave_indices(study_id=demo.pk, wave_id=wave.pk)
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # unreachable
@@ -231,14 +166,14 @@ def test_answers_are_stored_while_the_broker_is_down_and_the_sweep_catches_up(de
     run = enqueue.request_wave_indices(study_id=demo.pk, wave_id=wave.pk)  # dispatch fails quietly
     assert AnalysisRun.objects.get(pk=run.pk).status == "queued"
     # The broker is back; the periodic sweep re-dispatches the stale run.
-    app.conf.broker_url = REDIS_URL
+    app.conf.broker_url = broker
     app._pool = None  # a fresh producer pool for the new broker URL
     AnalysisRun.objects.filter(pk=run.pk).update(created_at=run.created_at - __import__("datetime").timedelta(hours=1))
-    worker = start_worker()
+    worker = start_worker(celery_processes)
     try:
         enqueue.sweep_indices()
         wait_for(lambda: AnalysisRun.objects.filter(pk=run.pk, status="done").exists(), what="the sweep")
     finally:
-        stop(worker)
+        celery_processes.stop(worker)
     assert enqueue.waves_needing_indices(study_id=demo.pk) == [] or wave not in enqueue.waves_needing_indices(
         study_id=demo.pk)

@@ -76,7 +76,32 @@ def data(db):
 
 
 def client_for(data, who: str) -> APIClient:
+    """An API client with the token of `who` in `data` ("owner", "analyst", "viewer", "other",
+    "revoked"), or without one ("anonymous")."""
     client = APIClient()
     if who != "anonymous":
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {data.tokens[who]}")
     return client
+
+
+@pytest.fixture
+def api_client(data):
+    """`api_client(who)`: the API client of a role named at run time (see `client_for`)."""
+    return lambda who: client_for(data, who)
+
+
+def _role_client(name: str, who: str, doc: str):
+    @pytest.fixture(name=name)
+    def role_client(data):
+        return client_for(data, who)
+
+    role_client.__doc__ = doc
+    return role_client
+
+
+owner_client = _role_client("owner_client", "owner", "The API client of the owner of `panel`.")
+analyst_client = _role_client("analyst_client", "analyst", "The API client of an analyst of `panel`.")
+viewer_client = _role_client("viewer_client", "viewer", "The API client of a viewer of `panel`.")
+stranger_client = _role_client("stranger_client", "other",
+                               "The API client of the owner of `elsewhere`, a stranger to `panel`.")
+anonymous_client = _role_client("anonymous_client", "anonymous", "An API client without a token.")

@@ -191,27 +191,27 @@ def test_filters_select_the_answers(data, query, keep):
     ("format=csv&group=party:1", "group"), ("format=csv&include_excluded=maybe", "include_excluded"),
     ("format=csv&language=fr", "language"), ("format=csv&item=nope", "item"), ("format=pdf", "format"),
 ])
-def test_bad_parameters_are_a_400_naming_the_parameter_and_nothing_is_audited(data, query, field):
-    response = client_for(data, "owner").get(f"/api/v1/studies/panel/export/?{query}")
+def test_bad_parameters_are_a_400_naming_the_parameter_and_nothing_is_audited(data, query, field, owner_client):
+    response = owner_client.get(f"/api/v1/studies/panel/export/?{query}")
     assert response.status_code == 400
     assert field in response.json()
     assert not ExportAudit.objects.exists()
 
 
-def test_external_ids_only_for_owners_who_ask(data):
+def test_external_ids_only_for_owners_who_ask(data, analyst_client):
     _response, body = fetch(data, "format=csv&include_external_id=true", who="owner")
     frame = pd.read_csv(io.BytesIO(body))
     assert dict(zip(frame["participant"], frame["external_id"], strict=True)) == {
         data.participants["p1"].public_id: "PID-1", data.participants["p2"].public_id: "PID-2"}
     _response, body = fetch(data, "format=csv", who="owner")
     assert "external_id" not in pd.read_csv(io.BytesIO(body)).columns
-    response = client_for(data, "analyst").get("/api/v1/studies/panel/export/?format=csv&include_external_id=true")
+    response = analyst_client.get("/api/v1/studies/panel/export/?format=csv&include_external_id=true")
     assert response.status_code == 403
 
 
-def test_every_export_is_audited_with_who_when_what(data):
+def test_every_export_is_audited_with_who_when_what(data, owner_client):
     fetch(data, "format=parquet&shape=wide&wave=1", who="analyst")
-    client_for(data, "owner").get("/api/v1/studies/panel/export/codebook/?format=csv")
+    owner_client.get("/api/v1/studies/panel/export/codebook/?format=csv")
     audits = list(ExportAudit.objects.order_by("id"))
     assert [(a.username, a.what, a.format, a.shape) for a in audits] == [
         ("analyst", "data", "parquet", "wide"), ("owner", "codebook", "csv", "long")]
@@ -220,12 +220,12 @@ def test_every_export_is_audited_with_who_when_what(data):
     assert audits[0].excluded_included is False
 
 
-def test_codebook_lists_variables_labels_and_provenance(data):
+def test_codebook_lists_variables_labels_and_provenance(data, analyst_client):
     run = AnalysisRun.objects.create(study=data.study, kind="indices", wave=data.waves[1], status="done",
                                      code_version=CODE_VERSION, fingerprint="abc")
     run.finished_at = run.created_at
     run.save()
-    response = client_for(data, "analyst").get("/api/v1/studies/panel/export/codebook/?shape=wide")
+    response = analyst_client.get("/api/v1/studies/panel/export/codebook/?shape=wide")
     assert response.status_code == 200
     book = response.json()
     variables = {v["name"]: v for v in book["variables"]}
@@ -242,7 +242,7 @@ def test_codebook_lists_variables_labels_and_provenance(data):
     assert provenance["exclusions"] == {"count": 1, "public_ids": [data.participants["p3"].public_id],
                                         "applied": True, "note": provenance["exclusions"]["note"]}
     assert provenance["generated_by"] == "analyst"
-    response = client_for(data, "analyst").get("/api/v1/studies/panel/export/codebook/?format=csv")
+    response = analyst_client.get("/api/v1/studies/panel/export/codebook/?format=csv")
     frame = pd.read_csv(io.BytesIO(response.content), keep_default_na=False)
     assert list(frame.loc[frame["section"] == "variable", "name"])[:4] == ["participant", "wave", "item", "value"]
     assert frame.set_index("name").loc["side", "value_labels"] == "1=left; 2=right"
@@ -250,9 +250,9 @@ def test_codebook_lists_variables_labels_and_provenance(data):
     assert prov["code_version"] == CODE_VERSION and prov["exclusions.count"] == "1"
 
 
-def test_csv_is_streamed_in_blocks(data, monkeypatch):
+def test_csv_is_streamed_in_blocks(data, monkeypatch, analyst_client):
     monkeypatch.setattr(exports, "CHUNK_BYTES", 64)
-    response = client_for(data, "analyst").get("/api/v1/studies/panel/export/?format=csv")
+    response = analyst_client.get("/api/v1/studies/panel/export/?format=csv")
     blocks = list(response.streaming_content)
     assert len(blocks) > 5
     assert all(block.endswith(b"\n") for block in blocks)  # whole rows per block

@@ -5,7 +5,6 @@ import pytest
 from django.db import transaction
 
 from analysis.models import AnalysisRun
-from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -73,11 +72,11 @@ def call(client, method, url, body):
 
 @pytest.mark.parametrize(("method", "path", "body", "allowed", "success"), ENDPOINTS,
                          ids=[f"{m} {p or '.'}" for m, p, *_ in ENDPOINTS])
-def test_every_role_gets_what_its_role_allows(data, method, path, body, allowed, success):
+def test_every_role_gets_what_its_role_allows(data, method, path, body, allowed, success, api_client):
     wrong = []
     for slug in STUDIES:
         for who in WHO:
-            response = call(client_for(data, who), method, f"/api/v1/studies/{slug}/{path}", body)
+            response = call(api_client(who), method, f"/api/v1/studies/{slug}/{path}", body)
             expected = expected_status(who, slug, allowed, success)
             if response.status_code != expected:
                 wrong.append(f"{who} on {slug}: {response.status_code} (expected {expected}) {response.content[:120]!r}")
@@ -88,34 +87,34 @@ def test_every_role_gets_what_its_role_allows(data, method, path, body, allowed,
     assert not wrong, "\n".join(wrong)
 
 
-def test_study_list_shows_only_the_users_studies_and_creating_one_makes_the_creator_owner(data):
+def test_study_list_shows_only_the_users_studies_and_creating_one_makes_the_creator_owner(data, owner_client, viewer_client, api_client):
     for who, slugs in {"owner": ["panel"], "viewer": ["panel"], "other": ["elsewhere"]}.items():
-        response = client_for(data, who).get("/api/v1/studies/")
+        response = api_client(who).get("/api/v1/studies/")
         assert response.status_code == 200
         assert [s["slug"] for s in response.json()] == slugs
     for who in ("anonymous", "revoked"):
-        assert client_for(data, who).get("/api/v1/studies/").status_code == 401
-        assert client_for(data, who).post("/api/v1/studies/", {"slug": "x", "title": "X"}, format="json").status_code == 401
-    response = client_for(data, "viewer").post("/api/v1/studies/", {"slug": "fresh", "title": "Fresh"}, format="json")
+        assert api_client(who).get("/api/v1/studies/").status_code == 401
+        assert api_client(who).post("/api/v1/studies/", {"slug": "x", "title": "X"}, format="json").status_code == 401
+    response = viewer_client.post("/api/v1/studies/", {"slug": "fresh", "title": "Fresh"}, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["role"] == "owner"
-    assert client_for(data, "viewer").get("/api/v1/studies/fresh/").json()["role"] == "owner"
-    assert client_for(data, "owner").get("/api/v1/studies/fresh/").status_code == 404
+    assert viewer_client.get("/api/v1/studies/fresh/").json()["role"] == "owner"
+    assert owner_client.get("/api/v1/studies/fresh/").status_code == 404
 
 
 @pytest.mark.parametrize("path", [
     "/api/v1/", "/api/v1/studies/", "/api/v1/studies/nope/", "/api/v1/studies/panel/export/?format=xls",
     "/api/v1/studies/panel/items/?format=csv", "/api/v1/no-such-thing/", "/api/v1/studies/panel/items/nope/",
 ])
-def test_an_anonymous_client_gets_401_on_every_api_path(data, path):
+def test_an_anonymous_client_gets_401_on_every_api_path(data, path, anonymous_client):
     for method in ("get", "post", "patch"):
-        response = getattr(client_for(data, "anonymous"), method)(path)
+        response = getattr(anonymous_client, method)(path)
         assert response.status_code == 401, (method, path, response.status_code)
         assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_an_unknown_format_is_a_400_after_authentication(data):
-    response = client_for(data, "analyst").get("/api/v1/studies/panel/export/?format=xls")
+def test_an_unknown_format_is_a_400_after_authentication(data, analyst_client):
+    response = analyst_client.get("/api/v1/studies/panel/export/?format=xls")
     assert response.status_code == 400
     assert "csv, dta, parquet, sav" in response.json()["format"][0]
 
@@ -131,8 +130,8 @@ def test_a_session_authenticates_too_and_writes_need_csrf(data, client):
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
 
 
-def test_recompute_answers_202_with_the_run_ids(data):
-    response = client_for(data, "analyst").post("/api/v1/studies/panel/recompute/")
+def test_recompute_answers_202_with_the_run_ids(data, analyst_client):
+    response = analyst_client.post("/api/v1/studies/panel/recompute/")
     assert response.status_code == 202
     body = response.json()
     assert body["study"] == "panel"

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-from tests.api.conftest import ANSWERS, client_for
+from tests.api.conftest import ANSWERS
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/studies/panel/"
@@ -23,8 +23,8 @@ def all_pages(client, url):
     return rows, pages
 
 
-def test_responses_page_through_every_answer_with_a_cursor(data):
-    client = client_for(data, "analyst")
+def test_responses_page_through_every_answer_with_a_cursor(data, analyst_client):
+    client = analyst_client
     rows, pages = all_pages(client, BASE + "responses/?page_size=3")
     assert pages == 4
     pid = {k: p.public_id for k, p in data.participants.items()}
@@ -44,37 +44,37 @@ def test_responses_page_through_every_answer_with_a_cursor(data):
     ("group=side:2", lambda a: a[0] == "p2"),
     ("group=arm:contact", lambda a: a[0] == "p2"),
 ])
-def test_responses_filter_by_wave_item_arm_and_group(data, query, keep):
-    rows, _pages = all_pages(client_for(data, "owner"), BASE + f"responses/?{query}")
+def test_responses_filter_by_wave_item_arm_and_group(data, query, keep, owner_client):
+    rows, _pages = all_pages(owner_client, BASE + f"responses/?{query}")
     pid = {k: p.public_id for k, p in data.participants.items()}
     assert sorted((r["participant"], r["wave"], r["item"]) for r in rows) == sorted(
         (pid[a[0]], a[1], a[2]) for a in ANSWERS if a[0] in ("p1", "p2") and keep(a))
 
 
-def test_responses_with_excluded_participants_on_request_but_never_previews(data):
-    rows, _pages = all_pages(client_for(data, "owner"), BASE + "responses/?include_excluded=true")
+def test_responses_with_excluded_participants_on_request_but_never_previews(data, owner_client):
+    rows, _pages = all_pages(owner_client, BASE + "responses/?include_excluded=true")
     pid = {k: p.public_id for k, p in data.participants.items()}
     assert {r["participant"] for r in rows} == {pid["p1"], pid["p2"], pid["p3"], pid["p5"]}
 
 
 @pytest.mark.parametrize("query", ["group=side", "group=nope:1", "wave=x", "include_excluded=perhaps", "cursor=zzz"])
-def test_bad_response_filters_are_400(data, query):
-    response = client_for(data, "owner").get(BASE + f"responses/?{query}")
+def test_bad_response_filters_are_400(data, query, owner_client):
+    response = owner_client.get(BASE + f"responses/?{query}")
     assert response.status_code in (400, 404) if query.startswith("cursor") else response.status_code == 400
 
 
-def test_participants_show_status_and_external_ids_only_to_owners_who_ask(data):
-    body = client_for(data, "analyst").get(BASE + "participants/").json()
+def test_participants_show_status_and_external_ids_only_to_owners_who_ask(data, owner_client, analyst_client):
+    body = analyst_client.get(BASE + "participants/").json()
     pid = {k: p.public_id for k, p in data.participants.items()}
     status = {r["id"]: r["status"] for r in body["results"]}
     assert status == {pid["p1"]: "active", pid["p2"]: "active", pid["p3"]: "excluded", pid["p5"]: "withdrawn"}
     assert all("external_id" not in r for r in body["results"])
-    assert client_for(data, "analyst").get(BASE + "participants/?include_external_id=true").status_code == 403
-    body = client_for(data, "owner").get(BASE + "participants/?include_external_id=true").json()
+    assert analyst_client.get(BASE + "participants/?include_external_id=true").status_code == 403
+    body = owner_client.get(BASE + "participants/?include_external_id=true").json()
     assert {r["id"]: r["external_id"] for r in body["results"]}[pid["p1"]] == "PID-1"
-    body = client_for(data, "owner").get(BASE + "participants/?status=excluded").json()
+    body = owner_client.get(BASE + "participants/?status=excluded").json()
     assert [r["id"] for r in body["results"]] == [pid["p3"]]
-    body = client_for(data, "owner").get(BASE + "participants/?group=side:1").json()
+    body = owner_client.get(BASE + "participants/?group=side:1").json()
     assert {r["id"] for r in body["results"]} == {pid["p1"], pid["p5"]}
 
 
@@ -100,8 +100,8 @@ def results(data):
     return run
 
 
-def test_indices_filter_and_non_finite_values_are_null(data, results):
-    client = client_for(data, "viewer")
+def test_indices_filter_and_non_finite_values_are_null(data, results, viewer_client):
+    client = viewer_client
     body = client.get(BASE + "indices/").json()
     assert body["count"] == 4
     body = client.get(BASE + "indices/?item=reasons&group=side:1").json()
@@ -116,8 +116,8 @@ def test_indices_filter_and_non_finite_values_are_null(data, results):
     assert client.get(BASE + "indices/?wave=two").status_code == 400
 
 
-def test_effects_filter_by_wave_or_pooled(data, results):
-    client = client_for(data, "viewer")
+def test_effects_filter_by_wave_or_pooled(data, results, viewer_client):
+    client = viewer_client
     body = client.get(BASE + "effects/?wave=pooled").json()
     assert [(r["arm"], r["outcome"], r["wave"], r["estimate"], r["p_holm"]) for r in body["results"]] == [
         ("contact", "value", None, -0.3, 0.006)]

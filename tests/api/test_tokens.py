@@ -8,7 +8,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from surveys.models import ApiToken
-from tests.api.conftest import client_for
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -79,8 +78,8 @@ def test_a_token_needs_a_name(client, researcher):
 
 @pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Bearer nope", "Token dsg_" + "x" * 43,
                                     "Bearer " + "x" * 200])
-def test_bad_tokens_get_401_with_a_message(data, header):
-    api = client_for(data, "anonymous")
+def test_bad_tokens_get_401_with_a_message(data, header, anonymous_client):
+    api = anonymous_client
     api.credentials(HTTP_AUTHORIZATION=header)
     response = api.get("/api/v1/studies/panel/")
     assert response.status_code == 401
@@ -88,15 +87,15 @@ def test_bad_tokens_get_401_with_a_message(data, header):
     assert response.json()["detail"]
 
 
-def test_a_token_of_an_inactive_user_is_refused(data):
+def test_a_token_of_an_inactive_user_is_refused(data, owner_client):
     data.users["owner"].is_active = False
     data.users["owner"].save()
-    assert client_for(data, "owner").get("/api/v1/studies/panel/").status_code == 401
+    assert owner_client.get("/api/v1/studies/panel/").status_code == 401
 
 
-def test_last_used_is_written_at_most_once_a_minute(data):
+def test_last_used_is_written_at_most_once_a_minute(data, viewer_client):
     token = ApiToken.objects.get(user=data.users["viewer"])
-    client = client_for(data, "viewer")
+    client = viewer_client
     client.get("/api/v1/studies/")
     token.refresh_from_db()
     first = token.last_used_at

@@ -7,8 +7,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 
-from analysis.demo import seed_demo_study
-
 from .conftest import check_accessibility, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -56,9 +54,8 @@ def drawn_traces(page) -> dict[str, int]:
         el.querySelector('.main-svg') ? el._fullData.filter(t => t.visible !== false).length : -1]))""")
 
 
-def test_every_dashboard_page_of_the_demo_study(live_server, desktop):
-    demo = seed_demo_study(participants=120)
-    study = demo.study
+def test_every_dashboard_page_of_the_demo_study(live_server, desktop, demo_study):
+    study = demo_study
     waves_with_answers = study.waves.filter(submissions__isnull=False).distinct().count()
     arms = study.arms.count()
     assert waves_with_answers == 5 and arms == 2

@@ -5,38 +5,35 @@ Mail goes through Django's file-based backend (a worker cannot share locmem with
 the test reads every message back and checks that exactly the expected ones went out, none
 twice, although beat ticks every second and the test fires the schedule task twice at once.
 
-Slow; skipped on SQLite or when Redis is not reachable (TEST_REDIS_URL, default db 12).
+Slow; skipped on SQLite or when Redis is not reachable (Redis database TEST_REDIS_DB + 1, default 12;
+see tests/plugins/celery_worker.py).
 """
 
 import datetime as dt
 import email
-import os
 import re
-import signal
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-from django.db import connection
-
 from analysis.models import AnalysisRun
-from disagreement.celery import app
 from surveys.models import Message, ParticipantContact, Submission, Wave
 from tests.factories import ParticipantFactory, StudyFactory, WaveFactory
+from tests.plugins.celery_worker import (
+    CELERY,
+    REDIS_DB,
+    WORKER_OPTIONS,
+    WORKER_TESTS,
+    broker_fixture,
+    wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_SCHEDULING_REDIS_URL", "redis://127.0.0.1:6379/12")
 HOUR = dt.timedelta(hours=1)
 MINUTE = dt.timedelta(minutes=1)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="worker tests need PostgreSQL (DATABASE_URL)"),
-]
+pytestmark = WORKER_TESTS
+broker = broker_fixture(db=REDIS_DB + 1)
 
 #: Runs a Celery worker whose tasks see the time written in $CLOCK_FILE (plus the time the task runs).
 CLOCK_WORKER = """
@@ -65,37 +62,8 @@ main()
 """
 
 
-def redis_reachable() -> bool:
-    import redis
-
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception:  # noqa: BLE001
-        return False
-
-
-@pytest.fixture
-def broker(settings):
-    if not redis_reachable():
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    previous = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    app._pool = None  # a fresh producer pool for the new broker URL
-    yield REDIS_URL
-    app.conf.update(previous)
-    app._pool = None
-
-
 def environment(tmp_path: Path) -> dict:
-    db = connection.settings_dict
     return {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": REDIS_URL,
         "CLOCK_FILE": str(tmp_path / "clock"),
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),
@@ -105,30 +73,6 @@ def environment(tmp_path: Path) -> dict:
         "ANALYSIS_SWEEP_SECONDS": "3600",
         "RETENTION_SWEEP_SECONDS": "3600",
     }
-
-
-def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def wait_for(predicate, *, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def read_mailbox(folder: Path) -> list[email.message.Message]:
@@ -149,7 +93,7 @@ def kind_of(subject: str) -> str:
     raise AssertionError(subject)
 
 
-def test_a_three_wave_study_runs_through_its_schedule_with_beat_and_two_workers(broker, tmp_path):
+def test_a_three_wave_study_runs_through_its_schedule_with_beat_and_two_workers(celery_processes, tmp_path):
     start_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     study = StudyFactory(slug="panel", title="Panel", collect_email=True, reminder_delays_hours=[24, 72],
                          last_chance_hours=24)
@@ -164,14 +108,13 @@ def test_a_three_wave_study_runs_through_its_schedule_with_beat_and_two_workers(
     clock = tmp_path / "clock"
     clock.write_text((start_at - HOUR).isoformat())
     env = environment(tmp_path)
-    worker_options = ["--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-                      "--without-heartbeat"]
     processes = [
-        start([sys.executable, "-c", CLOCK_WORKER, *worker_options, "-n", f"w{i}@%h"], env, tmp_path / f"w{i}.log")
+        celery_processes.start([sys.executable, "-c", CLOCK_WORKER, *WORKER_OPTIONS, "-n", f"w{i}@%h"],
+                               name=f"w{i}", **env)
         for i in (1, 2)
     ]
-    processes.append(start([sys.executable, "-m", "celery", "-A", "disagreement", "beat", "--loglevel", "INFO",
-                            "-s", str(tmp_path / "beat-schedule")], env, tmp_path / "beat.log"))
+    processes.append(celery_processes.start([*CELERY, "beat", "--loglevel", "INFO",
+                                             "-s", str(tmp_path / "beat-schedule")], name="beat", **env))
     from surveys.tasks import advance_schedule_task
 
     def settle(moment: dt.datetime, expected: dict[str, int], wave: Wave, *, double: bool = False) -> None:
@@ -187,7 +130,7 @@ def test_a_three_wave_study_runs_through_its_schedule_with_beat_and_two_workers(
             busy = Message.objects.filter(status__in=["pending", "queued", "sending"]).exists()
             return all(sent[kind] == n for kind, n in expected.items()) and not busy
         try:
-            wait_for(done, what=f"{expected} at {moment}")
+            wait_for(done, timeout=90, interval=0.3, what=f"{expected} at {moment}")
         except AssertionError as error:  # say what the table holds
             rows = list(Message.objects.order_by("pk").values_list("wave__number", "kind", "participant_id",
                                                                    "status", "attempts", "last_error"))
@@ -209,12 +152,14 @@ def test_a_three_wave_study_runs_through_its_schedule_with_beat_and_two_workers(
             settle(closes - 24 * HOUR + MINUTE,
                    {"invitation": 3, "reminder1": 2, "reminder2": 1, "last_chance": 1}, wave, double=True)
             clock.write_text((closes + MINUTE).isoformat())
-            wait_for(lambda w=wave: Wave.objects.get(pk=w.pk).state == "closed", what=f"wave {wave.number} closed")
+            wait_for(lambda w=wave: Wave.objects.get(pk=w.pk).state == "closed", timeout=90, interval=0.3,
+                     what=f"wave {wave.number} closed")
             # Closing sent wave_closed once, which queued the wave's analysis on the workers.
-            wait_for(lambda w=wave: AnalysisRun.objects.filter(wave=w).exists(), what="the wave's analysis run")
+            wait_for(lambda w=wave: AnalysisRun.objects.filter(wave=w).exists(), timeout=90, interval=0.3,
+                     what="the wave's analysis run")
     finally:
         for process in processes:
-            stop(process)
+            celery_processes.stop(process)
 
     mailbox = read_mailbox(tmp_path / "mail")
     received = Counter((m["To"].split("@")[0], int(re.search(r"wave (\d+)", m["Subject"]).group(1)),

@@ -122,6 +122,7 @@ def test_count_intervals_cover_the_population_value_at_about_the_nominal_rate():
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 def test_count_intervals_cover_at_the_nominal_rate_over_many_repetitions():
     coverage = coverage_of_count_intervals(repetitions=2000, n=400, resamples=1000, seed=30)
     for name, rate in coverage.items():
@@ -144,6 +145,7 @@ def panel_with_known_truth(waves: int, participants: int, seed: int) -> pd.DataF
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 def test_participant_intervals_cover_pooled_constraint_and_alignment_truths():
     # Per item: mean 2, within-group variance .45, between-group variance .25, so
     # r(item, item) = .25 / .7, eta(item, group) = sqrt(.25 / .7), pooled mean 2.

@@ -9,6 +9,7 @@ expectations. Neither uses the estimator's code.
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -166,7 +167,63 @@ def test_population_truth_matches_the_simulators_expected_effect_on_the_mean():
     np.testing.assert_allclose(true_outcome_did(spec, ITEM, "value"), post, atol=1e-9)
 
 
+def test_bootstrap_interval_and_randomization_p_agree_with_an_independent_resampling():
+    """One study's did_bootstrap row against a plain re-implementation of the documented
+    resampling (participants drawn with replacement within arm and group; arm labels shuffled
+    within group): the same estimate, and se, interval and p-values within Monte Carlo error.
+    Fast; the calibration tests hold the same numbers against the truth over many studies."""
+    spec = study_spec(effect=-0.4, n=300)
+    answers = simulate_panel(spec, seed=21).long()
+    frame = estimate_effects(
+        answers, control="control", intervention_wave=3, by="group", scales=(1, 7), indices=("mean",),
+        outcomes=(), bootstrap=999, permutations=999, seed=5, balanced=False,
+    ).frame
+    row = frame[(frame["outcome"] == "mean") & (frame["wave"] == "pooled") & (frame["group"] == "all")].iloc[0]
+
+    answered = answers.dropna(subset=["value"])
+    people = answers.drop_duplicates("participant").set_index("participant")
+    sums = answered.pivot_table(index="participant", columns="wave", values="value", aggfunc="sum")
+    sums = sums.reindex(index=people.index, columns=[1, 2, 3, 4]).fillna(0).to_numpy()
+    counts = answered.pivot_table(index="participant", columns="wave", values="value", aggfunc="count")
+    counts = counts.reindex(index=people.index, columns=[1, 2, 3, 4]).fillna(0).to_numpy()
+    treated = (people["arm"] == "intervention").to_numpy()
+    group = people["group"].to_numpy()
+
+    def did(weights_t, weights_c):  # (S, N) weights of each participant in each arm's means
+        mean_t = (weights_t @ sums) / (weights_t @ counts)
+        mean_c = (weights_c @ sums) / (weights_c @ counts)
+        diff = mean_t - mean_c
+        return diff[:, 2:].mean(axis=1) - diff[:, :2].mean(axis=1)
+
+    estimate = float(did(treated[None].astype(float), (~treated)[None].astype(float))[0])
+    assert row["estimate"] == pytest.approx(estimate, rel=1e-9)
+
+    rng = np.random.default_rng(99)
+    draws = np.zeros((4000, treated.size))
+    for cell in {(t, g) for t, g in zip(treated, group, strict=True)}:
+        members = np.flatnonzero((treated == cell[0]) & (group == cell[1]))
+        picks = rng.integers(0, members.size, size=(4000, members.size))
+        np.add.at(draws, (np.arange(4000)[:, None], members[picks]), 1)
+    boot = did(draws * treated, draws * ~treated)
+    assert row["se"] == pytest.approx(boot.std(ddof=1), rel=0.1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    assert abs(row["ci_low"] - low) < 0.4 * row["se"] and abs(row["ci_high"] - high) < 0.4 * row["se"]
+    p_boot = min(1.0, 2 * min(np.mean(boot <= 0), np.mean(boot >= 0)))
+    assert 0.02 < p_boot < 0.5 and abs(row["p_value"] - p_boot) < 0.05
+
+    labels = np.zeros((4000, treated.size), dtype=bool)
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        for r in range(4000):
+            labels[r, members] = rng.permutation(treated[members])
+    permuted = did(labels.astype(float), (~labels).astype(float))
+    p_ri = (1 + np.sum(np.abs(permuted) >= abs(estimate))) / (permuted.size + 1)
+    assert 0.02 < p_ri < 0.5 and abs(row["p_ri"] - p_ri) < 0.05
+
+
 # --------------------------------------------------------------------------- unbiased, coverage
+# Monte-Carlo calibration over hundreds of simulated studies (`calibration`: .ci/run and
+# `make test-calibration`; `make test` keeps the fast check of one study above).
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +232,7 @@ def effect_study():
     return spec, simulation_study(spec, range(200))
 
 
+@pytest.mark.calibration
 def test_index_and_outcome_effects_are_unbiased_within_monte_carlo_error(effect_study):
     spec, study = effect_study
     truth = truths(spec)
@@ -186,6 +244,7 @@ def test_index_and_outcome_effects_are_unbiased_within_monte_carlo_error(effect_
     assert truth["mean"] < -0.5 and abs(truth["sd"]) > 0.05 and abs(truth["extremity"]) > 0.2
 
 
+@pytest.mark.calibration
 def test_bootstrap_standard_errors_match_the_spread_across_studies(effect_study):
     _, study = effect_study
     for name, rows in study.items():
@@ -193,6 +252,7 @@ def test_bootstrap_standard_errors_match_the_spread_across_studies(effect_study)
         assert rows["se"].mean() == pytest.approx(spread, rel=0.15), name
 
 
+@pytest.mark.calibration
 def test_95_percent_intervals_cover_the_truth_in_90_5_to_98_5_percent_of_200_studies(effect_study):
     spec, study = effect_study
     truth = truths(spec)
@@ -211,6 +271,7 @@ def null_study():
     return simulation_study(spec, range(1000, 1200), permutations=199)
 
 
+@pytest.mark.calibration
 def test_false_positive_rate_at_zero_effect_is_within_1_5_to_9_5_percent(null_study):
     rates = {name: (rows["p_value"] < 0.05).mean() for name, rows in null_study.items()}
     ri_rates = {name: (rows["p_ri"] < 0.05).mean() for name, rows in null_study.items()}
@@ -220,6 +281,7 @@ def test_false_positive_rate_at_zero_effect_is_within_1_5_to_9_5_percent(null_st
         assert 0.015 <= ri_rates[name] <= 0.095, (name, ri_rates[name])
 
 
+@pytest.mark.calibration
 def test_randomization_p_values_are_roughly_uniform_under_the_null(null_study):
     for name, rows in null_study.items():
         p = rows["p_ri"].to_numpy(dtype=float)
@@ -228,6 +290,7 @@ def test_randomization_p_values_are_roughly_uniform_under_the_null(null_study):
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 def test_95_percent_intervals_cover_the_truth_in_93_5_to_96_5_percent_of_1000_studies():
     spec = study_spec(effect=-0.8, n=800)
     study = simulation_study(spec, range(5000, 6000), bootstrap=499)
@@ -369,7 +432,14 @@ def test_index_did_equals_the_did_of_indices_computed_directly_from_answers():
         assert pooled_row["group"].iloc[0] == ("group:left|group:right" if name == "wasserstein" else "all")
 
 
-def test_holm_matches_statsmodels_multipletests():
+@pytest.fixture
+def quick_multipletests(monkeypatch):
+    """statsmodels' Holm runs a full garbage collection on every call (0.1-0.2 s in a test
+    process this size); the reference values are the same without it."""
+    monkeypatch.setattr(gc, "collect", lambda generation=2: 0)
+
+
+def test_holm_matches_statsmodels_multipletests(quick_multipletests):
     rng = np.random.default_rng(2)
     for size in (1, 2, 5, 12):
         p = rng.random(size) ** 3
@@ -392,7 +462,7 @@ def three_arm_answers(seed=8):
     return simulate_panel(spec, seed=seed).long()
 
 
-def test_each_arm_is_compared_with_control_and_holm_adjusts_within_outcome_item_and_wave():
+def test_each_arm_is_compared_with_control_and_holm_adjusts_within_outcome_item_and_wave(quick_multipletests):
     frame = estimate_effects(
         three_arm_answers(), control="control", intervention_wave=3, by="group", scales=(1, 7),
         indices=("mean", "sd"), bootstrap=99, permutations=0, primary_outcome="value",

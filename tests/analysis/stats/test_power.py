@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -50,7 +51,62 @@ def test_an_effect_no_latent_shift_can_produce_is_refused_with_the_reachable_ran
     with pytest.raises(ValueError, match="reachable"):
         calibrate_latent_effect(5.0, "value", SPEC, DEFAULT_ITEM)
 
+# --------------------------------------------------------------------------- one small run each
+# Fast and exact: the power and the spread of the estimates are those of `estimate_effects` on the
+# same simulated studies (the first participants_per_arm participants of each arm of each; study i
+# simulated from seed i of numpy's SeedSequence(seed)). The Monte-Carlo calibration against theory
+# below carries the `calibration` marker (.ci/run, `make test-calibration`).
 
+
+def effects_of_the_simulated_studies(result, *, seed: int, waves: int, outcome: str) -> pd.DataFrame:
+    per_arm = result.participants_per_arm
+    spec = replace(SPEC, n_participants=2 * per_arm, n_waves=waves, effect=result.latent_effect,
+                   attrition_per_wave=0.06)
+    is_index = outcome not in ("value", "extremity", "distance_other_group")
+    rows = []
+    for study_seed in np.random.SeedSequence(seed).generate_state(result.simulations, dtype=np.uint32):
+        panel = simulate_panel(spec, seed=int(study_seed))
+        kept = panel.participants.groupby("arm", observed=True).head(per_arm)["participant"]
+        answers = panel.long()
+        frame = estimate_effects(
+            answers[answers["participant"].isin(kept)], control="control", intervention_wave=3, scales=(1, 7),
+            by="group", indices=(outcome,) if is_index else (), outcomes=() if is_index else (outcome,),
+            bootstrap=0, permutations=0, balanced=False,
+        ).frame
+        method = "did_bootstrap" if is_index else "twfe"
+        rows.append(frame[(frame["wave"] == "pooled") & (frame["method"] == method) & (frame["group"] == "all")])
+    return pd.concat(rows)
+
+
+def test_power_is_the_share_of_simulated_studies_whose_twfe_test_rejects():
+    result = estimate_power(participants_per_arm=40, waves=4, intervention_wave=3, effect=-0.4,
+                            outcome="value", simulations=20, seed=3, search=False)
+    effects = effects_of_the_simulated_studies(result, seed=3, waves=4, outcome="value")
+    row = result.curve.iloc[0]
+    assert result.power == pytest.approx((effects["p_value"] < 0.05).mean(), abs=1e-12)
+    assert 0 < result.power < 1
+    assert row["mean_estimate"] == pytest.approx(effects["estimate"].mean(), rel=1e-9)
+    assert row["sd_estimate"] == pytest.approx(effects["estimate"].std(ddof=1), rel=1e-9)
+
+
+def test_index_power_estimates_are_the_index_did_of_each_simulated_study():
+    result = estimate_power(participants_per_arm=40, waves=4, intervention_wave=3, effect=-0.3,
+                            outcome="sd", simulations=12, seed=2, search=False)
+    effects = effects_of_the_simulated_studies(result, seed=2, waves=4, outcome="sd")
+    row = result.curve.iloc[0]
+    assert row["mean_estimate"] == pytest.approx(effects["estimate"].mean(), rel=1e-9)
+    assert row["sd_estimate"] == pytest.approx(effects["estimate"].std(ddof=1), rel=1e-9)
+
+
+@pytest.mark.parametrize("index_test", ["jackknife", "randomization"])
+def test_both_index_tests_reject_every_study_of_a_large_effect(index_test):
+    result = estimate_power(participants_per_arm=150, waves=4, intervention_wave=3, effect=-0.8, outcome="sd",
+                            simulations=10, permutations=39, seed=2, search=False, index_test=index_test)
+    assert result.test == index_test
+    assert result.power == 1.0
+
+
+@pytest.mark.calibration
 def test_power_at_zero_effect_is_the_false_positive_rate():
     result = estimate_power(participants_per_arm=150, waves=4, intervention_wave=3, effect=0.0,
                             outcome="value", simulations=400, seed=1)
@@ -59,6 +115,7 @@ def test_power_at_zero_effect_is_the_false_positive_rate():
     assert result.latent_effect == 0.0
 
 
+@pytest.mark.calibration
 @pytest.mark.parametrize("index_test", ["jackknife", "randomization"])
 def test_index_power_at_zero_effect_is_the_false_positive_rate(index_test):
     result = estimate_power(participants_per_arm=100, waves=4, intervention_wave=3, effect=0.0,
@@ -73,6 +130,7 @@ def value_power():
                           outcome="value", simulations=300, seed=4)
 
 
+@pytest.mark.calibration
 def test_power_matches_the_normal_approximation_from_the_simulated_spread(value_power):
     z = stats.norm.ppf(0.975)
     for row in value_power.curve.itertuples():
@@ -82,6 +140,7 @@ def test_power_matches_the_normal_approximation_from_the_simulated_spread(value_
         assert abs(row.power - expected) < 3 * math.sqrt(expected * (1 - expected) / 300) + 0.02
 
 
+@pytest.mark.calibration
 def test_smallest_participants_per_arm_reaches_the_target_and_a_smaller_one_does_not(value_power):
     curve = value_power.curve.set_index("participants_per_arm")
     minimum = value_power.minimum_participants_per_arm
@@ -93,6 +152,7 @@ def test_smallest_participants_per_arm_reaches_the_target_and_a_smaller_one_does
     assert curve.loc[minimum, "mean_estimate"] == pytest.approx(-0.3, abs=0.03)
 
 
+@pytest.mark.calibration
 def test_halving_the_effect_about_quadruples_the_sample(value_power):
     half = estimate_power(participants_per_arm=100, waves=5, intervention_wave=3, effect=-0.15,
                           outcome="value", simulations=300, seed=4)
@@ -100,6 +160,7 @@ def test_halving_the_effect_about_quadruples_the_sample(value_power):
     assert 3.2 <= ratio <= 5.0
 
 
+@pytest.mark.calibration
 def test_power_of_an_index_effect_matches_theory_with_the_jackknife_test():
     result = estimate_power(participants_per_arm=300, waves=5, intervention_wave=3, effect=-0.03,
                             outcome="mad_pairwise", simulations=300, seed=5, search=False)
