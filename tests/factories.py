@@ -119,7 +119,7 @@ class ResponseFactory(factory.django.DjangoModelFactory):
     value = 4
 
 
-# --- Participant survey (issue 3) ---------------------------------------------------------------
+# --- Participant survey -------------------------------------------------------------------------
 
 
 class ParticipantTokenFactory(factory.django.DjangoModelFactory):

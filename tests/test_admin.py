@@ -40,7 +40,7 @@ def test_every_admin_page_renders_for_a_superuser(superuser_client):
         if obj is not None:
             assert superuser_client.get(reverse("admin:{}_{}_change".format(*info), args=[obj.pk])).status_code == 200
         pages.add(model.__name__)
-    # Every model of DESIGN section 3 has a page; ConsentVersion, Membership, Intervention and
+    # Every model of the data model has a page; ConsentVersion, Membership, Intervention and
     # Response are edited inline on their study, wave and submission pages.
     assert {"Study", "Item", "Wave", "Arm", "Participant", "ParticipantToken", "Submission", "Exclusion",
             "AnalysisRun", "IndexResult", "EffectEstimate"} <= pages

@@ -1,4 +1,4 @@
-"""Settings follow DESIGN section 6: development by default, production refuses to start without a
+"""Settings (README, Configuration): development by default, production refuses to start without a
 real secret key and allowed hosts, and then passes `manage.py check --deploy`."""
 
 import os

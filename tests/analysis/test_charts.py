@@ -35,7 +35,7 @@ def test_trend_figure_without_intervals_draws_no_band():
     assert [t.fill for t in figure.data] == [None, None]
 
 
-# --- Dashboard builders (issue 7) --------------------------------------------------------------
+# --- Dashboard builders ----------------------------------------------------------------------
 
 def as_list(values) -> list:
     return [float(v) for v in values]

@@ -1,4 +1,4 @@
-"""Every kind of bad input gets a clear message and a 4xx, and stores nothing (issue 3)."""
+"""Every kind of bad input gets a clear message and a 4xx, and stores nothing."""
 
 import pytest
 from django.test import Client
