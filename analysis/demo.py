@@ -31,6 +31,7 @@ from analysis.stats.simulate import (
     PanelSpec,
     simulate_panel,
 )
+from surveys import summaries
 from surveys.kinds import kind_of
 from surveys.models import (
     Arm,
@@ -285,6 +286,8 @@ def _create_answers(panel, people, items, attention, waves, rng) -> None:
         responses.append(Response(submission=submission, item=attention, value=value,
                                   answered_at=submission.started_at, response_time_ms=int(rng.lognormal(np.log(4000), 0.4))))
     Response.objects.bulk_create(responses, batch_size=2000)
+    # Rows loaded in bulk, around the write path: count the panel from them.
+    summaries.recount_study(study_id=next(iter(waves.values())).study_id)
 
 
 def _ensure_demo_participant(study: Study, secret: str) -> Participant:

@@ -217,6 +217,7 @@ def measure(study, user, requests: int) -> None:
         ("distributions", f"{base}distributions/"),
         ("effects", f"{base}effects/"),
         ("quality", f"{base}quality/"),
+        ("attrition", f"{base}attrition/"),
         ("trends CSV", f"{base}trends/?format=csv&chart=trend"),
     ]
     print(f"\n{'page':26} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cpu p50':>8} {'sql p50':>8} {'c+s p50':>8} "
@@ -249,10 +250,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--database-url", default=os.environ.get(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--database-name", default="dashboard_bench",
+                        help="the throwaway database to build (dropped and created again unless --reuse)")
     parser.add_argument("--reuse", action="store_true", help="measure the database the last run built")
     args = parser.parse_args()
 
-    name = "dashboard_bench"
+    name = args.database_name
     if not args.reuse:
         recreate_database(args.database_url, name)
     os.environ["DATABASE_URL"] = bench_url(args.database_url, name)

@@ -8,6 +8,7 @@ from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import Count
 
 from common import access
+from surveys import summaries
 from surveys.models import (
     AllocationBlock,
     Arm,
@@ -55,6 +56,32 @@ class MemberStudyListFilter(admin.RelatedFieldListFilter):
         if rows is None:
             return super().field_choices(field, request, model_admin)
         return [(row.pk, str(row)) for row in rows]
+
+
+class PanelCountsAdmin:
+    """Edits and deletions of participants, submissions and exclusions in the admin keep the
+    panel counts (`surveys.summaries`) exact, like every other write."""
+
+    def _counted(self, obj) -> set[int]:
+        if isinstance(obj, Participant):
+            return {obj.pk} if obj.pk else set()
+        ids = {obj.participant_id} if obj.participant_id else set()
+        if obj.pk:
+            ids |= set(type(obj).objects.filter(pk=obj.pk).values_list("participant_id", flat=True))
+        return ids
+
+    def save_model(self, request, obj, form, change):
+        with summaries.tracking(self._counted(obj)):  # a new participant: counted by summaries.participant_saved
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        with summaries.tracking(self._counted(obj)):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        ids = set(queryset.values_list("pk" if queryset.model is Participant else "participant_id", flat=True))
+        with summaries.tracking(ids):
+            super().delete_queryset(request, queryset)
 
 
 class StudyScopedAdmin(admin.ModelAdmin):
@@ -253,7 +280,7 @@ class ArmAdmin(StudyScopedAdmin):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(StudyScopedAdmin):
+class ParticipantAdmin(PanelCountsAdmin, StudyScopedAdmin):
     # Pseudonymous by default: the external id is not listed or searchable here.
     list_display = ["public_id", "study", "arm", "language", "joined_at", "consented_at", "withdrawn_at", "is_preview"]
     list_filter = ["study", "arm", "is_preview"]
@@ -280,7 +307,7 @@ class ResponseInline(admin.TabularInline):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(StudyScopedAdmin):
+class SubmissionAdmin(PanelCountsAdmin, StudyScopedAdmin):
     study_path = "wave__study"
     list_display = ["participant", "wave", "started_at", "completed_at", "duration_seconds"]
     list_filter = ["wave__study", "wave__number"]
@@ -289,7 +316,7 @@ class SubmissionAdmin(StudyScopedAdmin):
 
 
 @admin.register(Exclusion)
-class ExclusionAdmin(StudyScopedAdmin):
+class ExclusionAdmin(PanelCountsAdmin, StudyScopedAdmin):
     study_path = "participant__study"
     edit = access.may_exclude
     list_display = ["participant", "reason", "excluded_by", "created_at", "lifted_at"]

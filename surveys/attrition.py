@@ -21,6 +21,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from surveys.models import Message, Participant, ParticipantContact, Study, Submission, Wave
+from surveys.summaries import PanelCounts
 
 NO_ARM = "(no arm)"
 
@@ -44,8 +45,17 @@ def _arm(name: str | None) -> str:
     return name or NO_ARM
 
 
-def list_wave_attrition(*, study_id: int) -> list[AttritionRow]:
-    """One row per (wave, arm), waves in order, arms by name; arms without anyone are left out."""
+def list_wave_attrition(*, study_id: int, panel: PanelCounts | None = None) -> list[AttritionRow]:
+    """One row per (wave, arm), waves in order, arms by name; arms without anyone are left out.
+    From the panel counts the write path keeps (`surveys.summaries`) when given, else from the
+    raw rows (the definition the counts are tested against)."""
+    if panel is not None:
+        rows = []
+        for (number, arm), values in panel.waves.items():
+            if any(values[k] for k in ATTRITION_COUNTS):
+                rows.append(AttritionRow(wave=number, arm=_arm(panel.arms.get(arm)),
+                                         **{k: values[k] for k in ATTRITION_COUNTS}))
+        return sorted(rows, key=lambda row: (row.wave, row.arm))
     waves = list(Wave.objects.filter(study_id=study_id).order_by("number"))
     people = Participant.objects.filter(study_id=study_id, is_preview=False)
     counts: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -72,10 +82,12 @@ def list_wave_attrition(*, study_id: int) -> list[AttritionRow]:
     for row in reminded:
         counts[(row["wave__number"], _arm(row["participant__arm__name"]))]["reminded"] = row["n"]
     return [
-        AttritionRow(wave=number, arm=arm, **{k: values.get(k, 0) for k in
-                                              ("enrolled", "invited", "reminded", "started", "completed")})
+        AttritionRow(wave=number, arm=arm, **{k: values.get(k, 0) for k in ATTRITION_COUNTS})
         for (number, arm), values in sorted(counts.items())
     ]
+
+
+ATTRITION_COUNTS = ("enrolled", "invited", "reminded", "started", "completed")
 
 
 @dataclass(frozen=True)
@@ -95,34 +107,46 @@ def last_closed_wave(*, study_id: int, now: dt.datetime | None = None) -> Wave |
             .order_by("-closes_at", "-number").first())
 
 
-def list_at_risk(*, study_id: int, now: dt.datetime | None = None) -> tuple[Wave | None, list[AtRisk]]:
+def list_at_risk(*, study_id: int, now: dt.datetime | None = None, limit: int | None = None,
+                 panel: PanelCounts | None = None) -> tuple[Wave | None, list[AtRisk], int]:
     """Participants still in the study who were enrolled for the last closed wave but did not
-    complete it, with the last wave they did complete; (that wave, the list)."""
+    complete it, with the last wave they did complete, earliest joiners first: (that wave, the
+    first `limit` of them (all for None), how many there are). The count comes from the panel
+    counts when given; the list reads only the participants it shows."""
     wave = last_closed_wave(study_id=study_id, now=now)
     if wave is None:
-        return None, []
+        return None, [], 0
     people = (Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True,
                                          joined_at__lt=wave.closes_at)
               .exclude(Exists(Submission.objects.filter(participant=OuterRef("pk"), wave=wave,
-                                                        completed_at__isnull=False)))
-              .annotate(last_completed=Max("submissions__wave__number",
-                                           filter=Q(submissions__completed_at__isnull=False)),
-                        has_email=Exists(ParticipantContact.objects.filter(participant=OuterRef("pk"))))
-              .select_related("arm").order_by("joined_at", "pk"))
-    reminders = dict(Message.objects.filter(wave=wave, status=Message.Status.SENT).exclude(kind="invitation")
+                                                        completed_at__isnull=False))))
+    if panel is not None:
+        total = sum(values["current"] - values["current_completed"]
+                    for (number, _arm), values in panel.waves.items() if number == wave.number)
+    else:
+        total = people.count()
+    shown = (people.annotate(has_email=Exists(ParticipantContact.objects.filter(participant=OuterRef("pk"))))
+             .select_related("arm").order_by("joined_at", "pk"))
+    shown = list(shown[:limit] if limit is not None else shown)
+    ids = [p.pk for p in shown]
+    last_completed = dict(Submission.objects.filter(participant_id__in=ids, completed_at__isnull=False).order_by()
+                          .values("participant_id").annotate(n=Max("wave__number")).values_list("participant_id", "n"))
+    reminders = dict(Message.objects.filter(wave=wave, status=Message.Status.SENT, participant_id__in=ids)
+                     .exclude(kind="invitation").order_by()
                      .values("participant_id").annotate(n=Count("pk")).values_list("participant_id", "n"))
     rows = [AtRisk(public_id=p.public_id, arm=_arm(p.arm.name if p.arm else None), joined_at=p.joined_at,
-                   last_completed_wave=p.last_completed, reminders=reminders.get(p.pk, 0), has_email=p.has_email)
-            for p in people]
-    return wave, rows
+                   last_completed_wave=last_completed.get(p.pk), reminders=reminders.get(p.pk, 0),
+                   has_email=p.has_email)
+            for p in shown]
+    return wave, rows, total
 
 
-def attrition_context(study: Study, *, at_risk_limit: int | None = 50) -> dict:
-    """Template context for `surveys/_attrition_table.html`."""
-    wave, at_risk = list_at_risk(study_id=study.pk)
-    return {"attrition_rows": list_wave_attrition(study_id=study.pk), "at_risk_wave": wave,
-            "at_risk": at_risk[:at_risk_limit] if at_risk_limit else at_risk, "at_risk_count": len(at_risk),
-            "attrition_study": study}
+def attrition_context(study: Study, *, at_risk_limit: int | None = 50, panel: PanelCounts | None = None) -> dict:
+    """Template context for `surveys/_attrition_table.html` (`panel`: the study's panel counts,
+    `surveys.summaries.read_panel_counts`; without them the raw rows are counted)."""
+    wave, at_risk, count = list_at_risk(study_id=study.pk, limit=at_risk_limit, panel=panel)
+    return {"attrition_rows": list_wave_attrition(study_id=study.pk, panel=panel), "at_risk_wave": wave,
+            "at_risk": at_risk, "at_risk_count": count, "attrition_study": study}
 
 
 def list_prolific_completions(*, wave: Wave) -> list[dict]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from surveys import summaries
 from surveys.models import Exclusion, Participant, Submission
 from surveys.signals import answers_changed
 
@@ -29,9 +30,10 @@ def exclude_participants(*, study_id: int, public_ids: list[str], reason: str, b
             raise ValueError(f"Not participants of this study: {', '.join(unknown[:10])}.")
         already = set(Exclusion.objects.filter(participant__in=found.values(), lifted_at__isnull=True)
                       .values_list("participant__public_id", flat=True))
-        created = Exclusion.objects.bulk_create([
-            Exclusion(participant=found[pid], reason=reason, excluded_by=by) for pid in wanted if pid not in already
-        ])
+        with summaries.tracking(p.pk for p in found.values()):
+            created = Exclusion.objects.bulk_create([
+                Exclusion(participant=found[pid], reason=reason, excluded_by=by) for pid in wanted if pid not in already
+            ])
         if created:
             # Results of every wave with answers name the exclusions they applied: all are stale.
             wave_ids = sorted(set(Submission.objects.filter(wave__study_id=study_id).values_list("wave_id", flat=True)))

@@ -26,6 +26,7 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
+from surveys import summaries
 from surveys.models import (
     Message,
     MessageTemplate,
@@ -286,8 +287,10 @@ def send_message_batch(*, message_ids: list[int], now: dt.datetime | None = None
         logger.warning("closing the e-mail connection failed", exc_info=True)
 
     if sent_ids:
-        Message.objects.filter(pk__in=sent_ids).update(status=Message.Status.SENT, sent_at=timezone.now(),
-                                                       last_error="")
+        sent = set(sent_ids)
+        with summaries.tracking(m.participant_id for m in messages if m.pk in sent):  # invited, reminded
+            Message.objects.filter(pk__in=sent_ids).update(status=Message.Status.SENT, sent_at=timezone.now(),
+                                                           last_error="")
     for message, error in failures:
         _record_failure(message, error=error, now=now)
         token = token_by_message.get(message.pk)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from surveys import summaries
 from surveys.models import (
     DataDeletion,
     Message,
@@ -55,6 +56,7 @@ def delete_identifying_data(*, study: Study, due_at: dt.datetime, delete_answers
             Response.objects.filter(submission__in=submissions).delete()
             submissions.delete()
             Participant.objects.filter(study=study).exclude(groups={}).update(groups={})
+            summaries.recount_study(study.pk)
         if not (contacts or external or deleted_for):
             return None
         record = DataDeletion.objects.create(

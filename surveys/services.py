@@ -8,12 +8,12 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import fastsql
-from surveys import randomization, selectors
+from surveys import randomization, selectors, summaries
 from surveys.kinds import TEXT_MAX_LENGTH, Answer
 from surveys.models import (
     AllocationBlock,
@@ -165,7 +165,8 @@ def assign_arm(*, participant: Participant, rng: random.Random | None = None) ->
         arm_id = _next_slot(study=study, stratum=stratum, weights=weights, rng=rng)
         participant.arm_id = arm_id
         participant.assigned_at = timezone.now()
-        participant.save(update_fields=["arm", "assigned_at"])
+        with summaries.tracking([participant.pk]):  # the participant's counts move to the arm
+            participant.save(update_fields=["arm", "assigned_at"])
         return participant.arm
 
 
@@ -217,11 +218,11 @@ def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", se
     submission = Submission(participant=participant, wave=wave, item_order=order,
                             user_agent_family=_user_agent_family(user_agent), external_session_id=session_id)
     try:
-        if connection.in_atomic_block:  # a savepoint keeps the caller's transaction usable on a conflict
-            with transaction.atomic():
-                fastsql.insert(submission)
-        else:  # one statement: autocommit makes it atomic
+        # A savepoint keeps the caller's transaction usable on a conflict; the submission and its
+        # count are stored together.
+        with transaction.atomic():
             fastsql.insert(submission)
+            summaries.count_started(participant=participant, wave=wave)
         return submission
     except IntegrityError:  # a second tab or a double click created it first
         return Submission.objects.get(participant=participant, wave=wave)
@@ -328,6 +329,7 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
             submission.completed_at = now
             submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
             fields += ["completed_at", "duration_seconds"]
+            summaries.count_completed(participant=participant, wave=wave)
         fastsql.update_fields(submission, fields)
         return submission
 
@@ -348,20 +350,21 @@ def withdraw(*, participant: Participant, delete_answers: bool) -> Participant:
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         # Lock the submissions too, so an answer being stored right now commits before we delete.
         submissions = list(Submission.objects.select_for_update().filter(participant=locked).order_by("pk"))
-        wave_ids = sorted({s.wave_id for s in submissions})
-        changed = locked.withdrawn_at is None
-        fields = []
-        if changed:
-            locked.withdrawn_at = timezone.now()
-            fields.append("withdrawn_at")
-        if delete_answers and (submissions or locked.groups):
-            Response.objects.filter(submission__in=submissions).delete()
-            Submission.objects.filter(pk__in=[s.pk for s in submissions]).delete()
-            locked.groups = {}
-            fields.append("groups")
-            changed = True
-        if fields:
-            locked.save(update_fields=fields)
+        with summaries.tracking([locked.pk]):  # withdrawn, maybe without submissions now
+            wave_ids = sorted({s.wave_id for s in submissions})
+            changed = locked.withdrawn_at is None
+            fields = []
+            if changed:
+                locked.withdrawn_at = timezone.now()
+                fields.append("withdrawn_at")
+            if delete_answers and (submissions or locked.groups):
+                Response.objects.filter(submission__in=submissions).delete()
+                Submission.objects.filter(pk__in=[s.pk for s in submissions]).delete()
+                locked.groups = {}
+                fields.append("groups")
+                changed = True
+            if fields:
+                locked.save(update_fields=fields)
         # Contact data goes with the withdrawal; messages not yet sent are dropped.
         ParticipantContact.objects.filter(participant=locked).delete()
         Message.objects.filter(participant=locked, status__in=[Message.Status.PENDING, Message.Status.QUEUED]).update(

@@ -3,7 +3,8 @@
 Nothing here computes an index or writes, and no page scans the answers: trends and effects come
 from `IndexResult` and `EffectEstimate`; distributions and the quality flags from
 `WaveAnswerCount` and `SubmissionQuality`, which the pipeline stores with each wave's indices
-(`analysis.pipeline.dashboard_store`); the attrition funnel is a GROUP BY over submissions.
+(`analysis.pipeline.dashboard_store`); the attrition funnel and response rates from the panel
+counts the write path keeps (`surveys.summaries`).
 """
 
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ from analysis.models import (
 )
 from analysis.stats import glossary
 from common import access, fastsql, group_keys
-from surveys import kinds
+from surveys import kinds, summaries
 from surveys.models import Arm, Exclusion, Item, Participant, Submission, Wave
+from surveys.summaries import PanelCounts
 
 #: Indices between two groups shown under the trends of a grouping.
 BETWEEN_GROUP_INDICES = glossary.where(glossary.PAIR, between_chart=True)
@@ -76,7 +78,12 @@ def list_numeric_items(*, study_id: int, items: list[Item] | None = None) -> lis
                 .order_by("order", "id"))
 
 
-def count_analysable_participants(*, study_id: int) -> int:
+def count_analysable_participants(*, study_id: int, panel: PanelCounts | None = None) -> int:
+    """Participants who enter analysis, from the panel counts (read here when not given) or, when
+    there are none, counted from the raw rows."""
+    panel = panel if panel is not None else panel_counts(study_id=study_id)
+    if panel is not None:
+        return panel.total("analysable")
     return Participant.objects.analysable().filter(study_id=study_id).count()
 
 
@@ -203,24 +210,45 @@ def list_study_summaries(*, user) -> list[dict]:
 # --- Overview: attrition funnel ---------------------------------------------------------------------
 
 
-def submission_counts(*, study_id: int) -> list[dict]:
+def panel_counts(*, study_id: int) -> PanelCounts | None:
+    """The study's panel counts kept by the write path (`surveys.summaries`), or None when they
+    are not there yet (a study from before them, a wave whose times changed by a bulk update):
+    the functions below then count the raw rows."""
+    return summaries.read_panel_counts(study_id=study_id)
+
+
+def submission_counts(*, study_id: int, panel: PanelCounts | None = None) -> list[dict]:
     """Started and completed submissions of non-preview participants per arm and wave number:
-    one GROUP BY over the study's submissions, found through its waves (the index on wave)."""
+    from the panel counts, or one GROUP BY over the study's submissions (the index on wave)."""
+    if panel is not None:
+        return [{"arm_name": panel.arms.get(arm), "number": number, "started": row["started"],
+                 "completed": row["completed"]}
+                for (number, arm), row in sorted(panel.waves.items()) if row["started"]]
     return list(Submission.objects.filter(wave__study_id=study_id, participant__is_preview=False)
                 .values(arm_name=F("participant__arm__name"), number=F("wave__number"))
                 .annotate(started=Count("id"), completed=Count("id", filter=Q(completed_at__isnull=False)))
                 .order_by())
 
 
-def attrition_funnel_frame(*, study_id: int, counts: list[dict] | None = None) -> pd.DataFrame:
+def _people_counts(*, study_id: int, panel: PanelCounts | None) -> list[dict]:
+    if panel is not None:
+        return [{"arm_name": panel.arms.get(arm), "joined": row["joined"], "consented": row["consented"]}
+                for arm, row in sorted(panel.study.items()) if row["joined"]]
+    participants = Participant.objects.filter(study_id=study_id, is_preview=False)
+    return list(participants.values(arm_name=F("arm__name"))
+                .annotate(joined=Count("id"), consented=Count("id", filter=Q(consented_at__isnull=False))).order_by())
+
+
+def attrition_funnel_frame(*, study_id: int, counts: list[dict] | None = None,
+                           panel: PanelCounts | None = None) -> pd.DataFrame:
     """Per arm: joined, consented, completed wave 1..W (non-preview participants; withdrawn ones
     count where they got to). Columns: arm, stage, step (0, 1, 2.. in funnel order), count, share
-    (of joined). `counts`: `submission_counts` when the caller has them already."""
-    participants = Participant.objects.filter(study_id=study_id, is_preview=False)
-    people = (participants.values(arm_name=F("arm__name"))
-              .annotate(joined=Count("id"), consented=Count("id", filter=Q(consented_at__isnull=False))).order_by())
-    completed = counts if counts is not None else submission_counts(study_id=study_id)
-    waves = list(Wave.objects.filter(study_id=study_id).order_by("number").values_list("number", flat=True))
+    (of joined). `counts`: `submission_counts` when the caller has them already; `panel`: the
+    panel counts (else the raw rows are counted)."""
+    people = _people_counts(study_id=study_id, panel=panel)
+    completed = counts if counts is not None else submission_counts(study_id=study_id, panel=panel)
+    waves = ([w.number for w in panel.wave_list] if panel is not None else
+             list(Wave.objects.filter(study_id=study_id).order_by("number").values_list("number", flat=True)))
     arms = list(Arm.objects.filter(study_id=study_id).values_list("name", flat=True))  # control first
     counts_of: dict[tuple[str, str], int] = {}
     for row in people:
@@ -243,12 +271,17 @@ def attrition_funnel_frame(*, study_id: int, counts: list[dict] | None = None) -
     return pd.DataFrame.from_records(records, columns=["arm", "stage", "step", "count", "share"])
 
 
-def list_wave_rows(*, study_id: int, counts: list[dict] | None = None) -> list[dict]:
+def list_wave_rows(*, study_id: int, counts: list[dict] | None = None,
+                   panel: PanelCounts | None = None) -> list[dict]:
     """Per wave: times, state, started and completed submissions (non-preview), response rate
-    among participants still enrolled, and its latest indices run. Four small queries, whatever
-    the number of waves (`counts`: `submission_counts` when the caller has them already)."""
-    enrolled = Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True).count()
-    counts = counts if counts is not None else submission_counts(study_id=study_id)
+    among participants still enrolled, and its latest indices run. Three or four small queries,
+    whatever the number of waves (`counts`: `submission_counts` when the caller has them
+    already; `panel`: the panel counts, else the raw rows are counted)."""
+    if panel is not None:
+        enrolled = panel.total("active")
+    else:
+        enrolled = Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True).count()
+    counts = counts if counts is not None else submission_counts(study_id=study_id, panel=panel)
     started: dict[int, int] = {}
     completed: dict[int, int] = {}
     for row in counts:

@@ -109,23 +109,24 @@ def study_list(request):
 @login_required
 def study_overview(request, slug: str):
     study = access.get_member_study(request.user, slug)
-    counts = dashboards.submission_counts(study_id=study.pk)
-    funnel = dashboards.attrition_funnel_frame(study_id=study.pk, counts=counts)
+    panel = dashboards.panel_counts(study_id=study.pk)  # kept by the write path; None: count raw rows
+    counts = dashboards.submission_counts(study_id=study.pk, panel=panel)
+    funnel = dashboards.attrition_funnel_frame(study_id=study.pk, counts=counts, panel=panel)
     if _wants_csv(request):
         return _csv_or_400(request, study, {"funnel": funnel})
     joined = int(funnel.loc[funnel["stage"] == "joined", "count"].sum()) if len(funnel) else 0
     context = {
         "study": study, "page": "overview",
-        "waves": dashboards.list_wave_rows(study_id=study.pk, counts=counts),
+        "waves": dashboards.list_wave_rows(study_id=study.pk, counts=counts, panel=panel),
         "analysis": analysis_state(study_id=study.pk),
         "can_recompute": access.may_recompute(request.user, study),
         "joined": joined,
-        "analysable": dashboards.count_analysable_participants(study_id=study.pk),
+        "analysable": dashboards.count_analysable_participants(study_id=study.pk, panel=panel),
         "charts": [_chart(request, study, "funnel", charts.funnel_figure(funnel),
                           caption="Attrition per arm: participants who joined, consented and completed each wave.")],
         "now": timezone.now(),
         # invited / reminded / started / completed per wave and arm, and who missed the last wave
-        **attrition_context(study, at_risk_limit=10),
+        **attrition_context(study, at_risk_limit=10, panel=panel),
     }
     return render(request, "analysis/study_overview.html", context)
 

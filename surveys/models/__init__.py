@@ -6,6 +6,7 @@
 - `answers`: submissions, responses, exclusions;
 - `messaging`: contact data, message templates, messages, data deletions;
 - `access`: personal API tokens and the export audit log;
+- `summaries`: counts per study, wave and arm that the write path keeps (the overview pages);
 - `base`: translated texts and shared validators.
 
 Study content that participants read (prompts, labels, consent, interventions) is stored per
@@ -64,4 +65,7 @@ from surveys.models.study import (  # noqa: F401
     ConsentVersion,
     Membership,
     Study,
+)
+from surveys.models.summaries import (  # noqa: F401
+    PanelCount,
 )

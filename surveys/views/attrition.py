@@ -11,8 +11,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from common import access
-from surveys import attrition
+from surveys import attrition, summaries
 
+#: Participants at risk listed on the attrition page (earliest joiners first; the count is of all).
+AT_RISK_LISTED = 500
 PROLIFIC_COLUMNS = ["PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "completed_at", "withdrawn"]
 
 
@@ -20,8 +22,9 @@ PROLIFIC_COLUMNS = ["PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "completed_at", "w
 @require_GET
 def study_attrition(request, slug: str):
     study = access.get_member_study(request.user, slug)
-    return render(request, "surveys/attrition.html",
-                  {"study": study, "page": "attrition", **attrition.attrition_context(study, at_risk_limit=None)})
+    panel = summaries.read_panel_counts(study_id=study.pk)  # kept by the write path; None: count raw rows
+    context = attrition.attrition_context(study, at_risk_limit=AT_RISK_LISTED, panel=panel)
+    return render(request, "surveys/attrition.html", {"study": study, "page": "attrition", **context})
 
 
 def _csv_safe(value):

@@ -96,8 +96,8 @@ def test_attrition_per_wave_and_arm_counts_as_worked_out_by_hand(panel):
 
 def test_the_at_risk_list_holds_who_missed_the_last_closed_wave(panel):
     p1, p2, p3, p4, p5 = panel["people"]
-    wave, rows = attrition.list_at_risk(study_id=panel["study"].pk)
-    assert wave == panel["waves"][1]
+    wave, rows, count = attrition.list_at_risk(study_id=panel["study"].pk)
+    assert wave == panel["waves"][1] and count == 2
     assert [(r.public_id, r.arm, r.last_completed_wave, r.reminders, r.has_email) for r in rows] == [
         (p2.public_id, "control", 1, 2, True),
         (p3.public_id, "contact", 1, 0, False),

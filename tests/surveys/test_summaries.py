@@ -1,0 +1,162 @@
+"""The panel counts the write path keeps (`surveys.summaries`) equal the raw aggregation, exactly,
+after random joins, baselines, answers, withdrawals (with and without deleting the answers),
+exclusions, deletions, sent messages, admin edits and changed wave times."""
+
+import datetime as dt
+import random
+
+import pandas as pd
+import pytest
+from django.utils import timezone
+
+from analysis.dashboards import reads
+from surveys import attrition, services, summaries
+from surveys.exclusions import exclude_participants
+from surveys.kinds import Answer
+from surveys.models import Exclusion, Message, PanelCount, Participant, Submission
+from tests.factories import SubmissionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_counts_exact(study) -> None:
+    panel = summaries.read_panel_counts(study_id=study.pk)
+    assert panel is not None, "the counts are stale"
+    assert attrition.list_wave_attrition(study_id=study.pk, panel=panel) == \
+        attrition.list_wave_attrition(study_id=study.pk)
+
+    def key(row):
+        return (row["arm_name"] or "", row["number"])
+
+    assert sorted(reads.submission_counts(study_id=study.pk, panel=panel), key=key) == \
+        sorted(reads.submission_counts(study_id=study.pk), key=key)
+    pd.testing.assert_frame_equal(reads.attrition_funnel_frame(study_id=study.pk, panel=panel),
+                                  reads.attrition_funnel_frame(study_id=study.pk))
+
+    def shown(rows):
+        return [(r["wave"].number, r["started"], r["completed"], r["response_rate"]) for r in rows]
+
+    assert shown(reads.list_wave_rows(study_id=study.pk, panel=panel)) == shown(reads.list_wave_rows(study_id=study.pk))
+    assert reads.count_analysable_participants(study_id=study.pk, panel=panel) == \
+        Participant.objects.analysable().filter(study_id=study.pk).count()
+    for limit in (2, None):
+        assert attrition.list_at_risk(study_id=study.pk, limit=limit, panel=panel) == \
+            attrition.list_at_risk(study_id=study.pk, limit=limit)
+
+
+def _answer(item, rng: random.Random) -> Answer:
+    if not item.is_numeric:
+        return Answer(text="because")
+    if item.dont_know and rng.random() < 0.2:
+        return Answer(missing="dont_know")
+    low, high = int(item.scale_min), int(item.scale_max)
+    return Answer(value=float(rng.randint(low, high)))
+
+
+def _answer_pages(participant, wave, rng: random.Random, *, pages: int) -> None:
+    submission = services.start_wave(participant=participant, wave=wave)
+    per_page = participant.study.items_per_page
+    items = {item.code: item for item in wave.items.all()}
+    for _ in range(pages):
+        submission.refresh_from_db()
+        if submission.completed_at is not None:
+            return
+        codes = submission.item_order[submission.page * per_page:(submission.page + 1) * per_page]
+        services.submit_answers(participant=participant, wave=wave, page=submission.page,
+                                answers={code: _answer(items[code], rng) for code in codes})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed):
+    rng = random.Random(seed)
+    study, waves = survey.study, survey.waves
+    people: list[Participant] = []
+    for step in range(60):
+        action = rng.choice(["join", "join", "join", "answer", "answer", "finish", "old_wave", "withdraw", "delete_answers",
+                             "exclude", "lift", "delete", "message", "preview", "edit_arm"])
+        person = rng.choice(people) if people else None
+        if action == "join" or person is None:
+            joined = services.join_study(study=study, consent_version=survey.consent, language="en",
+                                         external_id=f"PID{step}" if rng.random() < 0.5 else "")
+            participant = joined.participant
+            if rng.random() < 0.8:
+                participant = services.record_baseline(participant=participant, answers={"side": rng.choice([1, 2])})
+            people.append(participant)
+            continue
+        person = Participant.objects.select_related("study").get(pk=person.pk) \
+            if Participant.objects.filter(pk=person.pk).exists() else None
+        if person is None:
+            continue
+        try:
+            if action in ("answer", "finish"):
+                _answer_pages(person, waves[2], rng, pages=1 if action == "answer" else 2)
+            elif action == "old_wave" and not Submission.objects.filter(participant=person, wave=waves[1]).exists():
+                started = waves[1].opens_at + dt.timedelta(hours=1)
+                SubmissionFactory(participant=person, wave=waves[1], started_at=started,
+                                  completed_at=started + dt.timedelta(minutes=9) if rng.random() < 0.7 else None)
+            elif action == "withdraw":
+                services.withdraw(participant=person, delete_answers=False)
+            elif action == "delete_answers":
+                services.withdraw(participant=person, delete_answers=True)
+            elif action == "exclude" and not person.is_preview:
+                exclude_participants(study_id=study.pk, public_ids=[person.public_id], reason="flagged")
+            elif action == "lift":
+                exclusion = Exclusion.objects.filter(participant=person, lifted_at__isnull=True).first()
+                if exclusion is not None:  # as the admin lifts it
+                    with summaries.tracking([person.pk]):
+                        exclusion.lifted_at = timezone.now()
+                        exclusion.save()
+            elif action == "delete":  # as the admin deletes a participant
+                with summaries.tracking([person.pk]):
+                    person.delete()
+            elif action == "message":
+                wave, kind = rng.choice([waves[1], waves[2]]), rng.choice(["invitation", "reminder1", "last_chance"])
+                if not Message.objects.filter(participant=person, wave=wave, kind=kind).exists():
+                    Message.objects.create(participant=person, wave=wave, status="sent", sent_at=timezone.now(),
+                                           kind=kind)
+            elif action == "preview":
+                services.start_preview(study=study, wave=waves[2], arm=survey.control, language="en")
+            elif action == "edit_arm" and person.arm_id is not None:  # as the admin moves a participant
+                with summaries.tracking([person.pk]):
+                    person.arm = survey.treated if person.arm_id == survey.control.pk else survey.control
+                    person.save()
+        except services.SurveyError:
+            pass  # a withdrawn participant answering: refused, nothing stored
+        if step % 15 == 14:
+            assert_counts_exact(study)
+    assert_counts_exact(study)
+    assert Participant.objects.filter(study=study, is_preview=False).count() >= 3
+
+
+def test_changed_wave_times_are_counted_again(survey, enroll):
+    first, _secret = enroll(joined_at=timezone.now() - dt.timedelta(days=30))
+    late, _secret = enroll(joined_at=timezone.now() - dt.timedelta(days=10))  # after wave 1 closed
+    study, wave = survey.study, survey.waves[1]
+    assert_counts_exact(study)
+    assert [(r.wave, r.enrolled) for r in attrition.list_wave_attrition(study_id=study.pk) if r.wave == 1] == [(1, 1)]
+    wave.closes_at = timezone.now() - dt.timedelta(days=5)  # now `late` joined before it closed
+    wave.save()
+    assert_counts_exact(study)
+    assert [(r.wave, r.enrolled) for r in attrition.list_wave_attrition(study_id=study.pk) if r.wave == 1] == [(1, 2)]
+    # A bulk update around the write path: the counts say they are stale, the pages count raw rows.
+    type(wave).objects.filter(pk=wave.pk).update(opens_at=wave.opens_at - dt.timedelta(days=1))
+    assert summaries.read_panel_counts(study_id=study.pk) is None
+    assert first.pk != late.pk
+
+
+def test_a_recount_restores_counts_of_rows_loaded_around_the_write_path(survey, enroll):
+    participant, _secret = enroll()
+    Submission.objects.bulk_create([Submission(participant=participant, wave=survey.waves[1],
+                                               started_at=survey.waves[1].opens_at)])  # no signal
+    panel = summaries.read_panel_counts(study_id=survey.study.pk)
+    assert reads.submission_counts(study_id=survey.study.pk, panel=panel) == []
+    summaries.recount_study(survey.study.pk)
+    assert_counts_exact(survey.study)
+    assert PanelCount.objects.filter(study=survey.study, wave_key=survey.waves[1].pk).exists()
+
+
+def test_studies_from_before_the_counts_are_read_from_raw_rows(survey, enroll):
+    enroll()
+    PanelCount.objects.filter(study=survey.study).delete()
+    assert summaries.read_panel_counts(study_id=survey.study.pk) is None
+    assert reads.count_analysable_participants(study_id=survey.study.pk) == 1
