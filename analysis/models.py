@@ -260,3 +260,78 @@ class SubmissionQuality(models.Model):
 
     def __str__(self) -> str:
         return f"quality of submission {self.submission_id}"
+
+
+# --- data-quality flags, stored by the workers ------------------------------------------------------
+
+
+class WaveQuality(models.Model):
+    """The quality screens' summary of one wave under one speeder threshold (`speeder_share`, a
+    code of `analysis.pipeline.quality_store.SPEEDER_SHARES`): what
+    `analysis.stats.quality.summarize_flags` gives for the wave's submissions of participants who
+    had not withdrawn. Written with the wave's indices (`analysis.pipeline.quality_store`)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="+")
+    speeder_share = models.CharField(max_length=8)
+    submissions = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    median_duration = models.FloatField(null=True, blank=True)
+    attention = models.PositiveIntegerField(default=0)
+    speeder = models.PositiveIntegerField(default=0)
+    straightlining = models.PositiveIntegerField(default=0)
+    flagged = models.PositiveIntegerField(default=0)
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["wave", "speeder_share"], name="wavequality_unique")]
+        indexes = [models.Index(fields=["study", "speeder_share"], name="wavequality_lookup")]
+
+    def __str__(self) -> str:
+        return f"quality of wave {self.wave_id} at {self.speeder_share}: {self.flagged} flagged"
+
+
+class FlaggedSubmission(models.Model):
+    """A submission flagged by a screen under the loosest speeder threshold (speeders under a
+    stricter one are a subset): its flags, and its duration and the wave's median so that a
+    stricter threshold is applied exactly as `flag_submissions` does."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey("surveys.Participant", on_delete=models.CASCADE, related_name="+")
+    attention = models.BooleanField(default=False)
+    straightlining = models.BooleanField(default=False)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    median_duration = models.FloatField(null=True, blank=True)
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["wave", "participant"], name="flaggedsubmission_unique")]
+        indexes = [models.Index(fields=["participant"], name="flaggedsubmission_participant")]
+
+    def __str__(self) -> str:
+        return f"flags of participant {self.participant_id} in wave {self.wave_id}"
+
+
+class ParticipantQuality(models.Model):
+    """One flagged participant under one speeder threshold, for the quality page's list (most
+    flagged first): how many of their submissions are flagged and the wave numbers of each flag
+    (space-separated), as `analysis.stats.quality.flagged_participants` gives them."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey("surveys.Participant", on_delete=models.CASCADE, related_name="+")
+    public_id = models.CharField(max_length=16)
+    speeder_share = models.CharField(max_length=8)
+    flagged_waves = models.PositiveIntegerField()
+    attention = models.TextField(blank=True)
+    speeder = models.TextField(blank=True)
+    straightlining = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["participant", "speeder_share"],
+                                               name="participantquality_unique")]
+        indexes = [models.Index(fields=["study", "speeder_share", "-flagged_waves", "public_id"],
+                                name="participantquality_order")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} at {self.speeder_share}: {self.flagged_waves} flagged waves"

@@ -11,17 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from analysis.models import (
     AnalysisRun,
     EffectEstimate,
     IndexResult,
+    ParticipantQuality,
     SubmissionQuality,
     WaveAnswerCount,
+    WaveQuality,
 )
-from analysis.stats import glossary
+from analysis.stats import glossary, quality
 from common import access, fastsql, group_keys
 from surveys import kinds, summaries
 from surveys.models import Arm, Exclusion, Item, Participant, Submission, Wave
@@ -354,6 +356,41 @@ def quality_submissions_frame(*, study_id: int) -> pd.DataFrame:
     if withdrawn:
         frame = frame[~frame["participant"].isin(withdrawn)]
     return frame.sort_values(["wave", "participant"], ignore_index=True)
+
+
+def quality_stored(*, study_id: int) -> bool:
+    """Whether every wave with quality rows has its flags stored (`WaveQuality`, written by the
+    workers since they store them); otherwise the page flags the rows itself. One query."""
+    waves = (Wave.objects.filter(study_id=study_id).order_by()
+             .annotate(rows=Exists(SubmissionQuality.objects.filter(wave=OuterRef("pk"))),
+                       flags=Exists(WaveQuality.objects.filter(wave=OuterRef("pk"))))
+             .values_list("rows", "flags"))
+    return all(flags or not rows for rows, flags in waves)
+
+
+QUALITY_SUMMARY_COLUMNS = ["wave", "submissions", "completed", "median_duration", *quality.FLAGS, "flagged"]
+
+
+def stored_quality_summary(*, study_id: int, speeder_share: str) -> pd.DataFrame:
+    """`summarize_flags` of the study's submissions as the workers stored it per wave."""
+    rows = (WaveQuality.objects.filter(study_id=study_id, speeder_share=speeder_share, submissions__gt=0)
+            .order_by("wave__number").values_list("wave__number", *QUALITY_SUMMARY_COLUMNS[1:]))
+    frame = pd.DataFrame.from_records(list(rows), columns=QUALITY_SUMMARY_COLUMNS)
+    return frame.astype({"median_duration": float})
+
+
+def stored_flagged_participants(*, study_id: int, speeder_share: str,
+                                limit: int | None) -> tuple[pd.DataFrame, int]:
+    """`flagged_participants` as the workers stored it (participants who have not withdrawn),
+    the first `limit` (all for None), with how many there are: (frame, count)."""
+    rows = ParticipantQuality.objects.filter(study_id=study_id, speeder_share=speeder_share,
+                                             participant__withdrawn_at__isnull=True)
+    total = rows.count()
+    ordered = rows.order_by("-flagged_waves", "public_id").values_list("public_id", "flagged_waves", *quality.FLAGS)
+    records = [(public_id, count, *([int(n) for n in waves.split()] for waves in lists))
+               for public_id, count, *lists in (ordered[:limit] if limit is not None else ordered)]
+    frame = pd.DataFrame.from_records(records, columns=["participant", "flagged_waves", *quality.FLAGS])
+    return frame.astype({"flagged_waves": int}), total
 
 
 def with_public_ids(frame: pd.DataFrame, *, study_id: int) -> pd.DataFrame:

@@ -384,10 +384,17 @@ class ExcludeForm(forms.Form):
 
 def _quality_context(request, study: Study, speed: str, rows: str = "all",
                      checked: frozenset = frozenset()) -> tuple[dict, dict[str, pd.DataFrame]]:
-    flags = flag_submissions(dashboards.quality_submissions_frame(study_id=study.pk),
-                             QualityRules(speeder_share=float(speed)))
-    summary = summarize_flags(flags)
-    people = flagged_participants(dashboards.with_public_ids(flags[flags["flagged"]], study_id=study.pk))
+    if dashboards.quality_stored(study_id=study.pk):  # the flags the workers stored with each wave
+        summary = dashboards.stored_quality_summary(study_id=study.pk, speeder_share=speed)
+        people, flagged_total = dashboards.stored_flagged_participants(
+            study_id=study.pk, speeder_share=speed, limit=None if rows == "all" else int(rows))
+        submissions = int(summary["submissions"].sum())
+    else:  # waves computed before the flags were stored: flag their rows here
+        flags = flag_submissions(dashboards.quality_submissions_frame(study_id=study.pk),
+                                 QualityRules(speeder_share=float(speed)))
+        summary = summarize_flags(flags)
+        people = flagged_participants(dashboards.with_public_ids(flags[flags["flagged"]], study_id=study.pk))
+        flagged_total, submissions = len(people), len(flags)
     exclusions = dashboards.list_active_exclusions(study_id=study.pk)
     people["excluded"] = people["participant"].isin({e.participant.public_id for e in exclusions})
     frames = {"quality": summary, "flagged": people.assign(
@@ -400,9 +407,9 @@ def _quality_context(request, study: Study, speed: str, rows: str = "all",
         record.update({f"{f}_text": ", ".join(map(str, record[f])) for f in FLAG_NAMES})
         record["checked"] = record["participant"] in checked
     context = {
-        "summary": summary.to_dict("records"), "people": records, "flagged_total": len(people),
+        "summary": summary.to_dict("records"), "people": records, "flagged_total": flagged_total,
         "exclusions": exclusions,
-        "submissions": len(flags), "computed_at": _last_computed(study),
+        "submissions": submissions, "computed_at": _last_computed(study),
         "charts": [_chart(request, study, "quality", charts.quality_figure(summary, title="flagged submissions per wave"),
                           caption="Share of each wave's submissions flagged by each screen.")],
         "can_exclude": access.may_exclude(request.user, study),
@@ -426,7 +433,8 @@ def study_quality(request, slug: str):
     context = {"study": study, "page": "quality", "form": form}
     if not form.is_valid():
         return _invalid(request, "analysis/quality.html", context)
-    extra, frames = _quality_context(request, study, form.cleaned_data["speed"], form.cleaned_data["rows"])
+    rows = "all" if _wants_csv(request) else form.cleaned_data["rows"]  # the CSV lists everyone
+    extra, frames = _quality_context(request, study, form.cleaned_data["speed"], rows)
     if _wants_csv(request):
         return _csv_or_400(request, study, frames)
     context.update(extra)

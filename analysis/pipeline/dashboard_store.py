@@ -1,5 +1,6 @@
 """The dashboard tables the pipeline stores with each wave's indices, so that no page scans the
-answers: `WaveAnswerCount` (the distributions page) and `SubmissionQuality` (the quality screens).
+answers: `WaveAnswerCount` (the distributions page) and `SubmissionQuality` (the quality screens,
+whose flags `analysis.pipeline.quality_store` stores from it).
 `analysis.dashboards.reads` reads them.
 """
 
@@ -7,7 +8,8 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from analysis.models import AnalysisRun, SubmissionQuality, WaveAnswerCount
+from analysis.models import AnalysisRun, SubmissionQuality, WaveAnswerCount, WaveQuality
+from analysis.pipeline import quality_store
 from analysis.pipeline.inputs import StudyItems
 from common import fastsql, group_keys
 from surveys.models import Participant, Response, Submission, Wave
@@ -58,11 +60,14 @@ def store_wave_dashboard(*, run: AnalysisRun, wave: Wave, answers: pd.DataFrame,
     ], batch_size=5000)
     SubmissionQuality.objects.filter(wave=wave).delete()
     _insert_submission_quality(run=run, wave=wave, items=items)
+    quality_store.store_wave_quality(run=run, wave=wave)  # the screens' flags, from the rows just stored
 
 
 def wave_dashboard_stored(*, wave_id: int) -> bool:
-    """Whether the wave's dashboard tables were stored (every computed wave has submissions)."""
-    return SubmissionQuality.objects.filter(wave_id=wave_id).exists()
+    """Whether the wave's dashboard tables were stored (every computed wave has submissions),
+    with the quality flags drawn from them."""
+    return (SubmissionQuality.objects.filter(wave_id=wave_id).exists()
+            and WaveQuality.objects.filter(wave_id=wave_id).exists())
 
 
 def _insert_submission_quality(*, run: AnalysisRun, wave: Wave, items: StudyItems) -> None:
