@@ -1,6 +1,11 @@
 """Benchmark: server time of each researcher dashboard page in PostgreSQL.
 
-    python bench/dashboard.py [--participants 1000] [--requests 30] [--database-url URL] [--reuse]
+    python bench/dashboard.py [--participants 20000] [--requests 30] [--database-url URL]
+        [--database-name dashboard_bench] [--reuse]
+
+    # the size of a national panel (about 16 million answers; builds in about an hour on two
+    # busy cores, needs about 6 GB of memory while building and 5 GB of disk):
+    nice python bench/dashboard.py --participants 100000 --requests 15 --database-name dashboard_bench_100k
 
 Builds a throwaway database (`dashboard_bench` on the server of DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/postgres) holding a study of 20 waves, 10 seven-point
@@ -9,7 +14,10 @@ attitude items plus an attention check, 3 arms and 2 groups (sides), simulated w
 stored results are the real ones in shape: the indices of every wave (`wave_index_frame`, 50
 bootstrap resamples instead of 1000 to build fast: the pages read the same rows either way), the
 dashboard tables stored beside them (`store_wave_dashboard`, as the pipeline does) and the effects
-(`estimate_effects`, 20 resamples and permutations). Then it requests every page
+(`estimate_effects`, 20 resamples and permutations). The answers are loaded with COPY, around the
+write path, so the panel counts the write path keeps are counted once from them
+(`surveys.summaries.recount_study`), as `manage.py recount_panel` does after a restore. Then it
+requests every page
 `--requests` times through Django's test client in this process (a logged-in member; the
 connection is kept, as production's CONN_MAX_AGE does) and prints p50/p95 of the server time
 per page (wall clock), with the CPU time of this process and the time spent in SQL (p50) and
@@ -59,6 +67,7 @@ def build(participants: int):
     from analysis.stats.effects import estimate_effects
     from analysis.stats.simulate import ItemSpec, PanelSpec, simulate_panel
     from analysis.stats.tables import Scale
+    from surveys import summaries
     from surveys.models import Arm, ConsentVersion, Intervention, Item, Membership, Study, Wave
 
     t0 = time.perf_counter()
@@ -128,6 +137,9 @@ def build(participants: int):
                 copy.write(chunk)
         cursor.execute("ANALYZE")
     load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    summaries.recount_study(study.pk)  # rows loaded around the write path
+    print(f"panel counts: {time.perf_counter() - t0:.1f} s")
 
     # Stored results, as the pipeline stores them (fewer resamples to build quickly).
     t0 = time.perf_counter()
@@ -179,20 +191,30 @@ def build(participants: int):
 
 
 def fill_dashboard_tables(study) -> None:
-    """A database built before the dashboard tables existed: store them as the pipeline would."""
+    """A database built before the dashboard tables, the quality flags or the panel counts
+    existed: store them as the pipeline and the write path would."""
     from django.db import transaction
 
-    from analysis.models import AnalysisRun
+    from analysis.models import AnalysisRun, SubmissionQuality
     from analysis.pipeline.dashboard_store import store_wave_dashboard, wave_dashboard_stored
     from analysis.pipeline.inputs import read_study_items, wave_answers_frame
+    from analysis.pipeline.quality_store import store_wave_quality
+    from surveys import summaries
     from surveys.models import Wave
 
+    t0 = time.perf_counter()
     for wave in Wave.objects.filter(study=study).order_by("number"):
         run = AnalysisRun.objects.filter(wave=wave, kind="indices", status="done").order_by("-id").first()
         if run is not None and not wave_dashboard_stored(wave_id=wave.pk):
             with transaction.atomic():
-                store_wave_dashboard(run=run, wave=wave, items=read_study_items(study_id=study.pk),
-                                     answers=wave_answers_frame(study_id=study.pk, wave_id=wave.pk))
+                if SubmissionQuality.objects.filter(wave=wave).exists():  # only the quality flags are missing
+                    store_wave_quality(run=run, wave=wave)
+                else:
+                    store_wave_dashboard(run=run, wave=wave, items=read_study_items(study_id=study.pk),
+                                         answers=wave_answers_frame(study_id=study.pk, wave_id=wave.pk))
+    if summaries.read_panel_counts(study_id=study.pk) is None:
+        summaries.recount_study(study.pk)
+    print(f"stored tables checked and filled in {time.perf_counter() - t0:.1f} s")
 
 
 def _finite(value):
@@ -218,6 +240,7 @@ def measure(study, user, requests: int) -> None:
         ("effects", f"{base}effects/"),
         ("quality", f"{base}quality/"),
         ("attrition", f"{base}attrition/"),
+        ("text", f"{base}text/"),
         ("trends CSV", f"{base}trends/?format=csv&chart=trend"),
     ]
     print(f"\n{'page':26} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cpu p50':>8} {'sql p50':>8} {'c+s p50':>8} "
@@ -246,7 +269,7 @@ def measure(study, user, requests: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument("--participants", type=int, default=20000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--database-url", default=os.environ.get(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))

@@ -160,3 +160,15 @@ def test_studies_from_before_the_counts_are_read_from_raw_rows(survey, enroll):
     PanelCount.objects.filter(study=survey.study).delete()
     assert summaries.read_panel_counts(study_id=survey.study.pk) is None
     assert reads.count_analysable_participants(study_id=survey.study.pk) == 1
+
+
+def test_the_recount_command_counts_every_study_or_the_named_ones(survey, enroll):
+    from django.core.management import CommandError, call_command
+
+    enroll()
+    PanelCount.objects.all().delete()
+    call_command("recount_panel", "survey")
+    assert_counts_exact(survey.study)
+    call_command("recount_panel")
+    with pytest.raises(CommandError, match="No such study: nope"):
+        call_command("recount_panel", "nope")
