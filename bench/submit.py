@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/submit.py [--participants 3000] [--concurrency 32] [--workers 2] [--threads 1]
         [--database-url postgres://postgres@127.0.0.1:5432/disagreement_bench] [--profile]
+        [--client generic --client-script PATH [--warmup 5] [--duration 30]]
 
 Creates (if missing) and migrates its own database (never the one in DATABASE_URL), lays out a
 study with one open wave of 10 seven-point items on one page and `--participants` joined
@@ -13,6 +14,15 @@ holds exactly one answer per participant, wave and item. `--profile` also measur
 of GET and POST in-process (the Django application alone), lists the SQL of one submission and
 profiles one. Prints figures only; exits non-zero only when answers are lost or duplicated or
 requests fail.
+
+`--client generic` drives the server with a generic closed-loop survey client instead (a
+standalone script, `--client-script`: each of `--concurrency` clients GETs a start URL following
+redirects, fills every radio group of the first form, POSTs it and follows the redirect; only
+submissions finishing inside the `--duration` window after `--warmup` count), the measurement
+used to compare with other survey servers on the same machine; it then checks from the client's
+record that every submission it saw accepted is stored exactly once with the answers it posted,
+and that nothing else was completed. Give it enough participants for the window (32 clients at
+100/s for 35 s: 3,500 or more).
 
 The machine is shared: wall-clock figures (submissions/s, latency) drop when other work runs, so
 the benchmark also prints the CPU time per submission of gunicorn, of the PostgreSQL backends
@@ -56,6 +66,15 @@ def parse_args():
                         help="threads per gunicorn worker (1 = sync workers; more = gthread workers)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/disagreement_bench")
     parser.add_argument("--profile", action="store_true", help="profile one GET and one POST in-process")
+    parser.add_argument("--client", choices=("builtin", "generic"), default="builtin",
+                        help="builtin: this script's participants (every link once, as fast as they can); generic: "
+                             "the generic closed-loop survey client given by --client-script (GET the start URL "
+                             "following redirects, fill the radio groups of the form, POST, follow the redirect), "
+                             "for --warmup + --duration seconds, the figures comparable with other survey servers")
+    parser.add_argument("--client-script", default=os.environ.get("SURVEY_LOAD_CLIENT", ""),
+                        help="path of the generic client (default: $SURVEY_LOAD_CLIENT)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="generic client: seconds before the window")
+    parser.add_argument("--duration", type=float, default=30.0, help="generic client: seconds measured")
     return parser.parse_args()
 
 
@@ -232,6 +251,48 @@ def check_answers(study_id: int, wave_id: int, expected_participants: int) -> tu
     return stored, duplicated, missing
 
 
+def run_generic(args, port: int, secret_list: list[str]) -> dict:
+    """Run the generic client against the server; returns its summary and record."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        urls, record, summary = (os.path.join(folder, name) for name in ("urls.txt", "record.json", "summary.json"))
+        with open(urls, "w") as handle:
+            handle.writelines(f"http://127.0.0.1:{port}/p/{secret}/\n" for secret in secret_list)
+        subprocess.run([sys.executable, args.client_script, "--base", f"http://127.0.0.1:{port}", "--urls", urls,
+                        "--workers", str(args.concurrency), "--warmup", str(args.warmup), "--duration",
+                        str(args.duration), "--record", record, "--json", summary], check=True)
+        with open(summary) as handle, open(record) as recorded:
+            return {"summary": json.load(handle), "record": json.load(recorded)}
+
+
+def check_record(wave_id: int, record: dict[str, dict[str, str]]) -> tuple[int, int, int]:
+    """Every submission the generic client saw accepted is stored exactly once, with the answers
+    it posted: (accepted, stored as posted, wrong or missing). And nothing else was completed."""
+    from django.db import connection
+
+    from surveys.models import hash_secret
+
+    wanted = {hash_secret(url.rstrip("/").rsplit("/", 1)[1]): answers for url, answers in record.items()}
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT t.token_hash, i.code, r.value, s.completed_at IS NOT NULL
+            FROM surveys_participanttoken t JOIN surveys_submission s ON s.participant_id = t.participant_id
+            JOIN surveys_response r ON r.submission_id = s.id JOIN surveys_item i ON i.id = r.item_id
+            WHERE s.wave_id = %s""", [wave_id])
+        stored: dict[str, dict[str, float]] = {}
+        completed: set[str] = set()
+        for token_hash, code, value, done in cursor.fetchall():
+            stored.setdefault(token_hash, {})[f"i_{code}"] = value
+            if done:
+                completed.add(token_hash)
+    good = sum(1 for key, answers in wanted.items() if key in completed and stored.get(key) == {
+        name: float(value) for name, value in answers.items()})
+    unexpected = len(completed - set(wanted))
+    return len(wanted), good, len(wanted) - good + unexpected
+
+
 def wsgi_call(app, method: str, path: str, cookies: dict, body: bytes = b"") -> tuple[int, str]:
     """One request straight into the WSGI application (no server, no network, no test client)."""
     environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
@@ -351,6 +412,8 @@ def load() -> str:
 
 def main() -> int:
     args = parse_args()
+    if args.client == "generic" and not os.path.isfile(args.client_script):
+        sys.exit("bench: --client generic needs --client-script PATH (or $SURVEY_LOAD_CLIENT)")
     ensure_database(args.database_url)
     env = environment(args.database_url)
     os.environ.update(env)
@@ -386,12 +449,32 @@ def main() -> int:
         database_pids = database_backends()
         load_before = load()
         before = cpu_seconds(server_pids), cpu_seconds(database_pids), time.process_time()
-        done, elapsed, latencies, errors = run_load(port, secret_list, args.concurrency)
+        if args.client == "generic":
+            generic = run_generic(args, port, secret_list)
+        else:
+            done, elapsed, latencies, errors = run_load(port, secret_list, args.concurrency)
         after = cpu_seconds(server_pids), cpu_seconds(database_pids), time.process_time()
         load_after = load()
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
+
+    if args.client == "generic":
+        summary = generic["summary"]
+        accepted, good, bad = check_record(wave_id, generic["record"])
+        server, database = ((b - a) * 1000 / max(accepted, 1) for a, b in zip(before[:2], after[:2], strict=True))
+        print(f"generic client, {args.concurrency} clients, {args.warmup:g} s warm-up, {args.duration:g} s window: "
+              f"{summary['submissions_per_s']:.1f} submissions/s, p50 {summary['p50_ms']:.0f} ms, "
+              f"p95 {summary['p95_ms']:.0f} ms, p99 {summary['p99_ms']:.0f} ms, errors {summary['errors_in_window']} "
+              f"(total {summary['errors_total']}){' URLS EXHAUSTED' if summary['urls_exhausted'] else ''}")
+        print(f"CPU per accepted submission (GET, POST, page after the redirect): gunicorn {server:.1f} ms, "
+              f"PostgreSQL {database:.1f} ms; client {summary['client_cpu_s']:.1f} s in {summary['wall_s']:.1f} s")
+        print(f"machine: {load_before} before the run, {load_after} after")
+        print(f"stored exactly once as posted: {good} of {accepted} accepted submissions; wrong, missing or "
+              f"unexpected: {bad}")
+        if args.profile:
+            profile_in_process(profile_secrets)
+        return 0 if bad == 0 and summary["errors_total"] == 0 else 1
 
     every = latencies["GET"] + latencies["POST"]
     print(f"completed submissions: {done} of {len(secret_list)} in {elapsed:.2f} s")

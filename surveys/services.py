@@ -329,8 +329,9 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
             submission.completed_at = now
             submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
             fields += ["completed_at", "duration_seconds"]
-            summaries.count_completed(participant=participant, wave=wave)
         fastsql.update_fields(submission, fields)
+        if submission.completed_at is not None:  # last: the counts' row stays locked only until the commit
+            summaries.count_completed(participant=participant, wave=wave)
         return submission
 
 
