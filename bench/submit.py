@@ -267,9 +267,11 @@ def run_generic(args, port: int, secret_list: list[str]) -> dict:
             return {"summary": json.load(handle), "record": json.load(recorded)}
 
 
-def check_record(wave_id: int, record: dict[str, dict[str, str]]) -> tuple[int, int, int]:
+def check_record(wave_id: int, record: dict[str, dict[str, str]], warm: list[str]) -> tuple[int, int, int, int]:
     """Every submission the generic client saw accepted is stored exactly once, with the answers
-    it posted: (accepted, stored as posted, wrong or missing). And nothing else was completed."""
+    it posted: (accepted, stored as posted, wrong or missing, completed without being seen
+    accepted: a request the client gave up on (timeout) that the server finished; the warm-up's
+    participants are left out)."""
     from django.db import connection
 
     from surveys.models import hash_secret
@@ -288,9 +290,9 @@ def check_record(wave_id: int, record: dict[str, dict[str, str]]) -> tuple[int, 
             if done:
                 completed.add(token_hash)
     good = sum(1 for key, answers in wanted.items() if key in completed and stored.get(key) == {
-        name: float(value) for name, value in answers.items()})
-    unexpected = len(completed - set(wanted))
-    return len(wanted), good, len(wanted) - good + unexpected
+        name: None if value == "dk" else float(value) for name, value in answers.items()})  # "don't know"
+    unseen = len(completed - set(wanted) - {hash_secret(secret) for secret in warm})
+    return len(wanted), good, len(wanted) - good, unseen
 
 
 def wsgi_call(app, method: str, path: str, cookies: dict, body: bytes = b"") -> tuple[int, str]:
@@ -461,7 +463,7 @@ def main() -> int:
 
     if args.client == "generic":
         summary = generic["summary"]
-        accepted, good, bad = check_record(wave_id, generic["record"])
+        accepted, good, bad, unseen = check_record(wave_id, generic["record"], warm)
         server, database = ((b - a) * 1000 / max(accepted, 1) for a, b in zip(before[:2], after[:2], strict=True))
         print(f"generic client, {args.concurrency} clients, {args.warmup:g} s warm-up, {args.duration:g} s window: "
               f"{summary['submissions_per_s']:.1f} submissions/s, p50 {summary['p50_ms']:.0f} ms, "
@@ -470,8 +472,8 @@ def main() -> int:
         print(f"CPU per accepted submission (GET, POST, page after the redirect): gunicorn {server:.1f} ms, "
               f"PostgreSQL {database:.1f} ms; client {summary['client_cpu_s']:.1f} s in {summary['wall_s']:.1f} s")
         print(f"machine: {load_before} before the run, {load_after} after")
-        print(f"stored exactly once as posted: {good} of {accepted} accepted submissions; wrong, missing or "
-              f"unexpected: {bad}")
+        print(f"stored exactly once as posted: {good} of {accepted} accepted submissions; wrong or missing: {bad}; "
+              f"completed but not seen accepted by the client (it gave up waiting): {unseen}")
         if args.profile:
             profile_in_process(profile_secrets)
         return 0 if bad == 0 and summary["errors_total"] == 0 else 1
