@@ -383,9 +383,11 @@ def stored_flagged_participants(*, study_id: int, speeder_share: str,
                                 limit: int | None) -> tuple[pd.DataFrame, int]:
     """`flagged_participants` as the workers stored it (participants who have not withdrawn),
     the first `limit` (all for None), with how many there are: (frame, count)."""
-    rows = ParticipantQuality.objects.filter(study_id=study_id, speeder_share=speeder_share,
-                                             participant__withdrawn_at__isnull=True)
-    total = rows.count()
+    stored = ParticipantQuality.objects.filter(study_id=study_id, speeder_share=speeder_share)
+    rows = stored.filter(participant__withdrawn_at__isnull=True)
+    # Two index-only counts: all stored, less the few who withdrew since (a join over all would
+    # read every flagged participant's row).
+    total = stored.count() - stored.filter(participant__withdrawn_at__isnull=False).count()
     ordered = rows.order_by("-flagged_waves", "public_id").values_list("public_id", "flagged_waves", *quality.FLAGS)
     records = [(public_id, count, *([int(n) for n in waves.split()] for waves in lists))
                for public_id, count, *lists in (ordered[:limit] if limit is not None else ordered)]

@@ -37,4 +37,12 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('study', 'wave_key', 'arm_key'), name='panelcount_unique')],
             },
         ),
+        migrations.AddIndex(
+            model_name='participant',
+            index=models.Index(fields=['study', 'joined_at', 'id'], name='participant_study_joined'),
+        ),
+        migrations.AddIndex(
+            model_name='participant',
+            index=models.Index(condition=models.Q(('withdrawn_at__isnull', False)), fields=['study'], name='participant_withdrawn'),
+        ),
     ]

@@ -72,6 +72,12 @@ class Participant(models.Model):
             models.CheckConstraint(condition=Q(preview_wave__isnull=True) | Q(is_preview=True),
                                    name="participant_preview_wave_only_for_previews"),
         ]
+        indexes = [
+            # The at-risk list walks the study's participants in joining order and stops at the
+            # first it shows; the few who withdrew are found without reading the others.
+            models.Index(fields=["study", "joined_at", "id"], name="participant_study_joined"),
+            models.Index(fields=["study"], condition=Q(withdrawn_at__isnull=False), name="participant_withdrawn"),
+        ]
 
     def __str__(self) -> str:
         return self.public_id
