@@ -176,16 +176,17 @@ def main() -> None:
     parser.add_argument("--waves", type=int, default=5)
     parser.add_argument("--database-url", default=os.environ.get(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--database-name", default=DB_NAME, help=f"the throwaway database (default {DB_NAME})")
     parser.add_argument("--reuse", action="store_true", help="keep an existing benchmark database")
     parser.add_argument("--tmp", default=tempfile.gettempdir(), help="where the downloads go (deleted after)")
     args = parser.parse_args()
     participants = max(1, args.answers // (args.items * args.waves))
     answers = participants * args.items * args.waves
 
-    url = bench_url(args.database_url, DB_NAME)
-    reuse = args.reuse and database_exists(args.database_url, DB_NAME)
+    url = bench_url(args.database_url, args.database_name)
+    reuse = args.reuse and database_exists(args.database_url, args.database_name)
     if not reuse:
-        recreate_database(args.database_url, DB_NAME)
+        recreate_database(args.database_url, args.database_name)
     os.environ["DATABASE_URL"] = url
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "disagreement.settings")
