@@ -322,3 +322,12 @@ def read_panel_counts(*, study_id: int, waves: list[Wave] | None = None) -> Pane
         elif wave_key in number_of:
             per_wave[(number_of[wave_key], arm_key)] = {name: counts[name] for name in WAVE_COUNTS}
     return PanelCounts(arms=arms, study=study, waves=per_wave, wave_list=waves)
+
+
+def read_total(*, study_id: int, name: str) -> int | None:
+    """One study-wide count (`joined`, `consented`, `active`, `analysable`) in one query, or None
+    when the study's counts do not go back to its start (the caller counts the raw rows)."""
+    rows = list(PanelCount.objects.filter(study_id=study_id, wave_key=STUDY).values_list("counted", name))
+    if not any(counted for counted, _value in rows):
+        return None
+    return sum(value for _counted, value in rows)

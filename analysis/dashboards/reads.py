@@ -81,11 +81,12 @@ def list_numeric_items(*, study_id: int, items: list[Item] | None = None) -> lis
 
 
 def count_analysable_participants(*, study_id: int, panel: PanelCounts | None = None) -> int:
-    """Participants who enter analysis, from the panel counts (read here when not given) or, when
+    """Participants who enter analysis, from the panel counts (one query when not given) or, when
     there are none, counted from the raw rows."""
-    panel = panel if panel is not None else panel_counts(study_id=study_id)
-    if panel is not None:
-        return panel.total("analysable")
+    counted = panel.total("analysable") if panel is not None else \
+        summaries.read_total(study_id=study_id, name="analysable")
+    if counted is not None:
+        return counted
     return Participant.objects.analysable().filter(study_id=study_id).count()
 
 
