@@ -1,7 +1,7 @@
 """REST API routes (docs/contracts.md): /api/v1/..., /api/schema/, /api/docs/."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from analysis.api import views as analysis_api
 from common.api import ApiNotFound
@@ -13,7 +13,7 @@ STUDY = "api/v1/studies/<slug:slug>/"
 
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/studies/", surveys_api.StudyViewSet.as_view(LIST), name="api-study-list"),
     path(STUDY, surveys_api.StudyViewSet.as_view(DETAIL), name="api-study-detail"),
     path(STUDY + "items/", surveys_api.ItemViewSet.as_view(LIST), name="api-item-list"),

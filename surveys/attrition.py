@@ -117,11 +117,13 @@ def list_at_risk(*, study_id: int, now: dt.datetime | None = None) -> tuple[Wave
     return wave, rows
 
 
-def attrition_context(study: Study, *, at_risk_limit: int | None = 50) -> dict:
-    """Template context for `surveys/_attrition_table.html`."""
+def attrition_context(study: Study, *, at_risk_limit: int | None = 50, participant_level: bool = True) -> dict:
+    """Template context for `surveys/_attrition_table.html`. Without `participant_level` (a viewer:
+    `common.access.may_read_participant_data` says no) the at-risk list is left out; its count stays."""
     wave, at_risk = list_at_risk(study_id=study.pk)
+    shown = (at_risk[:at_risk_limit] if at_risk_limit else at_risk) if participant_level else []
     return {"attrition_rows": list_wave_attrition(study_id=study.pk), "at_risk_wave": wave,
-            "at_risk": at_risk[:at_risk_limit] if at_risk_limit else at_risk, "at_risk_count": len(at_risk),
+            "at_risk": shown, "at_risk_count": len(at_risk), "at_risk_hidden": not participant_level,
             "attrition_study": study}
 
 

@@ -11,7 +11,6 @@ The thin Django commands are :class:`analysis.management.cli_command.CliCommand`
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import math
@@ -22,6 +21,8 @@ from typing import TextIO
 
 import numpy as np
 import pandas as pd
+
+from common import csvsafe
 
 EXIT_BAD_INPUT = 1
 
@@ -77,7 +78,7 @@ def csv_cell(value) -> str:
 
 def to_csv(frame: pd.DataFrame, fields: Sequence[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csvsafe.writer(buffer)
     writer.writerow(fields)
     for row in records(frame, fields):
         writer.writerow([csv_cell(row[column]) for column in fields])

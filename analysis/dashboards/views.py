@@ -4,8 +4,6 @@ parameters, so a view can be bookmarked), read stored results, build figures, re
 Every chart's data is also served as CSV from the same URL with `?format=csv&chart=<name>`.
 """
 
-import io
-
 import pandas as pd
 from django import forms
 from django.contrib import messages
@@ -30,7 +28,7 @@ from analysis.stats.quality import (
     flagged_participants,
     summarize_flags,
 )
-from common import access, group_keys
+from common import access, csvsafe, group_keys
 from surveys.attrition import attrition_context
 from surveys.exclusions import exclude_participants
 from surveys.kinds import kind_of
@@ -57,9 +55,8 @@ def _chart(request, study: Study, name: str, figure, *, caption: str) -> dict:
 
 
 def _csv(frame: pd.DataFrame, filename: str) -> HttpResponse:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    text = csvsafe.frame_to_csv(frame, date_format="%Y-%m-%dT%H:%M:%S%z")
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
 
@@ -125,7 +122,8 @@ def study_overview(request, slug: str):
                           caption="Attrition per arm: participants who joined, consented and completed each wave.")],
         "now": timezone.now(),
         # invited / reminded / started / completed per wave and arm, and who missed the last wave
-        **attrition_context(study, at_risk_limit=10),
+        **attrition_context(study, at_risk_limit=10,
+                            participant_level=access.may_read_participant_data(request.user, study)),
     }
     return render(request, "analysis/study_overview.html", context)
 
@@ -389,8 +387,13 @@ def _quality_context(request, study: Study, speed: str, rows: str = "all",
     people = flagged_participants(dashboards.with_public_ids(flags[flags["flagged"]], study_id=study.pk))
     exclusions = dashboards.list_active_exclusions(study_id=study.pk)
     people["excluded"] = people["participant"].isin({e.participant.public_id for e in exclusions})
-    frames = {"quality": summary, "flagged": people.assign(
-        **{f: people[f].map(lambda waves: " ".join(map(str, waves))) for f in FLAG_NAMES})}
+    participant_level = access.may_read_participant_data(request.user, study)
+    if not participant_level:  # viewers see the per-wave shares only, as in the API
+        people, exclusions = people.iloc[0:0], []
+    frames = {"quality": summary}
+    if participant_level:
+        frames["flagged"] = people.assign(**{f: people[f].map(lambda waves: " ".join(map(str, waves)))
+                                             for f in FLAG_NAMES})
     # The page lists the most flagged first; the CSV always has everyone. The rows' texts are
     # made here: a filter per cell in the template costs more than the rest of the page.
     shown = people if rows == "all" else people.head(int(rows))
@@ -400,6 +403,7 @@ def _quality_context(request, study: Study, speed: str, rows: str = "all",
         record["checked"] = record["participant"] in checked
     context = {
         "summary": summary.to_dict("records"), "people": records, "flagged_total": len(people),
+        "participant_level": participant_level,
         "exclusions": exclusions,
         "submissions": len(flags), "computed_at": _last_computed(study),
         "charts": [_chart(request, study, "quality", charts.quality_figure(summary, title="flagged submissions per wave"),

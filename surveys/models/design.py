@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.sanitize import sanitize_translations
 from surveys import kinds
 from surveys.models.base import (
     PROLIFIC_COMPLETION_URL,
@@ -243,6 +244,11 @@ class Intervention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.arm} at wave {self.wave.number}"
+
+    def save(self, *args, **kwargs):
+        # Researcher-written HTML reaches participants: kept to the allow-list (and again on render).
+        self.content = sanitize_translations(self.content)
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if self.wave_id and self.arm_id and self.wave.study_id != self.arm.study_id:

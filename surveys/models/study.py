@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from common import access
+from common.sanitize import sanitize_translations
 from surveys.models.base import (
     SLUG_HELP,
     default_languages,
@@ -80,6 +81,10 @@ class Study(models.Model):
     def __str__(self) -> str:
         return self.title or self.slug
 
+    def save(self, *args, **kwargs):
+        self.completion_text = sanitize_translations(self.completion_text)  # shown to participants
+        super().save(*args, **kwargs)
+
     @property
     def default_language(self) -> str:
         return self.languages[0] if self.languages else settings.LANGUAGE_CODE
@@ -147,5 +152,9 @@ class ConsentVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.slug} consent v{self.version}"
+
+    def save(self, *args, **kwargs):
+        self.text = sanitize_translations(self.text)  # shown to participants (and sanitized again on render)
+        super().save(*args, **kwargs)
 
 
