@@ -4,6 +4,9 @@ from django.views.generic import RedirectView
 
 from disagreement import views
 
+handler400 = "common.errors.bad_request"
+handler500 = "common.errors.server_error"
+
 admin.site.site_header = "disagreement"
 admin.site.site_title = "disagreement"
 admin.site.index_title = "Studies, items, waves and participants"

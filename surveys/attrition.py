@@ -4,7 +4,8 @@ Reads only; preview participants never count. The overview page includes
 `surveys/_attrition_table.html` with `attrition_context(study)`.
 
 Definitions (per wave W and arm):
-- enrolled: joined before W closed and had not withdrawn before W opened;
+- enrolled: joined before W closed, opened their personal link (a join whose response was lost
+  does not count) and had not withdrawn before W opened;
 - invited: received W's invitation (a sent message); reminded: received at least one reminder
   or the last-chance reminder for W;
 - started / completed: have a submission for W / a completed one;
@@ -47,7 +48,7 @@ def _arm(name: str | None) -> str:
 def list_wave_attrition(*, study_id: int) -> list[AttritionRow]:
     """One row per (wave, arm), waves in order, arms by name; arms without anyone are left out."""
     waves = list(Wave.objects.filter(study_id=study_id).order_by("number"))
-    people = Participant.objects.filter(study_id=study_id, is_preview=False)
+    people = Participant.objects.enrolled().filter(study_id=study_id)  # who opened their link
     counts: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for wave in waves:
         enrolled = (people.filter(joined_at__lt=wave.closes_at)

@@ -71,6 +71,9 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> pd.DataFrame:
     a = read_series(Path(options["a"]), group=group)
     b = read_series(Path(options["b"]), group=group)
     names = (Path(options["a"]).name, Path(options["b"]).name)
+    if options.get("lags", 0) >= min(len(a.values), len(b.values)):
+        raise InputError(f"--lags {options['lags']} must be smaller than the number of periods "
+                         f"({names[0]}: {len(a.values)}, {names[1]}: {len(b.values)})")
     try:
         frame = corr.correlate_series(
             a, b, method=options.get("method", "spearman"), lags=options.get("lags", 0),

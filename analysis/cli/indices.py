@@ -97,7 +97,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> IndexTable:
     missing_codes = list(options.get("missing_code") or [])
     if scale_min is not None:
         try:
-            scales: Scale | dict = Scale(scale_min, scale_max, step)
+            scales: Scale | dict = _bounded(Scale(scale_min, scale_max, step))
         except ValueError as error:
             raise InputError(f"bad scale: {error}") from None
     else:
@@ -177,7 +177,7 @@ def read_answers(path: Path, by: Sequence[str] = ()) -> pd.DataFrame:
         if empty.any():
             raise InputError(f"{path.name}:{column.index[empty.to_numpy()][0]}: column {name!r}: empty")
         frame[name] = column
-    frame["wave"] = _wave_labels(frame["wave"])
+    frame["wave"] = _wave_labels(frame["wave"], path)
     frame["value"] = _numbers(raw[columns["value"]], path, decimal_comma=sep != ",")
     for name in by:
         column = raw[columns[name]]
@@ -201,11 +201,15 @@ def _match_columns(found, wanted: Sequence[str], path: Path) -> dict[str, str]:
     return matched
 
 
-def _wave_labels(column: pd.Series) -> pd.Series:
+def _wave_labels(column: pd.Series, path: Path | None = None) -> pd.Series:
+    """Wave numbers: whole numbers, else an error naming the first bad line."""
     numbers = pd.to_numeric(column, errors="coerce")
-    if numbers.notna().all() and np.all(np.mod(numbers, 1) == 0):
-        return numbers.astype(np.int64)
-    return column.astype(object)
+    bad = numbers.isna() | (np.mod(numbers.fillna(0), 1) != 0)
+    if bad.any():
+        line = column.index[bad.to_numpy()][0]
+        name = path.name if path is not None else "input"
+        raise InputError(f"{name}:{line}: column 'wave': {column.loc[line]!r} is not a whole number")
+    return numbers.astype(np.int64)
 
 
 def _numbers(column: pd.Series, path: Path, *, decimal_comma: bool) -> pd.Series:
@@ -225,6 +229,19 @@ def _numbers(column: pd.Series, path: Path, *, decimal_comma: bool) -> pd.Series
     return numbers.astype(float)
 
 
+#: Widest scale, in points, as the survey and the API allow (a wider one would need memory in
+#: proportion: 1e9 points tried to allocate 7 GiB).
+MAX_SCALE_POINTS = 1001
+
+
+def _bounded(scale: Scale) -> Scale:
+    points = round((scale.max - scale.min) / scale.step) + 1
+    if points > MAX_SCALE_POINTS:
+        raise ValueError(f"{scale.min:g}..{scale.max:g} in steps of {scale.step:g} has {points} points; "
+                         f"at most {MAX_SCALE_POINTS} are allowed")
+    return scale
+
+
 def infer_scales(answers: pd.DataFrame, path: Path, step: float, missing_codes=()) -> dict:
     """Per item, the scale from its smallest to its largest answer (missing codes ignored)."""
     values = answers["value"].where(~answers["value"].isin(list(missing_codes)))
@@ -240,7 +257,7 @@ def infer_scales(answers: pd.DataFrame, path: Path, step: float, missing_codes=(
             raise InputError(f"{path.name}: item {item!r}: every answer is {lo:g}, so its scale cannot be inferred; "
                              f"give --scale-min and --scale-max")
         try:
-            scales[item] = Scale(float(lo), float(hi), step)
+            scales[item] = _bounded(Scale(float(lo), float(hi), step))
         except ValueError:
             raise InputError(f"{path.name}: item {item!r}: answers {lo:g}..{hi:g} do not fit steps of {step:g}; "
                              f"give --scale-step, --scale-min and --scale-max") from None

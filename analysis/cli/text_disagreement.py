@@ -124,7 +124,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> pd.DataFrame:
         per_text.insert(1, "date", corpus["date"].dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy())
         per_text.insert(2, "period", periods.to_numpy())
         per_text.insert(3, "group", corpus["group"].to_numpy() if "group" in corpus else "all")
-        Path(options["per_text"]).write_text(cli.to_csv(per_text, PER_TEXT_FIELDS), encoding="utf-8", newline="")
+        cli.write_file(options["per_text"], cli.to_csv(per_text, PER_TEXT_FIELDS), option="--per-text")
     return series
 
 

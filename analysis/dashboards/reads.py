@@ -193,7 +193,7 @@ def list_study_summaries(*, user) -> list[dict]:
         last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
         summaries.append({
             "study": study,
-            "participants": study.participants.filter(is_preview=False).count(),
+            "participants": study.participants.enrolled().count(),
             "current_wave": current.number if current else None,
             "last_run": last,
         })
@@ -216,7 +216,7 @@ def attrition_funnel_frame(*, study_id: int, counts: list[dict] | None = None) -
     """Per arm: joined, consented, completed wave 1..W (non-preview participants; withdrawn ones
     count where they got to). Columns: arm, stage, step (0, 1, 2.. in funnel order), count, share
     (of joined). `counts`: `submission_counts` when the caller has them already."""
-    participants = Participant.objects.filter(study_id=study_id, is_preview=False)
+    participants = Participant.objects.enrolled().filter(study_id=study_id)  # who opened their link
     people = (participants.values(arm_name=F("arm__name"))
               .annotate(joined=Count("id"), consented=Count("id", filter=Q(consented_at__isnull=False))).order_by())
     completed = counts if counts is not None else submission_counts(study_id=study_id)
@@ -247,7 +247,7 @@ def list_wave_rows(*, study_id: int, counts: list[dict] | None = None) -> list[d
     """Per wave: times, state, started and completed submissions (non-preview), response rate
     among participants still enrolled, and its latest indices run. Four small queries, whatever
     the number of waves (`counts`: `submission_counts` when the caller has them already)."""
-    enrolled = Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True).count()
+    enrolled = Participant.objects.enrolled().filter(study_id=study_id, withdrawn_at__isnull=True).count()
     counts = counts if counts is not None else submission_counts(study_id=study_id)
     started: dict[int, int] = {}
     completed: dict[int, int] = {}

@@ -80,7 +80,7 @@ def test_a_text_disagreement_series_is_read_as_it_is(tmp_path):
     status, out, _ = run(series, outcome, "--bootstrap", "0", "--group", "x")
     assert json.loads(out)[0]["n"] == 2
     status, _, err = run(series, outcome, "--group", "nobody")
-    assert status == 1 and "no rows of group 'nobody'" in err
+    assert status == 2 and "no rows of group 'nobody'" in err
 
 
 def test_iso_dates_on_the_first_of_the_month_join_a_monthly_series(tmp_path):
@@ -107,14 +107,14 @@ def test_both_trending_series_are_warned_about(tmp_path):
 ])
 def test_bad_input_is_one_line_naming_file_line_and_column(tmp_path, b_text, message):
     status, out, err = run(write(tmp_path, A, "a.csv"), write(tmp_path, b_text, "b.csv"))
-    assert status == 1 and out == ""
+    assert status == 2 and out == ""
     assert err.strip().splitlines()[-1].startswith(f"correlate: {message}")
 
 
 def test_bad_options_are_refused(tmp_path):
     a, b = write(tmp_path, A, "a.csv"), write(tmp_path, B, "b.csv")
-    assert run(a, b, "--lags", "-1")[0] == 1
-    assert run(a, b, "--block-length", "0")[0] == 1
+    assert run(a, b, "--lags", "-1")[0] == 2
+    assert run(a, b, "--block-length", "0")[0] == 2
     assert run(a, b, "--method", "cosine")[0] == 2
 
 

@@ -130,14 +130,14 @@ def test_it_reads_utf16_exports(tmp_path):
 
 def test_it_rejects_a_value_that_is_not_a_number_naming_file_line_and_column(tmp_path):
     status, out, err = run(write(tmp_path, SMALL.replace("c,1,q1,6,right", "c,1,q1,abc,right")), "--bootstrap", "0")
-    assert status == 1 and out == ""
+    assert status == 2 and out == ""
     assert err == "indices: answers.csv:4: column 'value': 'abc' is not a number\n"
 
 
 def test_it_rejects_value_outside_scale_naming_file_line_and_column(tmp_path):
     path = write(tmp_path, SMALL.replace("d,1,q1,7,right", "d,1,q1,9,right"))
     status, _, err = run(path, "--scale-min", "1", "--scale-max", "7")
-    assert status == 1
+    assert status == 2
     assert err == "indices: answers.csv:5: column 'value': 9 is outside the scale 1..7 of item 'q1'\n"
 
 
@@ -149,7 +149,7 @@ def test_line_numbers_count_blank_lines(tmp_path):
 
 def test_it_rejects_a_missing_column_naming_the_header_line(tmp_path):
     status, _, err = run(write(tmp_path, SMALL), "--by", "party")
-    assert status == 1
+    assert status == 2
     assert err == ("indices: answers.csv:1: missing column 'party' "
                    "(the header has: participant, wave, item, value, side)\n")
 
@@ -163,12 +163,12 @@ def test_it_rejects_an_empty_wave_and_a_second_answer(tmp_path):
 
 def test_it_needs_both_scale_bounds(tmp_path):
     status, _, err = run(write(tmp_path, SMALL), "--scale-min", "1")
-    assert status == 1 and "give both --scale-min and --scale-max" in err
+    assert status == 2 and "give both --scale-min and --scale-max" in err
 
 
 def test_a_missing_file_is_one_line_on_stderr(tmp_path):
     status, _, err = run(tmp_path / "nope.csv")
-    assert status == 1 and err.count("\n") == 1 and "nope.csv: cannot read the file" in err
+    assert status == 2 and err.count("\n") == 1 and "nope.csv: cannot read the file" in err
 
 
 def test_output_option_writes_the_records_to_a_file(tmp_path):
@@ -214,6 +214,6 @@ def test_manage_py_indices_exits_non_zero_with_one_line_on_stderr(tmp_path):
     path = write(tmp_path, SMALL.replace("c,1,q1,6,right", "c,1,q1,abc,right"))
     done = subprocess.run([sys.executable, "manage.py", "indices", str(path)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == ["CommandError: answers.csv:4: column 'value': 'abc' is not a number"]

@@ -126,15 +126,15 @@ def test_swn_lexicon_and_pos_fallback_are_reported(tmp_path):
 ])
 def test_bad_input_is_one_line_naming_file_line_and_column(tmp_path, text, message):
     status, out, err = run(write(tmp_path, text), "--period", "month")
-    assert status == 1 and out == ""
+    assert status == 2 and out == ""
     assert err.strip().splitlines()[-1] == f"text_disagreement: {message}"
 
 
 def test_an_unknown_lexicon_or_missing_file_is_one_line(tmp_path):
     status, _, err = run(write(tmp_path, CORPUS), "--period", "month", "--lexicon", "liwc")
-    assert status == 1 and "unknown lexicon 'liwc'" in err
+    assert status == 2 and "unknown lexicon 'liwc'" in err
     status, _, err = run(tmp_path / "absent.csv", "--period", "month")
-    assert status == 1 and "cannot read the file" in err
+    assert status == 2 and "cannot read the file" in err
 
 
 def test_the_example_corpus_gives_24_months():
@@ -159,6 +159,6 @@ def test_manage_py_exits_non_zero_with_one_line_on_stderr_without_a_database(tmp
     done = subprocess.run([sys.executable, "manage.py", "text_disagreement", str(path), "--period", "year"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"})
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
         "CommandError: corpus.csv:3: column 'date': 'soon' is not an ISO date (e.g. 2021-03-05)"]

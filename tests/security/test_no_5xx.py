@@ -1,0 +1,65 @@
+"""Inputs that once answered 500: NUL bytes, deeply nested JSON, huge bodies, wrong encodings.
+Each is a 4xx with the API's JSON error shape (API) or the page's error (web), nothing stored."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from common.errors import server_error
+
+from surveys.models import Item
+from tests.api.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+EXPORT = "/api/v1/studies/panel/export/"
+
+
+@pytest.mark.parametrize("query", ["arm=%00", "group=side:%00", "item=%00", "wave=%00", "language=%00",
+                                   "group=%00:1", "shape=%00", "format=%00"])
+def test_nul_bytes_in_export_filters_are_400_json(data, query):
+    response = client_for(data, "owner").get(f"{EXPORT}?{query}")
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["items/%00/", "arms/%00/", "waves/%00/", "items/a%00b/"])
+def test_nul_bytes_in_lookups_are_400_json(data, path):
+    response = client_for(data, "owner").get(f"/api/v1/studies/panel/{path}")
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_a_nul_byte_in_a_posted_prompt_is_400_and_nothing_stored(data):
+    before = Item.objects.count()
+    response = client_for(data, "owner").post("/api/v1/studies/panel/items/", {
+        "code": "nul", "prompt": {"en": "a\x00b"}, "kind": "likert", "role": "attitude",
+        "scale_min": 1, "scale_max": 7, "step": 1}, format="json")
+    assert response.status_code == 400 and response["Content-Type"].startswith("application/json")
+    assert Item.objects.count() == before
+
+
+def test_deeply_nested_json_is_400(data):
+    body = "[" * 100_000 + "]" * 100_000
+    response = client_for(data, "owner").post("/api/v1/studies/panel/items/", body, content_type="application/json")
+    assert response.status_code == 400 and response["Content-Type"].startswith("application/json")
+
+
+def test_a_10_mb_json_body_is_a_json_4xx(data):
+    body = json.dumps({"code": "big", "prompt": {"en": "x" * (10 << 20)}})
+    response = client_for(data, "owner").post("/api/v1/studies/panel/items/", body, content_type="application/json")
+    assert response.status_code in (400, 413)
+    assert response["Content-Type"].startswith("application/json")
+    assert "detail" in response.json()
+
+
+def test_a_nul_byte_on_a_participant_page_is_a_400_page(db):
+    response = Client().get("/s/any-study/?PROLIFIC_PID=%00")
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/plain")
+
+
+def test_the_friendly_500_page_says_the_answer_was_not_kept_in_english_and_german(rf):
+    html = server_error(rf.get("/p/secret/")).content.decode()
+    assert "not</strong> saved" in html and "nicht</strong> gespeichert" in html and "reload" in html
+    api = server_error(rf.get("/api/v1/studies/"))
+    assert api.status_code == 500 and "detail" in json.loads(api.content)
