@@ -65,7 +65,7 @@ def frame_to_csv(frame, **options) -> str:
     """A pandas data frame as CSV text (no index), its text cells neutralized."""
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object or str(safe[column].dtype).startswith("string"):
+        if safe[column].dtype.kind in ("O", "U", "S", "T") or "str" in str(safe[column].dtype):
             safe[column] = safe[column].map(neutralize)
     buffer = io.StringIO()
     safe.to_csv(buffer, index=False, **options)

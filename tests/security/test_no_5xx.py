@@ -7,7 +7,6 @@ import pytest
 from django.test import Client
 
 from common.errors import server_error
-
 from surveys.models import Item
 from tests.api.conftest import client_for
 
