@@ -14,7 +14,6 @@ from analysis.dashboards.reads import list_wave_rows
 from surveys import attrition
 from surveys.models import Participant, ParticipantToken, Response
 from tests.factories import ResponseFactory, SubmissionFactory
-from tests.surveys.conftest import enroll, survey  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +26,14 @@ def link_of(response) -> str:
 
 
 @pytest.fixture
-def victim(survey, enroll):  # noqa: F811
+def victim(survey, enroll):
     participant, secret = enroll(external_id=PROLIFIC["PROLIFIC_PID"], external_study_id=PROLIFIC["STUDY_ID"])
     submission = SubmissionFactory(participant=participant, wave=survey.waves[1])
     ResponseFactory(submission=submission, item=survey.items["reasons"], value=3)
     return participant, secret
 
 
-def test_an_attacker_with_the_prolific_id_can_answer_but_not_delete_or_download(survey, victim):  # noqa: F811
+def test_an_attacker_with_the_prolific_id_can_answer_but_not_delete_or_download(survey, victim):
     participant, _secret = victim
     attacker = Client()
     url = link_of(attacker.post("/s/survey/", PROLIFIC))
@@ -48,7 +47,7 @@ def test_an_attacker_with_the_prolific_id_can_answer_but_not_delete_or_download(
     assert 'name="delete_answers"' not in page
 
 
-def test_the_original_link_still_deletes(survey, victim):  # noqa: F811
+def test_the_original_link_still_deletes(survey, victim):
     participant, secret = victim
     link_of(Client().post("/s/survey/", PROLIFIC))  # someone re-entered meanwhile
     response = Client().post(f"/p/{secret}/withdraw/", {"delete_answers": "on"})
@@ -62,7 +61,7 @@ def _join(client, **extra):
     return client.post("/s/survey/", {**consent, **extra})
 
 
-def test_the_same_browser_retrying_a_lost_join_gets_that_participant_back(survey):  # noqa: F811
+def test_the_same_browser_retrying_a_lost_join_gets_that_participant_back(survey):
     browser = Client()
     assert browser.get("/s/survey/").cookies["join"]["httponly"]
     _lost = _join(browser)  # the response never reached the browser
@@ -79,7 +78,7 @@ def test_the_same_browser_retrying_a_lost_join_gets_that_participant_back(survey
     assert Participant.objects.enrolled().count() == 1
 
 
-def test_a_lost_prolific_join_retried_from_another_browser_gets_a_restricted_link(survey):  # noqa: F811
+def test_a_lost_prolific_join_retried_from_another_browser_gets_a_restricted_link(survey):
     first = Client()
     first.get("/s/survey/", PROLIFIC)
     _join(first, **PROLIFIC)  # lost
@@ -92,7 +91,7 @@ def test_a_lost_prolific_join_retried_from_another_browser_gets_a_restricted_lin
     assert first.get(again).status_code == 200
 
 
-def test_once_the_link_was_opened_the_join_cookie_brings_nobody_back(survey):  # noqa: F811
+def test_once_the_link_was_opened_the_join_cookie_brings_nobody_back(survey):
     kiosk = Client()
     kiosk.get("/s/survey/")
     kiosk.get(link_of(_join(kiosk)))
@@ -100,7 +99,7 @@ def test_once_the_link_was_opened_the_join_cookie_brings_nobody_back(survey):  #
     assert Participant.objects.count() == 2
 
 
-def test_enrolled_counts_leave_out_unopened_joins(survey):  # noqa: F811
+def test_enrolled_counts_leave_out_unopened_joins(survey):
     browser = Client()
     browser.get("/s/survey/")
     _join(browser)
