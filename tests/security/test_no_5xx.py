@@ -62,3 +62,36 @@ def test_the_friendly_500_page_says_the_answer_was_not_kept_in_english_and_germa
     assert "not</strong> saved" in html and "nicht</strong> gespeichert" in html and "reload" in html
     api = server_error(rf.get("/api/v1/studies/"))
     assert api.status_code == 500 and "detail" in json.loads(api.content)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig", "latin-1"])
+def test_text_imports_in_other_encodings_are_read_or_refused_with_a_4xx(client, encoding):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import MembershipFactory
+
+    owner = MembershipFactory(role="owner").user
+    client.force_login(owner)
+    slug = owner.memberships.get().study.slug
+    body = "date,text,group\n2021-01-04,hate,left\n2021-02-02,bad \u00e9,left\n".encode(encoding)
+    for kind, name in (("corpus", "letters"), ("outcome", "posts")):
+        upload = SimpleUploadedFile(f"{name}.csv", body if kind == "corpus" else
+                                    "period,value\n2021-01,10\n2021-02,30\n".encode(encoding), content_type="text/csv")
+        response = client.post(f"/studies/{slug}/text/import/{kind}/", {"name": name, "period": "month",
+                                                                         "file": upload})
+        assert response.status_code in (302, 400), (encoding, kind, response.status_code)
+
+
+@pytest.mark.parametrize("field", ["name", "period"])
+def test_a_nul_byte_in_a_posted_web_form_is_a_4xx(client, field):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import MembershipFactory
+
+    owner = MembershipFactory(role="owner").user
+    client.force_login(owner)
+    slug = owner.memberships.get().study.slug
+    form = {"name": "letters", "period": "month",
+            "file": SimpleUploadedFile("c.csv", b"date,text\n2021-01-04,hate\n", content_type="text/csv")}
+    form[field] = "a\x00b"
+    assert client.post(f"/studies/{slug}/text/import/corpus/", form).status_code == 400
