@@ -73,7 +73,8 @@ def frame_to_csv(frame, **options) -> str:
 
 
 def neutralize_sql(expression: str) -> str:
-    """The SQL (PostgreSQL) of `expression` as text, with the apostrophe rule of `neutralize`."""
-    text = f"({expression})::text"
-    return (f"CASE WHEN {text} ~ '^[-=+@\\t\\r]' AND {text} !~ '^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)"
-            f"([eE][+-]?[0-9]+)?$' THEN '''' || {text} ELSE {text} END")
+    """The SQL (PostgreSQL) of `expression` as text, with the apostrophe rule of `neutralize`.
+    `expression` appears once, so its placeholders keep their parameters: a zero-width match at
+    the start of a formula-like cell that is not a plain number receives the apostrophe."""
+    pattern = r"^(?![+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$)(?=[-=+@\t\r])"
+    return f"regexp_replace(({expression})::text, '{pattern}', '''')"

@@ -84,3 +84,16 @@ def test_dashboard_csvs_neutralize_labels(client, data):
 
     body = _csv(pd.DataFrame({"arm": ["=evil()"], "count": [-3]}), "x").content
     assert _cells(body) == ["arm", "count", "'=evil()", "-3"]
+
+
+@pytest.mark.django_db
+def test_the_sql_rule_matches_the_python_rule():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQL rule serves PostgreSQL's COPY")
+    values = ["=1+1", "-3", "+1.5e3", "-cmd", "abc", "\tx", "\rx", "@x", "-0.25", "", "a=b", ".5", "-.5e-3"]
+    with connection.cursor() as cursor:
+        for value in values:
+            cursor.execute(f"SELECT {csvsafe.neutralize_sql('%s')}", [value])
+            assert cursor.fetchone()[0] == csvsafe.neutralize(value), value
