@@ -22,6 +22,7 @@ def test_an_intervention_with_script_and_onerror_executes_nothing(live_server, p
                                      consent_version=survey.consent)
     secret = ParticipantTokenFactory(participant=participant).secret
     page = phone()
+    page.set_default_timeout(30_000)  # a busy machine
     dialogs, violations = [], []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("console", lambda message: violations.append(message.text)
@@ -42,3 +43,15 @@ def test_an_intervention_with_script_and_onerror_executes_nothing(live_server, p
     assert page.evaluate("() => window.__pwned") is None
     assert any("inline" in text or "script-src" in text for text in violations)
     assert Client().get(f"/p/{secret}/")["Content-Security-Policy"] == response.headers["content-security-policy"]
+
+
+def test_the_api_docs_work_under_the_policy(live_server, phone):
+    page = phone()
+    page.set_default_timeout(30_000)
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    response = page.goto(f"{live_server.url}/api/docs/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".swagger-ui .info", timeout=20_000)
+    assert violations == []
