@@ -83,8 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "common.errors.RejectBadInputMiddleware",  # NUL bytes in path or query: 400 (docs/security.md)
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "common.errors.RejectBadInputMiddleware",  # NUL bytes in path or query: 400 (docs/security.md)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

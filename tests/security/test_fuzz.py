@@ -15,7 +15,7 @@ FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChe
                                                                           HealthCheck.too_slow])
 text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
     ["\x00", "%00", "' OR 1=1 --", "=1+1", "<script>", "9" * 40, "-1", "1e309", "NaN", "", " ", "\ud7ff"])
-json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | text,
                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
                           max_leaves=8)
 
