@@ -105,8 +105,9 @@ def server_error(request):
     to their answer (a page's answers are stored in one transaction: all or nothing)."""
     if _is_api(request):
         return JsonResponse({"detail": "Internal server error; nothing was stored. Please try again."}, status=500)
+    kept = getattr(request, "answers_kept", None)  # set by a participant view once its answers committed
     try:
-        html = render_to_string("500.html", {"request_path": request.path})
+        html = render_to_string("500.html", {"kept": kept, "posted": request.method == "POST"})
     except Exception:  # noqa: BLE001 - the error page must not fail in turn
         html = "<h1>Server error (500)</h1><p>Nothing from this page was stored. Please reload the page.</p>"
     return HttpResponse(html, status=500)

@@ -287,6 +287,7 @@ def _post_baseline(request, person: Participant, secret: str, language: str):
         except services.InvalidAnswers as error:
             form.add_service_errors(error.errors)
         else:
+            request.answers_kept = True  # committed: the 500 page (common/errors.py) says so
             return redirect_home(secret)
     state = selectors.ParticipantState(kind="baseline")
     return _render_state(request, person, secret, language, state, form=form, status=400)
@@ -299,6 +300,7 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
                         message=_("The form was incomplete. Please go back to your personal link and try again."),
                         secret=secret)
     if submission is not None and (submission.completed_at is not None or page < submission.page):
+        request.answers_kept = True
         return _after_answers(person, secret, submission)  # a double click or a retry
     if submission is None:
         submission = services.start_wave(participant=person, wave=wave,
@@ -331,6 +333,7 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
             return _problem(request, status=error.status, study=person.study, title=_("Sorry"),
                             message=error.message, secret=secret)
         else:
+            request.answers_kept = True  # committed: the 500 page (common/errors.py) says so
             return _after_answers(person, secret, submission)
     state = selectors.ParticipantState(kind="items", wave=wave, submission=submission)
     return _render_state(request, person, secret, language, state, form=form, status=400)

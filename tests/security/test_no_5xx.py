@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from common.errors import server_error
-from surveys.models import Item
+from surveys.models import Item, Response
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -57,11 +57,38 @@ def test_a_nul_byte_on_a_participant_page_is_a_400_page(db):
     assert response.status_code == 400 and response["Content-Type"].startswith("text/plain")
 
 
-def test_the_friendly_500_page_says_the_answer_was_not_kept_in_english_and_german(rf):
-    html = server_error(rf.get("/p/secret/")).content.decode()
-    assert "not</strong> saved" in html and "nicht</strong> gespeichert" in html and "reload" in html
+def test_the_friendly_500_page_says_whether_the_answer_was_kept_in_english_and_german(rf):
+    posted = server_error(rf.post("/p/secret/")).content.decode()
+    assert "were <strong>not</strong> saved" in posted and "wurden <strong>nicht</strong> gespeichert" in posted
+    assert "reload" in posted and "neu" in posted
+    request = rf.post("/p/secret/")
+    request.answers_kept = True
+    kept = server_error(request).content.decode()
+    assert "<strong>were</strong> saved" in kept and "<strong>wurden</strong> gespeichert" in kept
+    assert "Nothing you answered was lost" in server_error(rf.get("/p/secret/")).content.decode()
     api = server_error(rf.get("/api/v1/studies/"))
     assert api.status_code == 500 and "detail" in json.loads(api.content)
+
+
+def test_a_failure_after_the_answers_committed_says_they_were_kept(survey, enroll, monkeypatch):
+    from surveys.views import participant as views
+
+    from tests.surveys.test_participant_flow import ANSWERS, page_form
+
+    _participant, secret = enroll()
+    url = f"/p/{secret}/"
+    _page, hidden, codes = page_form(Client(), url)
+    form = {**hidden, **{f"i_{code}": ANSWERS[code] for code in codes}}
+    before = Response.objects.count()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the worker died after the commit")
+
+    monkeypatch.setattr(views, "_after_answers", broken)
+    client = Client(raise_request_exception=False)
+    response = client.post(f"/p/{secret}/", form)
+    assert response.status_code == 500 and "<strong>were</strong> saved" in response.content.decode()
+    assert Response.objects.count() == before + len(codes) > before  # and they were
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig", "latin-1"])
