@@ -72,7 +72,6 @@ def test_the_friendly_500_page_says_whether_the_answer_was_kept_in_english_and_g
 
 def test_a_failure_after_the_answers_committed_says_they_were_kept(survey, enroll, monkeypatch):
     from surveys.views import participant as views
-
     from tests.surveys.test_participant_flow import ANSWERS, page_form
 
     _participant, secret = enroll()
