@@ -4,11 +4,14 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from analysis.models import AnalysisRun
+from analysis.pipeline.runs import lost_runs
 
 
 def analysis_state(*, study_id: int | None = None) -> dict:
-    """Counts of queued and running runs, failures of the last day with the latest error, and
-    when the last run finished and how; of one study, or of all (None). Three queries."""
+    """Counts of queued and running runs, of those overdue (`overdue`: a running run whose
+    heartbeat stopped, a queued one not picked up in time; see `runs.lost_runs`), failures of the
+    last day with the latest error, and when the last run finished and how; of one study, or of
+    all (None). Four queries."""
     runs = AnalysisRun.objects.all() if study_id is None else AnalysisRun.objects.filter(study_id=study_id)
     runs = runs.order_by()
     since = timezone.now() - timezone.timedelta(days=1)
@@ -16,6 +19,8 @@ def analysis_state(*, study_id: int | None = None) -> dict:
     state = runs.aggregate(queued=Count("id", filter=Q(status=AnalysisRun.Status.QUEUED)),
                            running=Count("id", filter=Q(status=AnalysisRun.Status.RUNNING)),
                            failed_last_day=Count("id", filter=failed))
+    overdue = lost_runs() if study_id is None else lost_runs().filter(study_id=study_id)
+    state["overdue"] = overdue.order_by().count()
     state["last_error"] = (runs.filter(failed).order_by("-finished_at").values_list("error", flat=True).first()
                            if state["failed_last_day"] else None)
     last = runs.filter(finished_at__isnull=False).order_by("-finished_at").values("finished_at", "status").first()
