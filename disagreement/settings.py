@@ -134,10 +134,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Celery ---------------------------------------------------------------------------------------
 # No broker configured = kombu's filesystem transport in var/broker: the same path as production
 # (requests enqueue, a worker computes) with no server to install. `make demo` starts the worker
-# and beat. CELERY_TASK_ALWAYS_EAGER (tasks inside the caller) is for the tests only.
+# and beat (`disagreement/devserver.py`). CELERY_TASK_ALWAYS_EAGER (tasks inside the caller) is for the tests only.
 _BROKER = env.str("CELERY_BROKER_URL", default="")
 CELERY_BROKER_URL = _BROKER or "filesystem://"
-EMBEDDED_BROKER_DIR = BASE_DIR / "var" / "broker"
+# The embedded broker's message files and beat's schedule file.
+CELERY_STATE_DIR = Path(env.str("CELERY_STATE_DIR", default=str(BASE_DIR / "var")))
+EMBEDDED_BROKER_DIR = CELERY_STATE_DIR / "broker"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True  # results live in our own tables, never in a result backend
@@ -204,7 +206,7 @@ if not _BROKER:
         "processed_folder": str(EMBEDDED_BROKER_DIR / "processed"),
         "store_processed": False,
     }
-CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_STATE_DIR / "celerybeat-schedule")
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
