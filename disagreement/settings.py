@@ -157,15 +157,16 @@ CELERY_TIMEZONE = "UTC"
 # for ANALYSIS_RUN_LOST_AFTER_SECONDS (its worker died), or queued that long after its message
 # was sent (or never sent: broker down), is sent again by the resend sweep below, and /healthz
 # reports it as overdue.
-ANALYSIS_HEARTBEAT_SECONDS = env.int("ANALYSIS_HEARTBEAT_SECONDS", default=15)
-ANALYSIS_RUN_LOST_AFTER_SECONDS = env.int("ANALYSIS_RUN_LOST_AFTER_SECONDS", default=60)
+ANALYSIS_HEARTBEAT_SECONDS = env.int("ANALYSIS_HEARTBEAT_SECONDS", default=10)
+ANALYSIS_RUN_LOST_AFTER_SECONDS = env.int("ANALYSIS_RUN_LOST_AFTER_SECONDS", default=40)
 if ANALYSIS_RUN_LOST_AFTER_SECONDS < 3 * ANALYSIS_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("ANALYSIS_RUN_LOST_AFTER_SECONDS must be at least three heartbeats")
 CELERY_BEAT_SCHEDULE = {
-    # Runs a worker lost or a broker never received are sent again.
+    # Runs a worker lost or a broker never received are sent again (within about a minute:
+    # ANALYSIS_RUN_LOST_AFTER_SECONDS plus at most one interval).
     "resend-lost-runs": {
         "task": "analysis.resend_lost_runs",
-        "schedule": env.int("ANALYSIS_RESEND_SECONDS", default=60),
+        "schedule": env.int("ANALYSIS_RESEND_SECONDS", default=30),
     },
     # Waves whose answers changed since their last computation are recomputed by this sweep.
     "sweep-indices": {

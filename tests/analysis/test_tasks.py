@@ -17,7 +17,7 @@ def test_tasks_ack_late_and_retry_only_transient_errors():
     assert OperationalError in task.autoretry_for and ValueError not in task.autoretry_for
 
 
-def test_no_task_outlives_the_visibility_timeout_and_lost_runs_are_resent_every_minute():
+def test_no_task_outlives_the_visibility_timeout_and_lost_runs_are_resent_within_a_minute():
     """Redis must not deliver a task that is still running to a second worker: its visibility
     timeout exceeds every hard time limit. Lost runs are found by their heartbeat instead."""
     from django.conf import settings
@@ -33,5 +33,7 @@ def test_no_task_outlives_the_visibility_timeout_and_lost_runs_are_resent_every_
     if visibility is not None:  # the Redis transport (a broker URL is set)
         assert visibility > max(limits)
     assert project.CELERY_TASK_TIME_LIMIT + 300 > max(limits)  # the default visibility timeout
-    assert settings.CELERY_BEAT_SCHEDULE["resend-lost-runs"] == {"task": "analysis.resend_lost_runs", "schedule": 60}
-    assert settings.ANALYSIS_RUN_LOST_AFTER_SECONDS <= 60 and settings.ANALYSIS_HEARTBEAT_SECONDS * 3 <= 60
+    assert settings.CELERY_BEAT_SCHEDULE["resend-lost-runs"] == {"task": "analysis.resend_lost_runs", "schedule": 30}
+    lost_after = settings.ANALYSIS_RUN_LOST_AFTER_SECONDS
+    assert lost_after + settings.CELERY_BEAT_SCHEDULE["resend-lost-runs"]["schedule"] <= 75  # about a minute
+    assert settings.ANALYSIS_HEARTBEAT_SECONDS * 3 <= lost_after
