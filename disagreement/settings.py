@@ -152,6 +152,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=600)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=660)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues while the broker is down gives up sending within half a second (the run
+# stays queued, never sent; the resend sweep sends it once the broker is back).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.3}
 CELERY_TIMEZONE = "UTC"
 # A running analysis stamps its run every ANALYSIS_HEARTBEAT_SECONDS; a run without a heartbeat
 # for ANALYSIS_RUN_LOST_AFTER_SECONDS (its worker died), or queued that long after its message

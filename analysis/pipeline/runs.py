@@ -48,8 +48,8 @@ def heartbeat_seconds() -> int:
 
 
 def lost_after_seconds() -> int:
-    """A running run without a heartbeat for this long, or a queued run sent (or created, when
-    its message could not be sent) this long ago and not started, is sent again."""
+    """A running run without a heartbeat for this long, or a queued run sent this long ago and
+    not started, is sent again."""
     return settings.ANALYSIS_RUN_LOST_AFTER_SECONDS
 
 
@@ -79,9 +79,15 @@ def request_run(*, study_id: int, kind: str, wave_id: int | None = None,
         return active_runs(study_id=study_id, kind=kind, wave_id=wave_id).first(), False
 
 
-def _lost(cutoff: dt.datetime) -> Q:
+#: A queued run whose message could not be sent is sent again this long after it was created
+#: (the moment lets the request that created it send it first, after its commit).
+NEVER_SENT_GRACE_S = 5
+
+
+def _lost(cutoff: dt.datetime, now: dt.datetime) -> Q:
+    never_sent = now - dt.timedelta(seconds=NEVER_SENT_GRACE_S)
     queued = Q(status=AnalysisRun.Status.QUEUED) & (
-        Q(dispatched_at__lt=cutoff) | Q(dispatched_at__isnull=True, created_at__lt=cutoff))
+        Q(dispatched_at__lt=cutoff) | Q(dispatched_at__isnull=True, created_at__lt=never_sent))
     running = Q(status=AnalysisRun.Status.RUNNING) & (
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
     return queued | running
@@ -89,9 +95,10 @@ def _lost(cutoff: dt.datetime) -> Q:
 
 def lost_runs(*, now: dt.datetime | None = None) -> QuerySet:
     """Active runs nobody is known to work on: running ones whose heartbeat stopped, queued ones
-    whose message was never sent or has waited `lost_after_seconds` since it was sent."""
-    cutoff = (now or timezone.now()) - dt.timedelta(seconds=lost_after_seconds())
-    return AnalysisRun.objects.filter(_lost(cutoff))
+    whose message was never sent (broker down) or has waited `lost_after_seconds` since it was
+    sent."""
+    now = now or timezone.now()
+    return AnalysisRun.objects.filter(_lost(now - dt.timedelta(seconds=lost_after_seconds()), now))
 
 
 def needs_sending(run: AnalysisRun, *, now: dt.datetime | None = None) -> bool:

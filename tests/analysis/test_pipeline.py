@@ -260,7 +260,7 @@ def test_a_queued_run_never_sent_or_not_picked_up_is_sent_again(panel, monkeypat
     monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append(kwargs["run_id"]) or True)
     never_sent = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="queued")
     assert enqueue.resend_lost_runs() == []  # its message may still be on its way
-    _aged(never_sent, created_at=61)
+    _aged(never_sent, created_at=6)  # never sent (the broker refused it): sent at the next sweep
     assert enqueue.resend_lost_runs() == [never_sent.pk]
     assert AnalysisRun.objects.get(pk=never_sent.pk).dispatched_at is not None
     assert enqueue.resend_lost_runs() == []  # sent a moment ago: waits for a worker
