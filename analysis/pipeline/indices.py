@@ -21,31 +21,42 @@ from analysis.stats.tables import Scale, compute_index_table
 from surveys.models import Study, Wave
 
 
-def compute_wave_indices(*, study_id: int, wave_id: int, force: bool = False) -> AnalysisRun:
+def compute_wave_indices(*, study_id: int, wave_id: int, force: bool = False,
+                         run_id: int | None = None) -> AnalysisRun:
     """Compute and store every index of one wave. Idempotent: unchanged inputs are skipped and a
-    rerun stores identical rows; safe under concurrency (one writer per wave)."""
+    rerun stores identical rows; safe under concurrency (one claimant per wave, see `runs`).
+    `run_id` names the run a message was sent for (a duplicate message then does nothing)."""
     run = runs.claim_run(study_id=study_id, kind=AnalysisRun.Kind.INDICES, wave_id=wave_id,
-                         parameters={**INDEX_PARAMETERS, "force": force})
+                         parameters={**INDEX_PARAMETERS, "force": force}, run_id=run_id)
     force = force or bool(run.parameters.get("force"))
-    return runs.execute(
-        run, lock=lambda: Wave.objects.select_for_update().select_related("study").get(pk=wave_id, study_id=study_id),
-        compute=lambda run, wave: _compute_locked(run=run, wave=wave, force=force))
+    return runs.execute(run, compute=lambda run: _compute(run=run, force=force))
 
 
-def _compute_locked(*, run: AnalysisRun, wave: Wave, force: bool) -> AnalysisRun:
-    study = wave.study
+def _compute(*, run: AnalysisRun, force: bool) -> AnalysisRun:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     parameters = dict(INDEX_PARAMETERS)
-    inputs = read_wave_inputs(wave=wave)
-    runs.stamp(run, fingerprint=wave_fingerprint(inputs.state, parameters=parameters),
-               seed=wave_seed(study=study, wave=wave), parameters={**parameters, "force": force},
-               exclusions=inputs.excluded)
-    previous = runs.unchanged_since(run, force=force)
+    with runs.snapshot():  # one consistent state; no lock a participant's request waits for
+        wave = Wave.objects.select_related("study").get(pk=run.wave_id, study_id=run.study_id)
+        study = wave.study
+        inputs = read_wave_inputs(wave=wave)
+        intervention = intervention_wave_of(study_id=study.pk)
+        runs.stamp(run, fingerprint=wave_fingerprint(inputs.state, parameters=parameters),
+                   seed=wave_seed(study=study, wave=wave), parameters={**parameters, "force": force},
+                   exclusions=inputs.excluded)
+        previous = runs.unchanged_since(run, force=force)
+        # results from before the dashboard tables: store those tables from the previous run
+        dashboard_missing = previous is not None and not dashboard_store.wave_dashboard_stored(wave_id=wave.pk)
+        if previous is None or dashboard_missing:
+            inputs.answers  # noqa: B018 - read (and cached) inside the snapshot
+        if previous is None:
+            inputs.texts  # noqa: B018
     if previous is not None:
-        if not dashboard_store.wave_dashboard_stored(wave_id=wave.pk):  # results from before the dashboard tables
-            dashboard_store.store_wave_dashboard(run=previous, wave=wave, answers=inputs.answers, items=inputs.items)
-        return runs.skip(run)
+        with runs.swap(run):
+            if dashboard_missing:
+                dashboard_store.store_wave_dashboard(run=previous, wave=wave, answers=inputs.answers,
+                                                     items=inputs.items)
+            return runs.skip(run)
 
     answers = inputs.answers
     timings["query_s"] = time.perf_counter() - started
@@ -57,15 +68,15 @@ def _compute_locked(*, run: AnalysisRun, wave: Wave, force: bool) -> AnalysisRun
     timings["compute_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    _store(run=run, study=study, wave=wave, frame=frame, inputs=inputs)
-    # The distributions and quality pages read these, replaced in this same transaction.
-    dashboard_store.store_wave_dashboard(run=run, wave=wave, answers=answers, items=inputs.items)
-    timings["store_s"] = time.perf_counter() - t0
-    intervention = intervention_wave_of(study_id=study.pk)
-    if intervention is not None and wave.number >= intervention:
-        # New post-intervention indices: the effects are due too.
-        transaction.on_commit(lambda: enqueue.request_study_effects(study_id=study.pk))
-    return runs.finish(run, timings={k: round(v, 4) for k, v in timings.items()}, rows=len(frame))
+    with runs.swap(run):  # the short transaction: readers see the old rows or the new, never half
+        _store(run=run, study=study, wave=wave, frame=frame, inputs=inputs)
+        # The distributions and quality pages read these, replaced in this same transaction.
+        dashboard_store.store_wave_dashboard(run=run, wave=wave, answers=answers, items=inputs.items)
+        timings["store_s"] = time.perf_counter() - t0
+        if intervention is not None and wave.number >= intervention:
+            # New post-intervention indices: the effects are due too.
+            transaction.on_commit(lambda: enqueue.request_study_effects(study_id=study.pk))
+        return runs.finish(run, timings={k: round(v, 4) for k, v in timings.items()}, rows=len(frame))
 
 
 def wave_index_frame(answers: pd.DataFrame, *, scales: dict, grouping: list[str], seed: int,
