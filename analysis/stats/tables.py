@@ -11,7 +11,7 @@ into count tables, one ``(cells, k)`` matrix per scale length k, and evaluates e
   :data:`~analysis.stats.indices.PAIR_INDICES` (A minus B, groups in listed order), from the
   two groups' resampled counts;
 * per wave (``item`` null): pooled rows (mean over items of each per-item index, reverse-coded
-  items flipped), ``constraint`` (per group) and ``alignment`` (per pair of groups), with
+  items flipped; ``mean`` and ``sd`` on each item's scale rescaled to [0, 1], POMP / 100), ``constraint`` (per group) and ``alignment`` (per pair of groups), with
   intervals from resampling participants (:func:`analysis.stats.bootstrap.resample_weights`).
 
 Group keys (formatted by :mod:`common.group_keys`): ``all``; ``<col>:<value>`` for each value
@@ -31,7 +31,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from analysis.stats import glossary
+from analysis.stats import glossary, units
 from analysis.stats import indices as ix
 from analysis.stats.bootstrap import (
     DEFAULT_MAX_ELEMENTS,
@@ -44,6 +44,8 @@ from analysis.stats.bootstrap import (
 from common import group_keys
 
 COLUMNS = ("wave", "item", "group", "index", "value", "ci_low", "ci_high", "n")
+# The unit of pooled rows of ``mean`` and ``sd`` (analysis/stats/units.py says which unit a row has).
+POOLED_UNIT = units.POOLED_UNIT
 REQUIRED_COLUMNS = ("participant", "wave", "item", "value")
 PARTICIPANT_PARTS = ("pooled", "constraint", "alignment")
 INDEX_ORDER = glossary.names(glossary.CELL, glossary.PAIR, glossary.ACROSS_ITEM)
@@ -425,9 +427,8 @@ def _by_k(design: _Design) -> dict[int, np.ndarray]:
 
 def _on_item_scale(name: str, values: np.ndarray, scales: list[Scale], item_axis: int) -> np.ndarray:
     """``mean`` and ``sd`` from category codes to the items' own scales (items on
-    ``item_axis``); other indices do not depend on the scale's location and unit. For pooled
-    rows the counts of reverse-coded items are already flipped, which turns their mean into
-    max + min - mean and flips the sign of group_gap and cohens_d."""
+    ``item_axis``), for the per-item rows; other indices do not depend on the scale's
+    location and unit."""
     if not glossary.entry(name).own_units:
         return values
     shape = [1] * values.ndim
@@ -437,6 +438,20 @@ def _on_item_scale(name: str, values: np.ndarray, scales: list[Scale], item_axis
         return values * step
     minimum = np.array([s.min for s in scales]).reshape(shape)
     return minimum + (values - 1) * step
+
+
+def _on_unit_scale(name: str, values: np.ndarray, scales: list[Scale], item_axis: int) -> np.ndarray:
+    """``mean`` and ``sd`` from category codes to each item's scale rescaled to [0, 1] (the
+    percent of maximum possible, POMP, divided by 100): code c is (c - 1) / (k - 1), so the
+    mean becomes (mean - min) / (max - min) and the SD SD / (max - min). Pooled rows average
+    these, never raw means of items on different scales (a 0-100 thermometer would swamp a
+    7-point item). The other indices are already shares of the scale or free of its unit."""
+    if not glossary.entry(name).own_units:
+        return values
+    shape = [1] * values.ndim
+    shape[item_axis] = len(scales)
+    width = np.array([s.k - 1 for s in scales], dtype=float).reshape(shape)
+    return values / width if name == "sd" else (values - 1) / width
 
 
 def _count_statistic(counts: np.ndarray, pair_slots: list[tuple[int, int]]) -> dict[str, np.ndarray]:
@@ -681,7 +696,7 @@ class _ParticipantSums:
                 stats["alignment"] = ix.correlation_ratio(both)
             scales = [design.scales[i] for i in item_index]
             for name, value in stats.items():
-                per_item.setdefault(name, []).append(_on_item_scale(name, value, scales, -1))
+                per_item.setdefault(name, []).append(_on_unit_scale(name, value, scales, -1))
         order = np.argsort(positions)
         return {name: _nanmean(np.concatenate(values, axis=-1)[..., order], axis=-1)
                 for name, values in per_item.items()}
@@ -807,7 +822,10 @@ def compute_index_table(
     Rows (``frame``): per wave, item, group: ``n mean sd mad_pairwise agreement_a leik_d
     tw_consensus entropy_norm bimodality esteban_ray``; per wave, item, pair of groups:
     ``group_gap cohens_d wasserstein overlap``; per wave with item None: the same indices
-    pooled (mean over the items where the index is defined; ``n`` = participants with at least
+    pooled (mean over the items where the index is defined, ``mean`` and ``sd`` on each item's
+    scale rescaled to [0, 1] (POMP / 100; see :data:`POOLED_UNIT`), reverse-coded items
+    flipped, which mirrors their mean to 1 - mean and flips the sign of ``group_gap`` and
+    ``cohens_d``; ``n`` = participants with at least
     one answer, also the ``n`` of every pooled row; pairs: n_A + n_B), ``constraint`` per group
     (needs two items) and ``alignment`` per pair of groups (eta of the two-group split, the
     mean over items). The ``n`` index has no interval. Raises :class:`ScaleError` for values off
@@ -885,6 +903,7 @@ def _missing_frame(design: _Design, rows: dict) -> pd.DataFrame:
 __all__ = [
     "ALL",
     "COLUMNS",
+    "POOLED_UNIT",
     "AnswersError",
     "IndexTable",
     "Scale",
