@@ -102,6 +102,8 @@ def test_scale_bounds_fix_k_even_when_a_category_is_empty(tmp_path):
 def test_excluded_missing_values_are_summarized_on_stderr(tmp_path):
     _, _, err = run(write(tmp_path, SMALL), "--scale-min", "1", "--scale-max", "7", "--bootstrap", "0")
     assert "8 answers; 1 missing or empty values excluded (q2 1)" in err
+    assert "rows pooled over items (item null) of mean and sd are on each item's scale rescaled to [0, 1] " \
+           "(0-1 scale (POMP/100))" in err
 
 
 def test_it_reads_survey_tool_exports_with_bom_semicolons_whitespace_and_na(tmp_path):
