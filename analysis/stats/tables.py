@@ -33,6 +33,7 @@ import pandas as pd
 
 from analysis.stats import glossary, units
 from analysis.stats import indices as ix
+from analysis.stats import intervals as iv
 from analysis.stats.bootstrap import (
     DEFAULT_MAX_ELEMENTS,
     MIN_WEIGHT_ROWS,
@@ -41,9 +42,21 @@ from analysis.stats.bootstrap import (
     resample_counts,
     resample_weights,
 )
+from analysis.stats.coverage import INTERVAL_METHOD
 from common import group_keys
 
 COLUMNS = ("wave", "item", "group", "index", "value", "ci_low", "ci_high", "n")
+INTERVALS = ("auto", iv.PERCENTILE, iv.BCA)
+
+
+def interval_method(name: str, interval: str = "auto") -> str:
+    """The interval of a per-cell or pair index: ``interval`` unless it is "auto", else the
+    choice of the coverage study (analysis/stats/coverage.py)."""
+    if interval != "auto":
+        return interval
+    return INTERVAL_METHOD.get(name, iv.PERCENTILE)
+
+
 # The unit of pooled rows of ``mean`` and ``sd`` (analysis/stats/units.py says which unit a row has).
 POOLED_UNIT = units.POOLED_UNIT
 REQUIRED_COLUMNS = ("participant", "wave", "item", "value")
@@ -469,8 +482,23 @@ def _elements_per_cell(k: int) -> int:
     return 12 * k
 
 
+def _jackknife(counts: np.ndarray, pair_slots: list[tuple[int, int]]) -> tuple[dict, dict]:
+    """Jackknife values and weights of every cell and pair index (analysis/stats/intervals.py)
+    of counts ``(..., slots, k)``: leaving one answer out touches only its own cell, so the
+    cell indices of all slots are evaluated at once, the pair indices per group of the pair."""
+    values, weights = iv.count_jackknife_values(counts, ix.cell_indices)
+    found_weights = {name: weights for name in values}
+    if pair_slots:
+        a = counts[..., [p[0] for p in pair_slots], :]
+        b = counts[..., [p[1] for p in pair_slots], :]
+        pair_values, pair_weights = iv.pair_jackknife_values(a, b, ix.pair_indices)
+        values.update(pair_values)
+        found_weights.update({name: pair_weights for name in pair_values})
+    return values, found_weights
+
+
 def _cell_rows(design: _Design, waves: list[_Wave], bootstrap: int, level: float, rng,
-               max_elements: int) -> list[pd.DataFrame]:
+               max_elements: int, interval: str = "auto") -> list[pd.DataFrame]:
     pair_slots = [(p.a, p.b) for p in design.pairs]
     counts_all = np.stack([w.counts for w in waves])  # (waves, items, slots, kmax)
     frames = []
@@ -478,6 +506,7 @@ def _cell_rows(design: _Design, waves: list[_Wave], bootstrap: int, level: float
         counts = counts_all[:, item_index, :, :k]  # (W, Ik, S, k)
         observed = _count_statistic(counts.astype(float), pair_slots)
         intervals = {}
+        bca = [name for name in observed if interval_method(name, interval) == iv.BCA]
         if bootstrap:
             shape = counts.shape
             flat = counts.reshape(-1, k)
@@ -487,8 +516,13 @@ def _cell_rows(design: _Design, waves: list[_Wave], bootstrap: int, level: float
                 stat = _count_statistic(chunk.reshape(chunk.shape[0], *shape).astype(float), pair_slots)
                 for name, value in stat.items():
                     samples.setdefault(name, []).append(value)
+            jack_values, jack_weights = _jackknife(counts.astype(float), pair_slots) if bca else ({}, {})
             for name, parts in samples.items():
-                intervals[name] = percentile_interval(np.concatenate(parts), level)
+                if name in bca:
+                    intervals[name] = iv.bca_interval(np.concatenate(parts), observed[name], jack_values[name],
+                                                      jack_weights[name], level)
+                else:
+                    intervals[name] = percentile_interval(np.concatenate(parts), level)
         scales = [design.scales[i] for i in item_index]
         for name, value in observed.items():
             low, high = intervals.get(name, (np.full(value.shape, np.nan),) * 2)
@@ -799,6 +833,7 @@ def compute_index_table(
     participant_indices: Collection[str] = PARTICIPANT_PARTS,
     per_cell: bool = True,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
+    interval: str = "auto",
 ) -> IndexTable:
     """Every index of every cell of ``answers``, with seeded percentile bootstrap intervals.
 
@@ -811,7 +846,10 @@ def compute_index_table(
     rows and in ``constraint``, never in the per-item rows.
 
     ``bootstrap`` resamples (0 = no intervals, all ci_low/ci_high NaN) at confidence
-    ``level``; per-cell and per-pair indices use multinomial resamples of the cells' counts,
+    ``level``; ``interval`` "auto" (default) takes each per-cell and pair index's interval
+    from :data:`analysis.stats.coverage.INTERVAL_METHOD` (BCa where the coverage study showed
+    it covers better, else percentile), "percentile" or "bca" use one kind for all of them
+    (participant-level rows are always percentile intervals); per-cell and per-pair indices use multinomial resamples of the cells' counts,
     pooled rows, ``constraint`` and ``alignment`` resample participants within each wave.
     ``participant_indices`` selects which of "pooled", "constraint", "alignment" to compute
     (the participant resampling is the costly part); ``per_cell=False`` leaves out the per-cell
@@ -833,6 +871,8 @@ def compute_index_table(
     with two groups in one wave, missing columns).
     """
     check_bootstrap_options(bootstrap, level)
+    if interval not in INTERVALS:
+        raise ValueError(f"unknown interval {interval!r}; choose from {', '.join(INTERVALS)}")
     by = tuple(by)
     parts = set(participant_indices)
     unknown = parts - set(PARTICIPANT_PARTS)
@@ -850,7 +890,7 @@ def compute_index_table(
     missing = _missing_frame(design, rows)
     del rows  # one value per answer: let them go before the resampling needs the memory
     rng = np.random.default_rng([seed, 0])
-    frames = _cell_rows(design, waves, bootstrap, level, rng, max_elements) if per_cell else []
+    frames = _cell_rows(design, waves, bootstrap, level, rng, max_elements, interval) if per_cell else []
     frames += _pooled_rows(design, waves, parts, bootstrap, level, seed, max_elements)
     frame = _assemble(design, frames)
     return IndexTable(frame, missing, _parameters(bootstrap, seed, level, by, reverse))
