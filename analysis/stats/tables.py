@@ -30,6 +30,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from analysis.stats import glossary, units
 from analysis.stats import indices as ix
@@ -368,10 +369,12 @@ def _wave_arrays(design: _Design, rows: dict, wave: int, r: np.ndarray) -> _Wave
     people, local = np.unique(rows["participant"][r], return_inverse=True)
     n_people = len(people)
 
-    flat = local * n_items + item
-    seen = np.bincount(flat, minlength=n_people * n_items)
-    if seen.max(initial=0) > 1:
-        twice = np.flatnonzero(seen[flat] > 1)[:2]
+    flat = local.astype(np.int64) * n_items + item
+    # Duplicates by sorting the answers (memory per answer, not participants x items).
+    order = np.argsort(flat, kind="stable")
+    repeated = np.flatnonzero(flat[order][1:] == flat[order][:-1])
+    if repeated.size:
+        twice = np.sort(order[[repeated[0], repeated[0] + 1]])
         who = rows["participants"][people[local[twice[0]]]]
         raise AnswersError(
             f"participant {who!r} answers item {design.items[item[twice[0]]]!r} of wave {design.waves[wave]!r} "
@@ -402,16 +405,22 @@ def _wave_arrays(design: _Design, rows: dict, wave: int, r: np.ndarray) -> _Wave
     present_slots = slot_of.any(axis=0)
 
     counts = np.zeros((n_items, n_slots, kmax + 1), dtype=np.int64)
+    index = item.astype(np.int64) * (kmax + 1) + category  # per answer; category 0 = missing
     for s in range(n_slots):
         members = slot_of[:, s]
         if not members.any():
             continue
-        block = codes[members]
-        index = np.arange(n_items)[None, :] * (kmax + 1) + block
-        counts[:, s, :] = np.bincount(index.ravel(), minlength=n_items * (kmax + 1)).reshape(n_items, kmax + 1)
+        mine = members[local]
+        counts[:, s, :] = np.bincount(index[mine], minlength=n_items * (kmax + 1)).reshape(n_items, kmax + 1)
     counts = counts[:, :, 1:]
+    del index
 
-    flipped = np.where(design.reverse[None, :] & answered, k[None, :] + 1 - codes, codes)
+    flipped = codes  # reverse-coded items flipped column by column (no second people x items copy)
+    for column in np.flatnonzero(design.reverse):
+        if flipped is codes:
+            flipped = codes.copy()
+        value = codes[:, column]
+        flipped[:, column] = np.where(value > 0, k[column] + 1 - value, 0)
     # Participants with an answer, those who answered every item of the wave first, each part
     # ordered by group in the first column: the blocks that the participant-level sums run
     # over are then contiguous (views of the resampling weights, no copies).
@@ -419,7 +428,7 @@ def _wave_arrays(design: _Design, rows: dict, wave: int, r: np.ndarray) -> _Wave
     keep = np.flatnonzero(anyone)
     first_group = groups[0][keep] if groups else np.zeros(len(keep), dtype=np.int64)
     keep = keep[np.lexsort((first_group, ~complete[keep]))]
-    return _Wave(counts, present_items, present_slots, participants, flipped[keep].astype(np.int32),
+    return _Wave(counts, present_items, present_slots, participants, flipped[keep].astype(np.int32, copy=False),
                  [g[keep] for g in groups], int(complete[keep].sum()))
 
 
@@ -618,6 +627,11 @@ class _SlotSums:
 
         def total(features, rows):
             # Integer features: the float64 sum is exact whatever the features' type.
+            if sparse.issparse(features):
+                if weights is None:
+                    return np.asarray(features.sum(axis=0), dtype=np.float64).ravel()
+                # (features^T @ weights^T)^T: one pass over the stored entries per resample
+                return np.asarray((features.T @ np.ascontiguousarray(weights[:, rows]).T).T)
             return features.sum(axis=0, dtype=np.float64) if weights is None else weights[:, rows] @ features
 
         for slot, features, rows in self.blocks:
@@ -651,10 +665,16 @@ class _ParticipantSums:
         self.count_sums = None
         if parts & {"pooled", "alignment"}:
             self.count_offsets = np.concatenate([[0], np.cumsum(k)[:-1]])
-            onehot = np.zeros((n_people, int(k.sum())), dtype=_SlotSums.dtype(1.0, n_people))
             rows, items = np.nonzero(codes > 0)
-            onehot[rows, self.count_offsets[items] + codes[rows, items] - 1] = 1.0
-            del rows, items
+            columns = self.count_offsets[items] + codes[rows, items] - 1
+            dtype = _SlotSums.dtype(1.0, n_people)
+            if _use_sparse(n_people, int(k.sum()), len(rows)):
+                onehot = sparse.csr_matrix((np.ones(len(rows), dtype=dtype), (rows, columns)),
+                                           shape=(n_people, int(k.sum())))
+            else:
+                onehot = np.zeros((n_people, int(k.sum())), dtype=dtype)
+                onehot[rows, columns] = 1.0
+            del rows, items, columns
             self.count_sums = _SlotSums(design, wave, onehot, slice(None), 1.0)
             del onehot
         self.pairs: list[tuple[int, int]] = []
@@ -662,10 +682,6 @@ class _ParticipantSums:
             present = np.flatnonzero(wave.present_items)
             self.pairs = list(combinations(present, 2))
         if self.pairs:
-            answered = codes > 0
-            # Codes from 0 (integer features: sums are exact; see _SlotSums).
-            x = np.where(answered, codes - 1, 0).astype(np.float64)
-            m = answered.astype(np.float64)
             j, l_ = (np.array(v) for v in zip(*self.pairs, strict=True))
             # Positions of each pair's items among the present items, and of the pair among
             # the upper-triangle products of the compact features.
@@ -678,7 +694,7 @@ class _ParticipantSums:
             largest = float((k[present].max() - 1) ** 2)
             dtype = _SlotSums.dtype(largest, n_people)
             done = wave.n_complete
-            xc = x[:done][:, present]
+            xc = (codes[:done][:, present] - 1).astype(np.float64)
             first, second = np.triu_indices(len(present), 1)
             p = len(present)
             # Filled column block by column block in the sums' type (integers: exact), rather
@@ -692,12 +708,22 @@ class _ParticipantSums:
             del xc
             self.complete_sums = _SlotSums(design, wave, compact, slice(0, done), largest)
             del compact
-            xi, mi = x[done:], m[done:]
-            full = np.concatenate([
-                mi[:, j] * mi[:, l_], xi[:, j] * mi[:, l_], xi[:, l_] * mi[:, j],
-                xi[:, j] ** 2 * mi[:, l_], xi[:, l_] ** 2 * mi[:, j], xi[:, j] * xi[:, l_],
-            ], axis=1).astype(dtype, copy=False)
+            partial = codes[done:][:, present]
+            n_partial, n_pairs = partial.shape[0], len(self.pairs)
+            shared = int((np.count_nonzero(partial, axis=1) ** 2).sum())  # >= 2 x the pairs answered
+            if _use_sparse(n_partial, 6 * n_pairs, 3 * shared):
+                full = _sparse_pair_features(partial, n_pairs, dtype)
+            else:
+                x = np.where(partial > 0, partial - 1, 0).astype(np.float64)
+                m = (partial > 0).astype(np.float64)
+                a, b = self.j, self.l
+                full = np.concatenate([
+                    m[:, a] * m[:, b], x[:, a] * m[:, b], x[:, b] * m[:, a],
+                    x[:, a] ** 2 * m[:, b], x[:, b] ** 2 * m[:, a], x[:, a] * x[:, b],
+                ], axis=1).astype(dtype, copy=False)
+                del x, m
             self.partial_sums = _SlotSums(design, wave, full, slice(done, n_people), largest)
+            del full
 
     def statistic(self, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Pooled indices and constraint per slot ``(..., slots)``, pooled pair indices and
@@ -752,6 +778,53 @@ class _ParticipantSums:
         return ix.mean_abs_correlation(ix.pairwise_correlations(n, sx, sy, sxx, syy, sxy))
 
 
+# Participant features are kept sparse when the dense matrix would hold more than this many
+# elements and at most one in eight of them is not zero (sparse designs: items answered by
+# different people); dense matrix products are faster otherwise.
+_DENSE_LIMIT = 2**24
+
+
+def _use_sparse(rows: int, columns: int, nonzero: int) -> bool:
+    size = rows * columns
+    return size > _DENSE_LIMIT and nonzero * 8 <= size
+
+
+def _sparse_pair_features(codes: np.ndarray, n_pairs: int, dtype) -> sparse.csr_matrix:
+    """The six pairwise-complete features (1, x, y, x^2, y^2, xy per pair of items both
+    answered; x, y codes from 0) of participants with some answers missing, as a sparse
+    ``(participants, 6 * pairs)`` matrix: entries only for the pairs each person answered, so
+    memory grows with the answers (sum of a_i^2 for a_i answers of person i), never with
+    items^2 x participants. Pairs are numbered as ``combinations(range(items), 2)``."""
+    people, items = codes.shape
+    row_parts, column_parts, value_parts = [], [], []
+    answered = codes > 0
+    counts = answered.sum(axis=1)
+    triangles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for size in np.unique(counts):
+        if size < 2:
+            continue
+        who = np.flatnonzero(counts == size)
+        # the answered items of these people, in item order: (people, size)
+        which = np.nonzero(answered[who])[1].reshape(len(who), size)
+        first, second = triangles.setdefault(int(size), np.triu_indices(int(size), 1))
+        a, b = which[:, first], which[:, second]  # (people, size choose 2), a < b
+        pair = a * (2 * items - a - 1) // 2 + (b - a - 1)
+        x = (codes[who[:, None], a] - 1).astype(np.float64)
+        y = (codes[who[:, None], b] - 1).astype(np.float64)
+        rows = np.broadcast_to(who[:, None], pair.shape)
+        for block, value in enumerate((np.ones_like(x), x, y, x * x, y * y, x * y)):
+            keep = value != 0  # zeros need no entry
+            row_parts.append(rows[keep])
+            column_parts.append(block * n_pairs + pair[keep])
+            value_parts.append(value[keep])
+        del a, b, pair, x, y
+    if not row_parts:
+        return sparse.csr_matrix((people, 6 * n_pairs), dtype=dtype)
+    return sparse.csr_matrix(
+        (np.concatenate(value_parts).astype(dtype), (np.concatenate(row_parts), np.concatenate(column_parts))),
+        shape=(people, 6 * n_pairs))
+
+
 def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
     defined = np.isfinite(values)
     count = defined.sum(axis=axis)
@@ -778,6 +851,11 @@ def _pooled_rows(design: _Design, waves: list[_Wave], parts: set[str], bootstrap
             samples: dict[str, list] = {}
             n_people = wave.codes.shape[0]
             elements = max(2 * max_elements, MIN_WEIGHT_ROWS * n_people)
+            # With many items the constraint sums are wide (6 per pair of items and group): fewer
+            # resamples per chunk keep each (resamples, groups, 6 x pairs) array near max_elements.
+            width = len(design.slots) * 7 * len(sums.pairs)
+            if width:
+                elements = min(elements, max(4, max_elements // width) * n_people)
             for weights in resample_weights(n_people, bootstrap, rng, max_elements=elements):
                 for name, value in sums.statistic(weights).items():
                     samples.setdefault(name, []).append(value)

@@ -432,3 +432,30 @@ def test_group_cells_add_up_and_across_item_indices_stay_in_range(panel):
         defined = table[(table["item"].notna()) & (table["group"] == "all") & (table["index"] == "mean")]["value"]
         # on the 0-1 scale of 1..5: (m - 1) / 4 becomes 1 - (m - 1) / 4
         assert pooled[1] - pooled[0] == pytest.approx((6 - 2 * mean_q0) / 4 / defined.notna().sum())
+
+
+def sparse_design(seed: int = 3) -> pd.DataFrame:
+    """12 items, 120 people answering 4 random items each (planned missingness), two sides."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for person in range(120):
+        for item in rng.choice(12, size=4, replace=False):
+            rows.append({"participant": person, "wave": 1, "item": f"q{item:02d}", "value": float(rng.integers(1, 6)),
+                         "side": "left" if person % 2 else "right"})
+    return pd.DataFrame(rows)
+
+
+def test_sparse_participant_features_give_the_dense_numbers(monkeypatch):
+    import analysis.stats.tables as tables
+
+    frame = sparse_design()
+    dense = compute_index_table(frame, scales=Scale(1, 5), by=["side"], reverse=["q03"], bootstrap=30, seed=4).frame
+    monkeypatch.setattr(tables, "_DENSE_LIMIT", 0)  # every participant feature matrix sparse
+    monkeypatch.setattr(tables, "_use_sparse", lambda rows, columns, nonzero: True)
+    again = compute_index_table(frame, scales=Scale(1, 5), by=["side"], reverse=["q03"], bootstrap=30, seed=4).frame
+    pd.testing.assert_frame_equal(dense, again, rtol=1e-9, atol=1e-12)
+    # constraint is the mean |r| over the pairs with shared answers, pairwise-complete (pandas)
+    wide = frame.pivot(index="participant", columns="item", values="value")
+    r = wide.corr(min_periods=2).to_numpy()
+    expected = np.nanmean(np.abs(r[np.triu_indices(12, 1)]))
+    assert cell(again, 1, None, "all", "constraint")["value"] == pytest.approx(expected)
