@@ -219,3 +219,12 @@ def test_manage_py_indices_exits_non_zero_with_one_line_on_stderr(tmp_path):
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == ["CommandError: answers.csv:4: column 'value': 'abc' is not a number"]
+
+
+def test_a_design_without_shared_answers_says_why_constraint_is_null(tmp_path):
+    text = "participant,wave,item,value\na,1,q1,1\nb,1,q1,3\nc,1,q2,2\nd,1,q2,5\n"
+    status, out, err = run(write(tmp_path, text), "--scale-min", "1", "--scale-max", "5", "--bootstrap", "0")
+    assert status == 0
+    constraint = [r for r in json.loads(out) if r["index"] == "constraint"]
+    assert [r["value"] for r in constraint] == [None]
+    assert "constraint is null: no pair of items has two participants with answers to both" in err
