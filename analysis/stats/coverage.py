@@ -26,6 +26,7 @@ from analysis.stats import intervals
 from analysis.stats.bootstrap import percentile_interval
 
 SIZES = (50, 300, 2000)
+PAIR_INDICES = frozenset(ix.PAIR_INDICES)
 FLAG_BELOW = 0.93
 TARGET = (0.93, 0.97)
 
@@ -243,8 +244,8 @@ def coverage_of(index: str, n: int, *, pooled: bool = False) -> float | None:
 
 
 def under_covered(index: str, n: int, *, pooled: bool = False) -> bool:
-    """Whether a cell of ``index`` with ``n`` answers (participants for ``pooled`` rows, n_A + n_B
-    for a pair) is to be marked: its interval covered less than :data:`FLAG_BELOW` in the study at
+    """Whether a cell of ``index`` with ``n`` answers (participants for ``pooled`` rows; n_A + n_B
+    for a pair, taken as n / 2 per group as in the study) is to be marked: its interval covered less than :data:`FLAG_BELOW` in the study at
     the largest studied size not above n, or n is below the smallest studied size (50). Indices
     the study does not cover (``n``, the text indices) are never marked. Pooled rows of cell
     indices not in :data:`POOLED_COVERAGE` follow their per-cell entry."""
@@ -252,7 +253,10 @@ def under_covered(index: str, n: int, *, pooled: bool = False) -> bool:
         return False
     if n is None or (isinstance(n, float) and not np.isfinite(n)):
         return False
-    found = coverage_of(index, int(n), pooled=pooled)
+    size = int(n)
+    if index in PAIR_INDICES:  # the study drew n answers per group; a pair row's n is n_A + n_B
+        size //= 2
+    found = coverage_of(index, size, pooled=pooled)
     return found is None or found < FLAG_BELOW
 
 

@@ -64,6 +64,8 @@ def test_the_under_coverage_rule_marks_the_cells_the_table_flags():
     assert not coverage.under_covered("text_negativity", 10)
     assert coverage.coverage_of("wasserstein", 400) == 0.838
     assert coverage.coverage_of("wasserstein", 10) is None
+    # pair rows count both groups: 80 answers are 40 per group, below the studied 50
+    assert coverage.under_covered("group_gap", 80) and not coverage.under_covered("group_gap", 100)
 
 
 def test_the_rule_marks_rows_of_an_index_table():
