@@ -245,8 +245,8 @@ def coverage_of(index: str, n: int, *, pooled: bool = False) -> float | None:
 
 def under_covered(index: str, n: int, *, pooled: bool = False) -> bool:
     """Whether a cell of ``index`` with ``n`` answers (participants for ``pooled`` rows; n_A + n_B
-    for a pair, taken as n / 2 per group as in the study) is to be marked: its interval covered less than :data:`FLAG_BELOW` in the study at
-    the largest studied size not above n, or n is below the smallest studied size (50). Indices
+    for a pair, taken as n / 2 per group as in the study) is to be marked: its interval covered
+    less than :data:`FLAG_BELOW` in the study at the largest studied size not above n, or n is below the smallest studied size (50). Indices
     the study does not cover (``n``, the text indices) are never marked. Pooled rows of cell
     indices not in :data:`POOLED_COVERAGE` follow their per-cell entry."""
     if index not in COVERAGE and index not in POOLED_COVERAGE:
