@@ -364,6 +364,9 @@ LOGGING = {
 }
 
 # --- Platform -------------------------------------------------------------------------------------
+# Sentiment lexicons of free-text answers per language, beyond English (VADER):
+# "de=/srv/SentiWS_v2.0_Positive.txt+/srv/SentiWS_v2.0_Negative.txt;fr=/srv/fr.tsv" (docs/text.md).
+TEXT_LEXICONS = env.str("TEXT_LEXICONS", default="")
 # The demo researcher account that seed_demo creates (development only; never in production).
 DEMO_RESEARCHER_USERNAME = env.str("DEMO_RESEARCHER_USERNAME", default="researcher")
 DEMO_RESEARCHER_PASSWORD = env.str("DEMO_RESEARCHER_PASSWORD", default="disagree-demo")

@@ -35,6 +35,7 @@ from analysis.stats.tables import (
     Scale,
     compute_index_table,
 )
+from analysis.stats.units import POOLED_UNIT
 
 PROG = "indices"
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "#n/a", "-"})
@@ -289,6 +290,14 @@ def _summarize(table: IndexTable, answers: pd.DataFrame, path: Path, stderr: Tex
     intervals = (f"{parameters['bootstrap']} bootstrap resamples, seed {parameters['seed']}, "
                  f"level {parameters['level']:g}") if parameters["bootstrap"] else "no intervals (--bootstrap 0)"
     _say(stderr, f"{PROG}: {len(table.frame)} records; {intervals}")
+    frame = table.frame
+    constraint = frame[frame["index"] == "constraint"]
+    if len(constraint) and constraint["value"].isna().all():
+        _say(stderr, f"{PROG}: constraint is null: no pair of items has two participants with answers to both "
+                     f"(a sparse design); it is the mean |r| over pairs answered by the same people")
+    if len(frame) and (frame["item"].isna() & frame["index"].isin(["mean", "sd"])).any():
+        _say(stderr, f"{PROG}: rows pooled over items (item null) of mean and sd are on each item's scale "
+                     f"rescaled to [0, 1] ({POOLED_UNIT}); rows of one item are in its own units")
 
 
 _say = cli.say

@@ -64,7 +64,9 @@ def _compute(*, run: AnalysisRun, force: bool) -> AnalysisRun:
     t0 = time.perf_counter()
     frame = wave_index_frame(answers, scales=inputs.items.scales, grouping=inputs.items.grouping, seed=run.seed,
                              **parameters)
-    frame = text.with_text_indices(frame, inputs.texts, grouping=inputs.items.grouping, seed=run.seed, **parameters)
+    notes: list[str] = []
+    frame = text.with_text_indices(frame, inputs.texts, grouping=inputs.items.grouping, seed=run.seed, notes=notes,
+                                   **parameters)
     timings["compute_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -76,7 +78,9 @@ def _compute(*, run: AnalysisRun, force: bool) -> AnalysisRun:
         if intervention is not None and wave.number >= intervention:
             # New post-intervention indices: the effects are due too.
             transaction.on_commit(lambda: enqueue.request_study_effects(study_id=study.pk))
-        return runs.finish(run, timings={k: round(v, 4) for k, v in timings.items()}, rows=len(frame))
+        facts = {"text_notes": notes} if notes else {}
+        return runs.finish(run, timings={k: round(v, 4) for k, v in timings.items()}, rows=len(frame),
+                           **facts)
 
 
 def wave_index_frame(answers: pd.DataFrame, *, scales: dict, grouping: list[str], seed: int,

@@ -102,6 +102,8 @@ def test_scale_bounds_fix_k_even_when_a_category_is_empty(tmp_path):
 def test_excluded_missing_values_are_summarized_on_stderr(tmp_path):
     _, _, err = run(write(tmp_path, SMALL), "--scale-min", "1", "--scale-max", "7", "--bootstrap", "0")
     assert "8 answers; 1 missing or empty values excluded (q2 1)" in err
+    assert "rows pooled over items (item null) of mean and sd are on each item's scale rescaled to [0, 1] " \
+           "(0-1 scale (POMP/100))" in err
 
 
 def test_it_reads_survey_tool_exports_with_bom_semicolons_whitespace_and_na(tmp_path):
@@ -217,3 +219,12 @@ def test_manage_py_indices_exits_non_zero_with_one_line_on_stderr(tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == ["CommandError: answers.csv:4: column 'value': 'abc' is not a number"]
+
+
+def test_a_design_without_shared_answers_says_why_constraint_is_null(tmp_path):
+    text = "participant,wave,item,value\na,1,q1,1\nb,1,q1,3\nc,1,q2,2\nd,1,q2,5\n"
+    status, out, err = run(write(tmp_path, text), "--scale-min", "1", "--scale-max", "5", "--bootstrap", "0")
+    assert status == 0
+    constraint = [r for r in json.loads(out) if r["index"] == "constraint"]
+    assert [r["value"] for r in constraint] == [None]
+    assert "constraint is null: no pair of items has two participants with answers to both" in err
