@@ -89,12 +89,19 @@ def respondent_weights(column: pd.Series, *, kind: str, name: str = "weight") ->
 # --------------------------------------------------------------------------- from counts
 
 
-def _flip(counts: np.ndarray, local_reverse: np.ndarray) -> np.ndarray:
-    if not local_reverse.any():
-        return counts
-    flipped = counts.copy()
-    flipped[..., local_reverse, :, :] = counts[..., local_reverse, :, ::-1]
-    return flipped
+def _reversed(name: str, value: np.ndarray, scales, local_reverse: np.ndarray) -> np.ndarray:
+    """A per-item index (items on axis -2) as if the reverse-coded items were flipped: what
+    flipping their counts gives, without recomputing (``mean`` mirrors, gaps change sign)."""
+    rule = glossary.entry(name).reverse
+    if rule is None or not local_reverse.any():
+        return value
+    value = value.copy()
+    if rule == glossary.MIRROR:
+        centre = np.array([s.min + s.max for s in scales])[local_reverse][:, None]
+        value[..., local_reverse, :] = centre - value[..., local_reverse, :]
+    else:
+        value[..., local_reverse, :] = -value[..., local_reverse, :]
+    return value
 
 
 def count_statistics(design, counts: np.ndarray, *, pooled: bool = True, alignment: bool = True,
@@ -125,20 +132,17 @@ def count_statistics(design, counts: np.ndarray, *, pooled: bool = True, alignme
     for k, index in tables._by_k(design).items():
         scales = [design.scales[i] for i in index]
         c = counts[..., index, :, :k]
+        flip = design.reverse[index]
         for name, value in ix.cell_indices(c).items():
-            put(cell, name, index, tables._on_item_scale(name, value, scales, -2), n_slots)
+            value = tables._on_item_scale(name, value, scales, -2)
+            put(cell, name, index, value, n_slots)
+            if pooled and name != "n":
+                put(per_item, name, index, _reversed(name, value, scales, flip), n_slots)
         if pa:
             for name, value in ix.pair_indices(c[..., pa, :], c[..., pb, :]).items():
                 put(pair, name, index, value, len(pa))
-        if pooled:
-            flipped = _flip(c, design.reverse[index])
-            stats = ix.cell_indices(flipped)
-            del stats["n"]
-            for name, value in stats.items():
-                put(per_item, name, index, tables._on_item_scale(name, value, scales, -2), n_slots)
-            if pa:
-                for name, value in ix.pair_indices(flipped[..., pa, :], flipped[..., pb, :]).items():
-                    put(per_item, name, index, value, len(pa))
+                if pooled:
+                    put(per_item, name, index, _reversed(name, value, scales, flip), len(pa))
         if alignment and pa:
             raw = shares[..., index, :, :k]
             both = np.stack([raw[..., pa, :], raw[..., pb, :]], axis=-2)
@@ -235,18 +239,18 @@ def frames_of_wave(design, w: int, observed: dict, intervals: dict, *, present_i
     pa = np.array([p.a for p in design.pairs], dtype=np.int64)
     pb = np.array([p.b for p in design.pairs], dtype=np.int64)
     pair_present = present_slots[pa] & present_slots[pb] if len(pa) else np.zeros(0, bool)
-    frames = []
+    columns: dict[str, list] = {c: [] for c in ("_item", "_group", "_index", "value", "ci_low", "ci_high", "n")}
 
     def add(name, value, low, high, n, item, group, keep):
         if glossary.entry(name).count:
             low = high = np.full(value.shape, np.nan)
         undefined = ~np.isfinite(value)
-        frames.append(pd.DataFrame({
-            "_wave": w, "_item": item[keep], "_group": group[keep],
-            "_index": tables.INDEX_ORDER.index(name), "value": value[keep],
-            "ci_low": np.where(undefined, np.nan, low)[keep], "ci_high": np.where(undefined, np.nan, high)[keep],
-            "n": np.round(n[keep]).astype(np.int64),
-        }))
+        parts = {"_item": item[keep], "_group": group[keep],
+                 "_index": np.full(int(np.count_nonzero(keep)), tables.INDEX_ORDER.index(name)),
+                 "value": value[keep], "ci_low": np.where(undefined, np.nan, low)[keep],
+                 "ci_high": np.where(undefined, np.nan, high)[keep], "n": np.round(n[keep]).astype(np.int64)}
+        for column, part in parts.items():
+            columns[column].append(np.asarray(part).reshape(-1))
 
     nan_pair = (np.full(0, np.nan),) * 2
     n_items = len(design.items)
@@ -278,7 +282,11 @@ def frames_of_wave(design, w: int, observed: dict, intervals: dict, *, present_i
                 add(name, value, low, high, n, item[:len(pa)], n_slots + np.arange(len(pa)), pair_present)
             else:
                 add(name, value, low, high, pooled_n, item[:n_slots], np.arange(n_slots), present_slots)
-    return frames
+    if not columns["value"]:
+        return []
+    frame = pd.DataFrame({column: np.concatenate(parts) for column, parts in columns.items()})
+    frame.insert(0, "_wave", w)
+    return [frame]
 
 
 def intervals_of(samples: dict, level: float) -> dict:
