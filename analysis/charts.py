@@ -17,7 +17,8 @@ def _band_colour(hex_colour: str, alpha: float = 0.18) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None) -> go.Figure:
+def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None,
+                 time_axis: bool = False) -> go.Figure:
     """One index over waves: a line per group with its 95% interval as a band.
 
     `frame` has columns wave, group, value, ci_low, ci_high (one index, one item or pooled) and
@@ -40,10 +41,13 @@ def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int
                 "name": str(group), "legendgroup": str(group), "line": {"color": colour}, "connectgaps": False}
         if "n" in rows:
             line["customdata"] = rows["n"].tolist()
-            line["hovertemplate"] = "wave %{x}: %{y:.3g} (n = %{customdata})<extra>%{fullData.name}</extra>"
+            line["hovertemplate"] = ("%{x}" if time_axis else "wave %{x}") + \
+                ": %{y:.3g} (n = %{customdata})<extra>%{fullData.name}</extra>"
         traces.append(line)
-    return _figure(traces, title=title, height=400, xaxis={"dtick": 1, "title": {"text": "wave"}},
-                   **_marks(vertical=intervention_wave))
+    # Repeated cross-sections: `wave` holds each period's start date, drawn on a time axis so
+    # that irregular spacing (annual, then biennial rounds) shows.
+    xaxis = {"type": "date", "title": {"text": "period"}} if time_axis else {"dtick": 1, "title": {"text": "wave"}}
+    return _figure(traces, title=title, height=400, xaxis=xaxis, **_marks(vertical=intervention_wave))
 
 
 # --- Dashboards --------------------------------------------------------------------------------

@@ -50,10 +50,12 @@ def _compute_locked(*, run: AnalysisRun, wave: Wave, force: bool) -> AnalysisRun
         return runs.skip(run)
 
     answers = inputs.answers
+    weights = respondent_weights(study=study, wave=wave)
+    if weights is not None:  # weighted counts on the distributions page too
+        answers = answers.assign(weight=answers["participant"].astype(str).map(weights))
     timings["query_s"] = time.perf_counter() - started
 
     t0 = time.perf_counter()
-    weights = respondent_weights(study=study, wave=wave)
     frame = wave_index_frame(answers, scales=inputs.items.scales, grouping=inputs.items.grouping, seed=run.seed,
                              weights=weights, weight_kind=study.weight_kind, **parameters)
     frame = text.with_text_indices(frame, inputs.texts, grouping=inputs.items.grouping, seed=run.seed, **parameters)
