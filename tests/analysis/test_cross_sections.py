@@ -152,3 +152,5 @@ def test_gss_pages_show_periods_on_a_time_axis_and_period_differences(gss_client
     assert lines[0].startswith("from_period,to_period,difference")
     assert len(lines) == 3  # 1972->1973, 1973->1974
     assert gss_client.get("/studies/gss/effects/?index=nonsense").status_code == 400
+    for page in ("", "quality/"):
+        assert gss_client.get(f"/studies/gss/{page}").status_code == 200, page
