@@ -57,6 +57,13 @@ def test_hand_set_values_frequency_and_sampling():
     # mad_pairwise: 2n/(n-1) * sum F(1-F) / (k-1), sum F(1-F) = 3/16 + 3/16.
     assert _value(freq, "mad_pairwise") == pytest.approx(0.5)
     assert _value(samp, "mad_pairwise") == pytest.approx(0.5625)
+    # Agreement A: layers 3/4 uniform over {1, 2, 3} (A 0) and 1/4 in {2} (A 1).
+    assert _value(freq, "agreement_a") == pytest.approx(0.25)
+    assert _value(samp, "agreement_a") == pytest.approx(0.25)
+    # Bimodality of the expanded 1, 2, 2, 3: g1 = 0, g2 = -1, G2 = 1.5, BC = 1 / (1.5 + 27/2);
+    # sampling weights: n = 3 respondents < 4, undefined.
+    assert _value(freq, "bimodality") == pytest.approx(1 / 15)
+    assert math.isnan(_value(samp, "bimodality"))
 
 
 def test_hand_set_between_groups():
@@ -68,6 +75,16 @@ def test_hand_set_between_groups():
     assert _value(table, "wasserstein", pair) == pytest.approx((0.75 + 0.75) / 2)
     assert _value(table, "overlap", pair) == pytest.approx(0.25)
     assert _value(table, "mean", "side:a") == pytest.approx(1.5)
+    # Cohen's d, sampling: n_a = 2 respondents with shares (3/4, 0, 1/4): n m2 = 2 * 3/4; b: 0.
+    assert _value(table, "cohens_d", pair) == pytest.approx(-1.5 / math.sqrt(1.5 / 1))
+    # eta of the split, groups weighed by their weights (a: 1,1,1,3; b: 3,3): sqrt(3 / 6).
+    assert _value(table, "alignment", pair, item=None) == pytest.approx(math.sqrt(0.5))
+    freq = weighted_index_table(answers, scales=Scale(1, 3), by=["side"], kind="frequency", bootstrap=0)
+    # Frequency: the expanded 1, 1, 1, 3 | 3, 3: pooled SD sqrt(3 / 4), d = -1.5 / sqrt(0.75).
+    assert _value(freq, "cohens_d", pair) == pytest.approx(-1.5 / math.sqrt(0.75))
+    assert _value(freq, "alignment", pair, item=None) == pytest.approx(math.sqrt(0.5))
+    gap = freq.frame[(freq.frame["item"] == "q") & (freq.frame["index"] == "group_gap")]
+    assert gap["n"].tolist() == [6]  # n_A + n_B = sum of the weights
 
 
 def _expand(answers: pd.DataFrame) -> pd.DataFrame:
