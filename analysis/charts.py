@@ -159,13 +159,15 @@ def _unit(value: float) -> float:
 
 
 def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | None = None,
-                        scale: tuple | None = None, columns: int = 3, max_bars: int = MAX_BARS) -> go.Figure:
+                        scale: tuple | None = None, columns: int = 3, max_bars: int = MAX_BARS,
+                        wave_names: dict | None = None) -> go.Figure:
     """Answer distributions as small multiples: one panel per wave, one bar colour per group,
     bar height the share of the group's answers in that wave (so groups of unequal size compare).
 
     `frame` has columns wave, group, value, count; `labels` maps group keys to legend names;
     `scale` = (min, max, step) of the item shows every point of the scale. Scales with more
-    than `max_bars` points are binned; one trace per (wave, group).
+    than `max_bars` points are binned; one trace per (wave, group). `wave_names` titles the
+    panels (repeated cross-sections: wave number -> period, e.g. 1974).
     """
     labels = labels or {}
     waves = sorted(int(w) for w in frame["wave"].unique()) if len(frame) else []
@@ -188,7 +190,7 @@ def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | 
         layout[f"yaxis{suffix}"] = {"domain": cell["y"], "anchor": f"x{suffix}", "tickformat": ".0%",
                                     "rangemode": "tozero", "showticklabels": cell["col"] == 0,
                                     **({"matches": "y"} if suffix else {})}
-        annotations.append({"text": f"wave {wave}", "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
+        annotations.append({"text": (wave_names or {}).get(wave, f"wave {wave}"), "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
                             "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
         for g_index, group in enumerate(groups):
             cells = [lookup.get((wave, group, c), (0.0, 0)) for c in order]

@@ -258,7 +258,9 @@ def study_distributions(request, slug: str):
     labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
     figure = charts.distribution_figure(counts, title=f"{item.code}: {item.prompt_in(_language(request, study))}"[:120],
                                         scale=(item.scale_min, item.scale_max, item.step),
-                                        labels={g: dashboards.label_group(g, labels) for g in counts["group"].unique()})
+                                        labels={g: dashboards.label_group(g, labels) for g in counts["group"].unique()},
+                                        wave_names=dashboards.period_labels(study_id=study.pk)
+                                        if study.design == Study.Design.CROSS_SECTION else None)
     context.update({
         "item": item,
         "charts": [_chart(request, study, "distribution", figure,
