@@ -17,7 +17,8 @@ def _band_colour(hex_colour: str, alpha: float = 0.18) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None) -> go.Figure:
+def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None,
+                 time_axis: bool = False) -> go.Figure:
     """One index over waves: a line per group with its 95% interval as a band.
 
     `frame` has columns wave, group, value, ci_low, ci_high (one index, one item or pooled) and
@@ -40,10 +41,13 @@ def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int
                 "name": str(group), "legendgroup": str(group), "line": {"color": colour}, "connectgaps": False}
         if "n" in rows:
             line["customdata"] = rows["n"].tolist()
-            line["hovertemplate"] = "wave %{x}: %{y:.3g} (n = %{customdata})<extra>%{fullData.name}</extra>"
+            line["hovertemplate"] = ("%{x}" if time_axis else "wave %{x}") + \
+                ": %{y:.3g} (n = %{customdata})<extra>%{fullData.name}</extra>"
         traces.append(line)
-    return _figure(traces, title=title, height=400, xaxis={"dtick": 1, "title": {"text": "wave"}},
-                   **_marks(vertical=intervention_wave))
+    # Repeated cross-sections: `wave` holds each period's start date, drawn on a time axis so
+    # that irregular spacing (annual, then biennial rounds) shows.
+    xaxis = {"type": "date", "title": {"text": "period"}} if time_axis else {"dtick": 1, "title": {"text": "wave"}}
+    return _figure(traces, title=title, height=400, xaxis=xaxis, **_marks(vertical=intervention_wave))
 
 
 # --- Dashboards --------------------------------------------------------------------------------
@@ -155,13 +159,15 @@ def _unit(value: float) -> float:
 
 
 def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | None = None,
-                        scale: tuple | None = None, columns: int = 3, max_bars: int = MAX_BARS) -> go.Figure:
+                        scale: tuple | None = None, columns: int = 3, max_bars: int = MAX_BARS,
+                        wave_names: dict | None = None) -> go.Figure:
     """Answer distributions as small multiples: one panel per wave, one bar colour per group,
     bar height the share of the group's answers in that wave (so groups of unequal size compare).
 
     `frame` has columns wave, group, value, count; `labels` maps group keys to legend names;
     `scale` = (min, max, step) of the item shows every point of the scale. Scales with more
-    than `max_bars` points are binned; one trace per (wave, group).
+    than `max_bars` points are binned; one trace per (wave, group). `wave_names` titles the
+    panels (repeated cross-sections: wave number -> period, e.g. 1974).
     """
     labels = labels or {}
     waves = sorted(int(w) for w in frame["wave"].unique()) if len(frame) else []
@@ -184,7 +190,7 @@ def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | 
         layout[f"yaxis{suffix}"] = {"domain": cell["y"], "anchor": f"x{suffix}", "tickformat": ".0%",
                                     "rangemode": "tozero", "showticklabels": cell["col"] == 0,
                                     **({"matches": "y"} if suffix else {})}
-        annotations.append({"text": f"wave {wave}", "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
+        annotations.append({"text": (wave_names or {}).get(wave, f"wave {wave}"), "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
                             "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
         for g_index, group in enumerate(groups):
             cells = [lookup.get((wave, group, c), (0.0, 0)) for c in order]

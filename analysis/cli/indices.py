@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.cli import base as cli
+from analysis.cli import weights as weights_cli
 from analysis.cli.base import EXIT_BAD_INPUT, InputError
 from analysis.stats.tables import (
     COLUMNS,
@@ -33,7 +34,6 @@ from analysis.stats.tables import (
     AnswersError,
     IndexTable,
     Scale,
-    compute_index_table,
 )
 from analysis.stats.units import POOLED_UNIT
 
@@ -67,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("json", "csv"), default="json",
                         help="json: a list of flat objects (default); csv: one row per record")
     parser.add_argument("--output", metavar="PATH", help="write the records here instead of stdout")
+    weights_cli.add_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,8 +94,10 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> IndexTable:
     if not 0 < options.get("level", 0.95) < 1:
         raise InputError("--level must lie strictly between 0 and 1")
     step = options.get("scale_step") or 1.0
+    if options.get("counts"):
+        return weights_cli.run_counts(options, stdout=stdout, stderr=stderr)
 
-    answers = read_answers(path, by)
+    answers = read_answers(path, [*by, *weights_cli.design_columns(options)])
     missing_codes = list(options.get("missing_code") or [])
     if scale_min is not None:
         try:
@@ -109,7 +112,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> IndexTable:
                      f"({listed}{more}); a category nobody chose at an end of the scale is left out of k")
 
     try:
-        table = compute_index_table(
+        table = weights_cli.compute(options)(
             answers, scales=scales, by=by, reverse=options.get("reverse") or (),
             bootstrap=options.get("bootstrap", 1000), seed=options.get("seed", 0),
             level=options.get("level", 0.95), missing_codes=missing_codes,

@@ -166,6 +166,18 @@ def index_trend_frame(*, study_id: int, indices: list[str], item_id: int | None,
     return frame.astype({"value": float, "ci_low": float, "ci_high": float})
 
 
+def period_starts(*, study_id: int) -> dict[int, str]:
+    """Repeated cross-sections: wave number -> the ISO date its period starts (the time axis)."""
+    return {number: opens.date().isoformat()
+            for number, opens in Wave.objects.filter(study_id=study_id).values_list("number", "opens_at")}
+
+
+def period_labels(*, study_id: int) -> dict[int, str]:
+    """Repeated cross-sections: wave number -> period label (e.g. 1974)."""
+    return {number: period or str(number)
+            for number, period in Wave.objects.filter(study_id=study_id).values_list("number", "period")}
+
+
 # --- Distributions ----------------------------------------------------------------------------------
 
 DISTRIBUTION_COLUMNS = ["wave", "group", "value", "count"]

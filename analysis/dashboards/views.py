@@ -22,6 +22,7 @@ from analysis.pipeline.enqueue import recompute_study
 from analysis.pipeline.runs import last_finished_run
 from analysis.pipeline.state import analysis_state
 from analysis.stats import glossary
+from analysis.stats.cross_sections import period_differences
 from analysis.stats.quality import (
     QualityRules,
     flag_submissions,
@@ -187,8 +188,12 @@ def study_trends(request, slug: str):
     marked = dashboards.intervention_wave(study_id=study.pk)
     what = item.code if item else "all items pooled"
     shown = trend.assign(group=[dashboards.label_group(g, labels) for g in trend["group"]])
+    periods = study.design == Study.Design.CROSS_SECTION
+    if periods:  # waves are periods: drawn at their dates
+        starts = dashboards.period_starts(study_id=study.pk)
+        shown, between = shown.assign(wave=shown["wave"].map(starts)), between.assign(wave=between["wave"].map(starts))
     page_charts = [_chart(request, study, "trend", charts.trend_figure(shown, title=f"{index}, {what}",
-                                                                       intervention_wave=marked),
+                                                                       intervention_wave=marked, time_axis=periods),
                           caption=f"{index} per wave with 95% bootstrap intervals, one line per "
                                   f"{'group' if grouping != 'all' else 'study'}.")]
     if pairs:
@@ -196,7 +201,8 @@ def study_trends(request, slug: str):
                                               for name, g in zip(between["index"], between["group"], strict=True)])
         page_charts.append(_chart(
             request, study, "between",
-            charts.trend_figure(shown_between, title=f"between groups, {what}", intervention_wave=marked),
+            charts.trend_figure(shown_between, title=f"between groups, {what}", intervention_wave=marked,
+                                time_axis=periods),
             caption="Between-group indices (group_gap: signed difference of means as a share of the scale; "
                     "wasserstein: distance between the answer distributions as a share of the scale)."))
     context.update({
@@ -250,7 +256,9 @@ def study_distributions(request, slug: str):
     labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
     figure = charts.distribution_figure(counts, title=f"{item.code}: {item.prompt_in(_language(request, study))}"[:120],
                                         scale=(item.scale_min, item.scale_max, item.step),
-                                        labels={g: dashboards.label_group(g, labels) for g in counts["group"].unique()})
+                                        labels={g: dashboards.label_group(g, labels) for g in counts["group"].unique()},
+                                        wave_names=dashboards.period_labels(study_id=study.pk)
+                                        if study.design == Study.Design.CROSS_SECTION else None)
     context.update({
         "item": item,
         "charts": [_chart(request, study, "distribution", figure,
@@ -265,6 +273,48 @@ def study_distributions(request, slug: str):
 
 
 # --- Effects ----------------------------------------------------------------------------------------
+
+
+class PeriodControls(forms.Form):
+    item = forms.ChoiceField(label="Item")
+    index = forms.ChoiceField(label="Index")
+
+    def __init__(self, *args, items, indices, default_index, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"].choices = [("pooled", "all items pooled")] + [(i.code, i.code) for i in items]
+        self.fields["item"].initial = "pooled"
+        self.fields["index"].choices = [(name, name) for name in indices]
+        self.fields["index"].initial = default_index
+
+
+def _period_differences(request, study: Study):
+    """Repeated cross-sections: no panel estimator applies (new people each period); the page
+    shows the chosen index's differences between consecutive periods and since the first, with
+    intervals for independent samples (analysis.stats.cross_sections)."""
+    items = [i for i in dashboards.study_items(study=study) if i.role == Item.Role.ATTITUDE]
+    stored = dashboards.stored_index_keys(study_id=study.pk)
+    indices = [name for name in (dashboards.list_stored_indices(study_id=study.pk, keys=stored) or ["mad_pairwise"])
+               if not glossary.entry(name).count]
+    default_index = study.primary_outcome if study.primary_outcome in indices else indices[0]
+    form = _controls(PeriodControls, request, items=items, indices=indices, default_index=default_index)
+    context = {"study": study, "page": "effects", "form": form, "cross_section": True, "has_effects": True}
+    if not form.is_valid():
+        return _invalid(request, "analysis/effects.html", context)
+    index = form.cleaned_data["index"]
+    item = next((i for i in items if i.code == form.cleaned_data["item"]), None)
+    trend = dashboards.index_trend_frame(study_id=study.pk, indices=[index], item_id=item.pk if item else None,
+                                         groups=[group_keys.ALL])
+    labels = dashboards.period_labels(study_id=study.pk)
+    series = trend.assign(period=trend["wave"].map(labels))
+    steps = period_differences(series)
+    since = period_differences(series, baseline=True)
+    frames = {"steps": steps, "since_first": since}
+    if _wants_csv(request):
+        return _csv_or_400(request, study, frames)
+    context.update({"index": index, "what": item.code if item else "all items pooled",
+                    "steps": steps.to_dict("records"), "since": since.to_dict("records"),
+                    "steps_csv": _csv_url(request, "steps"), "since_csv": _csv_url(request, "since_first")})
+    return render(request, "analysis/effects.html", context)
 
 
 class EffectControls(forms.Form):
@@ -289,6 +339,8 @@ class EffectControls(forms.Form):
 @login_required
 def study_effects(request, slug: str):
     study = access.get_member_study(request.user, slug)
+    if study.design == Study.Design.CROSS_SECTION:
+        return _period_differences(request, study)
     every_item = dashboards.study_items(study=study)
     items, pooled_stored, stored_groups = dashboards.effect_items(study_id=study.pk, items=every_item)
     outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.EFFECT_INDICES]

@@ -7,6 +7,7 @@ Groups are `all`, `arm:<name>` and `<grouping code>:<value>`, with between-group
 """
 
 import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,8 @@ from analysis.pipeline import dashboard_store, enqueue, runs, text
 from analysis.pipeline.inputs import WaveInputs, intervention_wave_of, read_wave_inputs
 from analysis.pipeline.provenance import INDEX_PARAMETERS, wave_fingerprint, wave_seed
 from analysis.stats.tables import Scale, compute_index_table
-from surveys.models import Study, Wave
+from analysis.stats.weighted import weighted_index_table
+from surveys.models import Participant, Study, Wave
 
 
 def compute_wave_indices(*, study_id: int, wave_id: int, force: bool = False,
@@ -59,11 +61,14 @@ def _compute(*, run: AnalysisRun, force: bool) -> AnalysisRun:
             return runs.skip(run)
 
     answers = inputs.answers
+    weights = respondent_weights(study=study, wave=wave)
+    if weights is not None:  # weighted counts on the distributions page too
+        answers = answers.assign(weight=answers["participant"].astype(str).map(weights))
     timings["query_s"] = time.perf_counter() - started
 
     t0 = time.perf_counter()
     frame = wave_index_frame(answers, scales=inputs.items.scales, grouping=inputs.items.grouping, seed=run.seed,
-                             **parameters)
+                             weights=weights, weight_kind=study.weight_kind, **parameters)
     notes: list[str] = []
     frame = text.with_text_indices(frame, inputs.texts, grouping=inputs.items.grouping, seed=run.seed, notes=notes,
                                    **parameters)
@@ -83,16 +88,30 @@ def _compute(*, run: AnalysisRun, force: bool) -> AnalysisRun:
                            **facts)
 
 
+def respondent_weights(*, study: Study, wave: Wave) -> dict[str, float] | None:
+    """Imported survey data with weights (Study.weight_kind set): public id -> weight."""
+    if not study.weight_kind:
+        return None
+    return dict(Participant.objects.filter(study=study, submissions__wave=wave)
+                .values_list("public_id", "weight"))
+
+
 def wave_index_frame(answers: pd.DataFrame, *, scales: dict, grouping: list[str], seed: int,
-                     bootstrap: int, level: float) -> pd.DataFrame:
-    """The index table of one wave: groups `all`, `arm:<name>` and `<grouping code>:<value>`."""
+                     bootstrap: int, level: float, weights: dict | None = None,
+                     weight_kind: str = "") -> pd.DataFrame:
+    """The index table of one wave: groups `all`, `arm:<name>` and `<grouping code>:<value>`;
+    weighted (analysis.stats.weighted) when `weights` maps each participant to a weight."""
     columns = ["wave", "item", "group", "index", "value", "ci_low", "ci_high", "n"]
     keep = answers["item"].isin(scales)
     if not keep.all():  # a copy of a large wave's answers only when something is left out
         answers = answers[keep]
     if answers.empty:
         return pd.DataFrame(columns=columns)
-    table = compute_index_table(
+    compute = compute_index_table
+    if weights is not None:
+        answers = answers.assign(weight=answers["participant"].astype(str).map(weights))
+        compute = partial(weighted_index_table, weight="weight", kind=weight_kind or "sampling")
+    table = compute(
         answers, scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in scales.items()},
         by=["arm", *grouping], reverse={code for code, s in scales.items() if s.reverse_coded},
         bootstrap=bootstrap, seed=seed, level=level,

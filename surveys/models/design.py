@@ -173,6 +173,10 @@ class Wave(models.Model):
     opens_at = models.DateTimeField()
     closes_at = models.DateTimeField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.SCHEDULED)
+    period = models.CharField(
+        max_length=32, blank=True,
+        help_text="Repeated cross-sections: the period this wave is (a year such as 1974, YYYY-MM or a date); "
+                  "opens_at is its start, so trends keep irregular spacing.")
     items = models.ManyToManyField(Item, related_name="waves", blank=True,
                                    help_text="The attitude and attention items this wave asks.")
     # Prolific: where a participant goes after completing this wave.

@@ -47,6 +47,9 @@ class Participant(models.Model):
     arm = models.ForeignKey(Arm, on_delete=models.RESTRICT, null=True, blank=True, related_name="participants")
     language = models.CharField(max_length=8, default="en")
     groups = models.JSONField(default=dict, blank=True, help_text="Grouping answers: {item code: value}.")
+    weight = models.FloatField(
+        null=True, blank=True,
+        help_text="Imported survey data: the respondent's weight (its meaning: Study.weight_kind).")
     joined_at = models.DateTimeField(default=timezone.now)
     consented_at = models.DateTimeField(null=True, blank=True)
     consent_version = models.ForeignKey(ConsentVersion, on_delete=models.RESTRICT, null=True, blank=True,

@@ -67,6 +67,22 @@ class Study(models.Model):
         default=False,
         help_text="When the retention period ends, delete the answers too (not only e-mail and external ids).",
     )
+    class Design(models.TextChoices):
+        PANEL = "panel", "panel (the same people in every wave)"
+        CROSS_SECTION = "cross_section", "repeated cross-sections (new people each period)"
+
+    class WeightKind(models.TextChoices):
+        NONE = "", "no weights"
+        FREQUENCY = "frequency", "frequency weights (whole numbers of identical respondents)"
+        SAMPLING = "sampling", "sampling weights (inverse selection probabilities)"
+
+    design = models.CharField(
+        max_length=16, choices=Design.choices, default=Design.PANEL,
+        help_text="Repeated cross-sections: waves are periods (Wave.period) with new respondents each; "
+                  "panel effect estimators do not apply.")
+    weight_kind = models.CharField(
+        max_length=10, choices=WeightKind.choices, default=WeightKind.NONE, blank=True,
+        help_text="What Participant.weight means; empty: unweighted.")
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="studies")
 

@@ -26,7 +26,7 @@ def snapshot() -> dict[str, list[tuple]]:
 
 def seed(*args) -> str:
     out, err = io.StringIO(), io.StringIO()
-    call_command("seed_demo", "--participants", str(DEMO_PARTICIPANTS), *args, stdout=out, stderr=err)
+    call_command("seed_demo", "--participants", str(DEMO_PARTICIPANTS), "--without-gss", *args, stdout=out, stderr=err)
     return out.getvalue() + err.getvalue()
 
 
