@@ -5,7 +5,7 @@ lists, drop-downs and filters), and only a study's owners change its design."""
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from common import access
 from surveys.models import (
@@ -205,9 +205,12 @@ class StudyAdmin(StudyScopedAdmin):
     inlines = [MembershipInline, ConsentVersionInline, ArmInline, ItemInline, WaveInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_participants=Count("participants", distinct=True))
+        # Enrolled: not previews, and they opened their personal link (as the dashboards count).
+        enrolled = Q(participants__is_preview=False, participants__link_opened_at__isnull=False)
+        return super().get_queryset(request).annotate(_participants=Count("participants", filter=enrolled,
+                                                                          distinct=True))
 
-    @admin.display(description="participants", ordering="_participants")
+    @admin.display(description="enrolled", ordering="_participants")
     def participant_count(self, study):
         return study._participants
 
