@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import combinations
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,9 @@ def respondent_weights(column: pd.Series, *, kind: str, name: str = "weight") ->
 # --------------------------------------------------------------------------- from counts
 
 
+_UNIT = SimpleNamespace(min=0.0, max=1.0)  # an item's scale rescaled to [0, 1]
+
+
 def _reversed(name: str, value: np.ndarray, scales, local_reverse: np.ndarray) -> np.ndarray:
     """A per-item index (items on axis -2) as if the reverse-coded items were flipped: what
     flipping their counts gives, without recomputing (``mean`` mirrors, gaps change sign)."""
@@ -108,7 +112,8 @@ def count_statistics(design, counts: np.ndarray, *, pooled: bool = True, alignme
                      shares: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Indices from effective counts ``(..., items, slots, kmax)`` (categories beyond an item's
     k are 0): ``{"cell": {name: (..., items, slots)}, "pair": {name: (..., items, pairs)},
-    "pooled": {name: (..., slots or pairs)}}``, ``mean`` and ``sd`` on the items' own scales.
+    "pooled": {name: (..., slots or pairs)}}``, ``mean`` and ``sd`` on the items' own scales in
+    the cell rows and on the 0-1 scale (percent of maximum possible / 100) in the pooled rows.
 
     Pooled values are the means over the items where the index is defined, reverse-coded items
     flipped; ``alignment`` the mean over items of eta between item and two-group split, from
@@ -133,11 +138,11 @@ def count_statistics(design, counts: np.ndarray, *, pooled: bool = True, alignme
         scales = [design.scales[i] for i in index]
         c = counts[..., index, :, :k]
         flip = design.reverse[index]
-        for name, value in ix.cell_indices(c).items():
-            value = tables._on_item_scale(name, value, scales, -2)
-            put(cell, name, index, value, n_slots)
-            if pooled and name != "n":
-                put(per_item, name, index, _reversed(name, value, scales, flip), n_slots)
+        for name, codes in ix.cell_indices(c).items():
+            put(cell, name, index, tables._on_item_scale(name, codes, scales, -2), n_slots)
+            if pooled and name != "n":  # pooled over items on the 0-1 scale (POMP/100)
+                unit = tables._on_unit_scale(name, codes, scales, -2)
+                put(per_item, name, index, _reversed(name, unit, [_UNIT] * len(scales), flip), n_slots)
         if pa:
             for name, value in ix.pair_indices(c[..., pa, :], c[..., pb, :]).items():
                 put(pair, name, index, value, len(pa))
