@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0005_api_access'),
+        ('surveys', '0006_link_opened_join_key'),
     ]
 
     operations = [
