@@ -84,7 +84,7 @@ def build_study(participants: int, waves: int, n_items: int) -> int:
         Study.objects.filter(slug=SLUG).delete()
         study = Study.objects.create(slug=SLUG, title="Isolation benchmark", status=Study.Status.ACTIVE,
                                      languages=["en"], primary_outcome="mad_pairwise")
-        ConsentVersion.objects.create(study=study, version=1, text={"en": "Benchmark consent."})
+        consent = ConsentVersion.objects.create(study=study, version=1, text={"en": "Benchmark consent."})
         Item.objects.create(study=study, code="side", prompt={"en": "Which side?"}, kind="choice", role="grouping",
                             scale_min=1, scale_max=2, step=1, labels={"en": {"1": "left", "2": "right"}})
         items = [Item.objects.create(study=study, code=f"q{i}", prompt={"en": f"Statement {i}."}, kind="likert",
@@ -108,11 +108,11 @@ def build_study(participants: int, waves: int, n_items: int) -> int:
         raw = cursor.connection
         with raw.cursor().copy(
             "COPY surveys_participant (study_id, public_id, external_id, external_study_id, arm_id, language, groups,"
-            " joined_at, consented_at, is_preview) FROM STDIN"
+            " joined_at, consented_at, consent_version_id, is_preview) FROM STDIN"
         ) as copy:
             for i in range(participants):
                 copy.write_row((study.pk, f"I{i:09d}", "", "", arms[arm[i]].pk, "en", f'{{"side": {side[i]}}}',
-                                now, now, False))
+                                now, now, consent.pk, False))
         cursor.execute("SELECT id FROM surveys_participant WHERE study_id = %s ORDER BY public_id", [study.pk])
         participant_ids = [row[0] for row in cursor.fetchall()]
         for wave in wave_rows:
@@ -278,9 +278,12 @@ def main() -> int:
                      "--bind", f"127.0.0.1:{port}", "--timeout", "60"], env, logs / "gunicorn.log")
         worker = start(worker_command(1), env, logs / "worker-latency.log")
         try:
-            for _ in range(120):
-                if Client(port).request("GET", "/healthz")[0] == 200:
-                    break
+            for _ in range(240):
+                try:
+                    if Client(port).request("GET", "/healthz")[0] == 200:
+                        break
+                except OSError:
+                    pass
                 time.sleep(0.5)
             run_load(port, 4, 3)  # warm up every web worker
             quiet, quiet_errors = run_load(port, args.concurrency, args.seconds)

@@ -152,7 +152,7 @@ def record_baseline(*, participant: Participant, answers: Mapping[str, int | Non
     if errors:
         raise InvalidAnswers(errors)
     with transaction.atomic():
-        locked = Participant.objects.select_for_update().select_related("study").get(pk=participant.pk)
+        locked = Participant.objects.select_for_update(of=("self",)).select_related("study").get(pk=participant.pk)
         if locked.withdrawn_at is not None:
             raise ParticipantWithdrawn(_("You have withdrawn from this study."))
         groups = dict(locked.groups or {})
@@ -169,7 +169,7 @@ def assign_arm(*, participant: Participant, rng: random.Random | None = None) ->
     """Give the participant the next arm of their stratum's permuted block.  # atomic; idempotent: a recorded arm is never changed"""
     rng = rng or _SYSTEM_RANDOM
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().select_related("study").get(pk=participant.pk)
+        participant = Participant.objects.select_for_update(of=("self",)).select_related("study").get(pk=participant.pk)
         if participant.arm_id is not None or participant.is_preview:
             return participant.arm
         study = participant.study

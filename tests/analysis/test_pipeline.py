@@ -390,3 +390,37 @@ def test_a_withdrawal_recomputes_the_waves_it_touched(panel, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         answers_changed.send(sender=None, study_id=panel["study"].pk, wave_ids=[panel["wave"].pk], deleted=False)
     assert stored(panel["study"])[(1, "trust", "all", "n")][0] == 7
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_computation_holds_no_lock_on_the_study_wave_or_participant_rows(panel, monkeypatch):
+    """While the numbers are computed, another session can lock (NOWAIT) every row a participant's
+    request writes: the study, the wave, the participants."""
+    compute = indices.wave_index_frame
+    seen = []
+
+    def probe(*args, **kwargs):
+        from django.db import connections
+
+        def other_session():
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    for table, ids in (("surveys_study", [panel["study"].pk]), ("surveys_wave", [panel["wave"].pk]),
+                                       ("surveys_participant", [p.pk for p in panel["people"].values()])):
+                        cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) FOR UPDATE NOWAIT", [ids])
+                        seen.append((table, len(cursor.fetchall())))
+            except Exception as exc:  # noqa: BLE001
+                seen.append(("error", str(exc)))
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=other_session)
+        thread.start()
+        thread.join()
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(indices, "wave_index_frame", probe)
+    run = indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    assert run.status == "done"
+    assert seen == [("surveys_study", 1), ("surveys_wave", 1), ("surveys_participant", len(panel["people"]))]
