@@ -202,6 +202,8 @@ class StudyAdmin(StudyScopedAdmin):
     list_filter = ["status"]
     search_fields = ["slug", "title"]
     prepopulated_fields = {"slug": ["title"]}
+    # Set by `import_responses` (repeated cross-sections and their weights), never by hand.
+    readonly_fields = ["design", "weight_kind"]
     inlines = [MembershipInline, ConsentVersionInline, ArmInline, ItemInline, WaveInline]
 
     def get_queryset(self, request):
