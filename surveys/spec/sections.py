@@ -536,7 +536,8 @@ WAVES_SCHEMA = _list(_obj({
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC, seconds (and microseconds only when there are any), a Z for the zone."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def export_waves(study: Study) -> list:
