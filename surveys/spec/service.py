@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -245,3 +246,22 @@ def log_changes(*, study: Study, changes: list[Change], user, source: str) -> li
                      source=source, path=change.path[:300], before=change.before, after=change.after)
         for change in changes
     ])
+
+
+@contextmanager
+def logging_design_changes(study: Study, *, user, source: str):
+    """Log what the block changes in a launched study's design (for writers other than
+    `apply_spec`: the design API's item, wave, arm and study endpoints)."""
+    before = export_spec(study) if is_launched(study) else None
+    yield
+    if before is not None:
+        changes = diff_specs(before, export_spec(Study.objects.get(pk=study.pk)))
+        if changes:
+            log_changes(study=study, changes=changes, user=user, source=source)
+
+
+def design_change_log(study: Study) -> list[dict]:
+    """The study's logged design changes, oldest first, as the codebook and the design page show them."""
+    return [{"changed_at": c.changed_at.astimezone(dt.UTC).isoformat(), "by": c.username, "source": c.source,
+             "path": c.path, "before": c.before, "after": c.after}
+            for c in study.design_changes.order_by("changed_at", "id")]

@@ -99,3 +99,18 @@ def test_a_spec_read_from_the_api_imports_elsewhere(data, owner_client):
     text = owner_client.get("/api/v1/studies/panel/spec/?format=yaml").content.decode()
     copy = apply_spec(data=load_text(text), slug="panel-copy").study
     assert dump(export_spec(copy)) == text.replace("slug: panel\n", "slug: panel-copy\n", 1)
+
+
+def test_design_api_writes_to_a_launched_study_are_logged_and_in_the_codebook(data, owner_client, analyst_client):
+    data.study.status = "active"
+    data.study.save()
+    response = owner_client.patch("/api/v1/studies/panel/items/reasons/", {"prompt": {"en": "Edited"}}, format="json")
+    assert response.status_code == 200
+    # The PATCH replaced the whole prompt: the German text went too.
+    assert list(DesignChange.objects.order_by("path").values_list("path", "after", "username", "source")) == [
+        ("items.reasons.prompt.de", None, "owner", "api"), ("items.reasons.prompt.en", "Edited", "owner", "api")]
+    codebook = analyst_client.get("/api/v1/studies/panel/export/codebook/").json()
+    assert sorted((c["path"], c["after"], c["by"]) for c in codebook["design_changes"]) == [
+        ("items.reasons.prompt.de", None, "owner"), ("items.reasons.prompt.en", "Edited", "owner")]
+    csv_text = analyst_client.get("/api/v1/studies/panel/export/codebook/?format=csv").content.decode()
+    assert 'design_change,items.reasons.prompt.en,' in csv_text and '-> ""Edited"" (owner, api,' in csv_text
