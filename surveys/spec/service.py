@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.sanitize import sanitize_translations
 from surveys.models import DesignChange, Membership, Study
 from surveys.spec.schema import SPEC_VERSION
 from surveys.spec.sections import SECTIONS, ApplyContext, Problem
@@ -159,6 +160,22 @@ def _model_problems(error: ValidationError, where: str) -> list[Problem]:
     return [Problem(where, " ".join(error.messages))]
 
 
+def sanitize_spec(data: dict) -> dict:
+    """A copy of `data` whose rich texts participants read (consent, interventions, the
+    thank-you text) went through the allow-list sanitizer (common/sanitize.py)."""
+    data = copy.deepcopy(data)
+    for consent in data.get("consent") or []:
+        consent["text"] = sanitize_translations(consent["text"])
+    for wave in data.get("waves") or []:
+        for shown in wave.get("interventions") or []:
+            shown["content"] = sanitize_translations(shown["content"])
+            if shown.get("title"):
+                shown["title"] = sanitize_translations(shown["title"])
+    if (data.get("completion") or {}).get("text"):
+        data["completion"]["text"] = sanitize_translations(data["completion"]["text"])
+    return data
+
+
 def launch_anchor(study: Study | None) -> dt.datetime:
     """Where wave offsets (``opens_after_days``) count from: the study's launch when it has one,
     else the coming midnight (UTC): a design imported today starts tomorrow."""
@@ -191,7 +208,7 @@ def apply_spec(*, data, user=None, owner=None, slug: str | None = None, dry_run:
     problems = validate_spec(data)
     if problems:
         raise SpecInvalid(problems)
-    data = copy.deepcopy(data)
+    data = sanitize_spec(data)
     if slug:
         data["study"]["slug"] = slug
     slug = data["study"]["slug"]

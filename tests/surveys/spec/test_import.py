@@ -185,3 +185,11 @@ def test_the_schema_in_docs_is_the_one_the_code_builds(settings):
 
     shipped = json.loads((Path(settings.BASE_DIR) / "docs" / "study-spec.schema.json").read_text())
     assert shipped == build_schema()
+
+
+def test_texts_participants_read_are_sanitized(every_kind):
+    every_kind["waves"][1]["interventions"][0]["content"]["en"] = '<p onclick="x()">Hi<script>alert(1)</script></p>'
+    every_kind["consent"][0]["text"]["en"] = '<a href="javascript:alert(1)">Agree</a>'
+    spec = export_spec(apply_spec(data=every_kind).study)
+    assert spec["waves"][1]["interventions"][0]["content"]["en"] == "<p>Hi</p>"
+    assert "javascript" not in spec["consent"][0]["text"]["en"]
