@@ -23,6 +23,7 @@ from surveys.forms import AnswerPageForm
 from surveys.models import DesignChange, Item, Study, translate
 from surveys.spec import io
 from surveys.spec.bank import bank_entries
+from surveys.spec.sections import answer_count
 from surveys.spec.service import SpecError, apply_spec, design_change_log, export_spec, is_launched
 
 EXAMPLE_FILE = settings.BASE_DIR / "examples" / "demo-study.yaml"
@@ -143,6 +144,8 @@ def study_design(request, slug: str):
                 apply_spec(data=spec, slug=study.slug, user=request.user, source=DesignChange.Source.BUILDER)
             except edits.FormProblem as error:
                 problems = [str(error)]
+            except (ValueError, KeyError, TypeError) as error:  # a hand-made or truncated form
+                problems = [f"the form was incomplete or malformed ({error.__class__.__name__}); reload the page"]
             except SpecError as error:
                 problems = error.problems
             else:
@@ -209,7 +212,7 @@ def design_context(request, study: Study, *, may_edit: bool) -> dict:
         items.append({"spec": row, "kind": kinds.kind_of(item), "rows": form.rows(),
                       "labels_text": {lang: edits.format_labels(row.get("labels", {}).get(lang, {}))
                                       for lang in languages},
-                      "answered": item.responses.filter(submission__participant__is_preview=False).exists(),
+                      "answered": answer_count(item) > 0,
                       "waves": [w["number"] for w in spec["waves"] if row["code"] in w["items"]]})
     waves = []
     for entry in _timeline(spec["waves"]):

@@ -243,7 +243,7 @@ def apply_study(ctx: ApplyContext, value: dict) -> None:
 
 # --- consent --------------------------------------------------------------------------------------
 
-CONSENT_SCHEMA = _list(_obj({"version": {"type": "integer", "minimum": 1}, "text": TEXTS},
+CONSENT_SCHEMA = _list(_obj({"version": {"type": "integer", "minimum": 1, "maximum": 10000}, "text": TEXTS},
                             required=("version", "text")),
                        "Consent texts; a participant's consent records its version. Never change a "
                        "version someone consented to: add the next one.")
@@ -296,7 +296,7 @@ def refuse_consent(ctx: ApplyContext, value: list) -> list[str]:
 
 ARMS_SCHEMA = _list(_obj({
     "name": {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,64}$", "description": "Used in group keys arm:<name>."},
-    "weight": {"type": "integer", "minimum": 1, "description": "Relative share of participants."},
+    "weight": {"type": "integer", "minimum": 1, "maximum": 1000000, "description": "Relative share of participants."},
     "control": {"type": "boolean"},
 }, required=("name",)), "Arms and their allocation weights; at most one control arm.")
 
@@ -487,11 +487,18 @@ def apply_items(ctx: ApplyContext, value: list) -> None:
     ctx.items = _sync(existing, wanted, create=create, update=update)
 
 
+def answer_count(item: Item) -> int:
+    """Answers to `item` outside previews; a grouping item's answers are kept on the participants."""
+    if item.role == Item.Role.GROUPING:
+        return item.study.participants.filter(is_preview=False, groups__has_key=item.code).count()
+    return item.responses.filter(submission__participant__is_preview=False).count()
+
+
 def refuse_items(ctx: ApplyContext, value: list) -> list[str]:
     wanted = {row["code"]: (i, _item_fields(row, 0)) for i, row in enumerate(value)}
     reasons = []
     for item in ctx.study.items.all():
-        answers = item.responses.filter(submission__participant__is_preview=False).count()
+        answers = answer_count(item)
         if not answers:
             continue
         if item.code not in wanted:
@@ -522,7 +529,7 @@ def apply_pages(ctx: ApplyContext, value: dict) -> None:
 # --- waves ----------------------------------------------------------------------------------------
 
 WAVES_SCHEMA = _list(_obj({
-    "number": {"type": "integer", "minimum": 1},
+    "number": {"type": "integer", "minimum": 1, "maximum": 1000},
     "opens_at": DATETIME, "closes_at": DATETIME,
     "opens_after_days": DAYS, "closes_after_days": DAYS,
     "items": {"type": "array", "items": {"type": "string"}, "description": "Codes of the attitude and "
@@ -686,7 +693,7 @@ MESSAGES_SCHEMA = _obj({
     "collect_email": {"type": "boolean", "description": "Ask for an optional e-mail address on the consent page."},
     "reminder_delays_hours": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 8760},
                               "maxItems": 10, "uniqueItems": True},
-    "last_chance_hours": {"type": ["integer", "null"], "minimum": 1},
+    "last_chance_hours": {"type": ["integer", "null"], "minimum": 1, "maximum": 8760},
     "templates": _list(_obj({
         "kind": {"enum": [k.value for k in MessageTemplate.Kind]},
         "language": LANGUAGE_CODE,
@@ -772,7 +779,7 @@ def apply_completion(ctx: ApplyContext, value: dict) -> None:
 
 
 RETENTION_SCHEMA = _obj({
-    "days": {"type": ["integer", "null"], "minimum": 0,
+    "days": {"type": ["integer", "null"], "minimum": 0, "maximum": 36500,
              "description": "Days after the study closes that identifying data is kept (null: no limit)."},
     "deletes_answers": {"type": "boolean", "description": "When the period ends, delete the answers too."},
 }, description="How long identifying data is kept.")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from common.sanitize import sanitize_translations
@@ -220,7 +220,7 @@ def apply_spec(*, data, user=None, owner=None, slug: str | None = None, dry_run:
                 transaction.set_rollback(True)
     except ValidationError as error:
         raise SpecInvalid(_model_problems(error, "")) from None
-    except IntegrityError as error:
+    except DatabaseError as error:
         raise SpecInvalid([Problem("", f"the database refused the design: {error}")]) from None
     return result
 

@@ -20,7 +20,10 @@ def check(page, name: str) -> None:
     screenshot(page, name)
     assert check_accessibility(page) == [], name
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{name}: the page is {overflow}px wider than the window"
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(
+        e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5)
+        .map(e => e.tagName + '#' + e.id + '.' + e.className)""")
+    assert overflow <= 0, f"{name}: the page is {overflow}px wider than the window: {wide}"
 
 
 def submit(page, form_selector: str) -> None:
@@ -109,3 +112,29 @@ def test_an_owner_builds_previews_and_launches_a_two_wave_study(live_server, bro
     assert submission.completed_at is not None
     assert sorted(submission.responses.values_list("item__code", flat=True)) == ["reasons", "story"]
     context.close()
+
+
+def test_the_demo_design_read_only_and_its_preview_in_german(live_server, browser, demo_study):
+    from surveys.models import Membership
+
+    viewer = UserFactory(username="viewer", password="view-it-1")
+    Membership.objects.create(study=demo_study, user=viewer, role="viewer")
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/studies/demo/design/")
+    page.fill("input[name=username]", "viewer")
+    page.fill("input[name=password]", "view-it-1")
+    with page.expect_navigation():
+        page.locator("form button[type=submit]").click()
+    check(page, "builder-04-demo-read-only")
+    assert "read-only" in page.content() and page.locator("button", has_text="Save item").count() == 0
+    page.goto(f"{live_server.url}/studies/demo/design/preview/?wave=3&lang=de&arm=intervention")
+    check(page, "builder-05-preview-de")
+    assert "Ein kurzer Hinweis" in page.content()
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, storage_state=context.storage_state())
+    small = phone.new_page()
+    small.goto(f"{live_server.url}/studies/demo/design/")
+    check(small, "builder-06-demo-phone")
+    context.close()
+    phone.close()

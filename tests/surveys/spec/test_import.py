@@ -193,3 +193,12 @@ def test_texts_participants_read_are_sanitized(every_kind):
     spec = export_spec(apply_spec(data=every_kind).study)
     assert spec["waves"][1]["interventions"][0]["content"]["en"] == "<p>Hi</p>"
     assert "javascript" not in spec["consent"][0]["text"]["en"]
+
+
+def test_a_grouping_item_participants_answered_keeps_its_scale(demo_spec):
+    side = _item(demo_spec, "side")
+    side["scale"]["max"] = 3
+    for labels in side["labels"].values():
+        labels["3"] = "Neither"
+    reasons = _refusals(demo_spec)
+    assert len(reasons) == 1 and reasons[0].startswith('items[0]: the scale of "side" cannot change (scale_max)')
