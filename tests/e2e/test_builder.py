@@ -31,17 +31,23 @@ def submit(page, form_selector: str) -> None:
         page.locator(f"{form_selector} button[type=submit]").first.click()
 
 
-def test_an_owner_builds_previews_and_launches_a_two_wave_study(live_server, browser):
-    UserFactory(username="builder", password="build-it-1")
-    base = live_server.url
+def logged_in(browser, base: str, username: str, password: str, next_url: str):
+    """A 1,366 x 768 window, logged in, on `next_url`."""
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{base}/accounts/login/?next=/studies/new/")
-    page.fill("input[name=username]", "builder")
-    page.fill("input[name=password]", "build-it-1")
+    page.goto(f"{base}/accounts/login/?next={next_url}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
     with page.expect_navigation():
         page.locator("form button[type=submit]").click()
+    return context, page
+
+
+def test_an_owner_builds_previews_and_launches_a_two_wave_study(live_server, browser):
+    UserFactory(username="builder", password="build-it-1")
+    base = live_server.url
+    context, page = logged_in(browser, base, "builder", "build-it-1", "/studies/new/")
     check(page, "builder-01-new")
     page.fill("#new-slug", "two-wave")
     page.fill("#new-title", "Two waves")
@@ -119,14 +125,7 @@ def test_the_demo_design_read_only_and_its_preview_in_german(live_server, browse
 
     viewer = UserFactory(username="viewer", password="view-it-1")
     Membership.objects.create(study=demo_study, user=viewer, role="viewer")
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/accounts/login/?next=/studies/demo/design/")
-    page.fill("input[name=username]", "viewer")
-    page.fill("input[name=password]", "view-it-1")
-    with page.expect_navigation():
-        page.locator("form button[type=submit]").click()
+    context, page = logged_in(browser, live_server.url, "viewer", "view-it-1", "/studies/demo/design/")
     check(page, "builder-04-demo-read-only")
     assert "read-only" in page.content() and page.locator("button", has_text="Save item").count() == 0
     page.goto(f"{live_server.url}/studies/demo/design/preview/?wave=3&lang=de&arm=intervention")
