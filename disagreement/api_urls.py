@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from analysis.api import views as analysis_api
 from common.api import ApiNotFound
 from surveys import api as surveys_api
+from surveys.spec import api as spec_api
 
 LIST = {"get": "list", "post": "create"}
 DETAIL = {"get": "retrieve", "put": "update", "patch": "partial_update"}
@@ -29,5 +30,8 @@ urlpatterns = [
     path(STUDY + "export/", analysis_api.StudyExportApi.as_view(), name="api-study-export"),
     path(STUDY + "export/codebook/", analysis_api.StudyCodebookApi.as_view(), name="api-study-codebook"),
     path(STUDY + "recompute/", analysis_api.StudyRecomputeApi.as_view(), name="api-study-recompute"),
+    path(STUDY + "spec/", spec_api.StudySpecApi.as_view(), name="api-study-spec"),
+    path("api/v1/spec/validate/", spec_api.SpecValidateApi.as_view(), name="api-spec-validate"),
+    path("api/v1/schema/study-spec.json", spec_api.SpecSchemaApi.as_view(), name="api-spec-schema"),
     re_path(r"^api/v1/.*$", ApiNotFound.as_view(), name="api-not-found"),
 ]

@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("disagreement.api_urls")),
+    path("", include("surveys.builder.urls")),
     path("", include("analysis.dashboards.urls")),
     path("", include("analysis.series.urls")),
     path("", include("surveys.urls")),

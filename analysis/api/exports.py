@@ -35,6 +35,7 @@ from analysis.pipeline.provenance import CODE_VERSION
 from common import csvsafe, fastsql, formats, group_keys
 from surveys.kinds import kind_of
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
+from surveys.spec.service import design_change_log
 
 CHUNK_BYTES = 1 << 18  # bytes per streamed block
 PARQUET_BLOCK = 2 << 20  # bytes of CSV per Parquet row group (~30,000 rows; bigger blocks cost memory)
@@ -616,6 +617,7 @@ def build_codebook(spec: ExportSpec, *, user, file_format: str) -> dict:
         "arms": [{"name": a.name, "is_control": a.is_control, "allocation_weight": a.allocation_weight} for a in arms],
         "grouping": [{"code": i.code, "column": spec.group_column(i.code), "prompt": i.prompt_in(language),
                       "value_labels": item_entries[i.code]["value_labels"]} for i in spec.grouping],
+        "design_changes": design_change_log(spec.study),
         "provenance": provenance(spec, user=user, file_format=file_format),
     }
 
@@ -634,6 +636,11 @@ def codebook_csv(codebook: dict) -> str:
                "value_labels": "; ".join(f"{k}={v}" for k, v in entry["value_labels"].items()),
                "missing_codes": "; ".join(entry["missing_codes"])}
         writer.writerow(row)
+    for change in codebook.get("design_changes", []):
+        writer.writerow({"section": "design_change", "name": change["path"],
+                         "label": f"{json.dumps(change['before'], ensure_ascii=False)} -> "
+                                  f"{json.dumps(change['after'], ensure_ascii=False)} "
+                                  f"({change['by'] or 'unknown'}, {change['source']}, {change['changed_at']})"})
     for key, value in _flatten(codebook["provenance"]):
         writer.writerow({"section": "provenance", "name": key, "label": value})
     return text.getvalue()

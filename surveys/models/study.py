@@ -28,6 +28,9 @@ class Study(models.Model):
     slug = models.SlugField(max_length=64, unique=True, help_text=SLUG_HELP)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # Every language's title and description (the columns above hold the default language's).
+    title_i18n = models.JSONField(default=dict, blank=True, help_text="Title per language.")
+    description_i18n = models.JSONField(default=dict, blank=True, help_text="Description per language.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     languages = models.JSONField(
         default=default_languages,
