@@ -7,6 +7,7 @@ validation, the same messages, the same refusals and the same change log as the 
 the API. Who may do what is asked of `common.access`: owners edit, analysts and viewers read.
 """
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
@@ -241,6 +242,7 @@ def design_context(request, study: Study, *, may_edit: bool) -> dict:
 
 
 @xframe_options_sameorigin
+@csp_replace({"frame-ancestors": ["'self'"]})  # framed by the builder page only
 @login_required
 @require_http_methods(["GET"])
 def design_preview(request, slug: str):

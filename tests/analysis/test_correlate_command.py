@@ -159,8 +159,8 @@ def test_from_and_to_take_years_on_a_monthly_series(tmp_path):
 def test_an_empty_or_bad_period_range_is_one_line(tmp_path):
     a, b = write(tmp_path, A, "a.csv"), write(tmp_path, B, "b.csv")
     status, _, err = run(a, b, "--from", "2005", "--to", "2001")
-    assert status == 1
+    assert status == 2
     assert err.strip().splitlines()[-1].endswith("the period range is empty: 2005 is after 2001")
     status, _, err = run(a, b, "--from", "last year")
-    assert status == 1
+    assert status == 2
     assert "'last year' is not a year" in err

@@ -69,7 +69,7 @@ def test_design_bootstrap_gives_intervals(tmp_path):
 def test_bad_weights_one_line(tmp_path, cell, message):
     text = WEIGHTED.replace("a,1,q,1,1,", f"a,1,q,1,{cell},")
     status, out, err = run(write(tmp_path, text), "--weight", "w", "--scale-min", "1", "--scale-max", "3")
-    assert status == 1
+    assert status == 2
     assert err.strip() == f"indices: {message}" or err.strip().startswith(f"indices: {message}")
     assert len(err.strip().splitlines()) == 1
     assert out == ""
@@ -78,7 +78,7 @@ def test_bad_weights_one_line(tmp_path, cell, message):
 def test_zero_sum_weights_refused(tmp_path):
     text = "participant,wave,item,value,w\na,1,q,1,0\nb,1,q,2,0\n"
     status, _, err = run(write(tmp_path, text), "--weight", "w", "--scale-min", "1", "--scale-max", "3")
-    assert status == 1
+    assert status == 2
     assert "the weights of wave 1 sum to 0" in err
     assert len(err.strip().splitlines()) == 1
 
@@ -87,7 +87,7 @@ def test_single_psu_stratum_refused(tmp_path):
     text = WEIGHTED.replace("e,1,q,1,3,s2,4", "e,1,q,1,3,s2,3")
     status, _, err = run(write(tmp_path, text), "--weight", "w", "--strata", "stratum", "--cluster", "psu",
                          "--scale-min", "1", "--scale-max", "3", "--bootstrap", "10")
-    assert status == 1
+    assert status == 2
     assert "stratum s2 has a single PSU" in err
 
 
@@ -108,5 +108,5 @@ def test_counts_of_the_gss_example():
 
 def test_counts_refuse_weights(tmp_path):
     status, _, err = run(GSS, "--counts", "--weight", "w")
-    assert status == 1
+    assert status == 2
     assert "--counts takes no --weight" in err

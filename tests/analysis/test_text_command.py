@@ -179,7 +179,7 @@ def test_german_texts_are_refused_with_an_english_lexicon(tmp_path):
     corpus = tmp_path / "de.csv"
     corpus.write_text(GERMAN, encoding="utf-8")
     status, _, err = run(corpus, "--period", "month", "--language", "de", "--bootstrap", "0")
-    assert status == 1
+    assert status == 2
     assert err.strip().splitlines()[-1] == (
         "text_disagreement: texts in 'de' cannot be scored with lexicon 'vader', which is 'en': give a lexicon "
         "of that language (--lexicon FILE, e.g. SentiWS for German)")
@@ -221,5 +221,5 @@ def test_a_bad_lexicon_file_is_one_line_naming_file_and_line(tmp_path):
     lexicon = tmp_path / "words.tsv"
     lexicon.write_text("# language: en\ngood\t0.5\nbad\tvery\n", encoding="utf-8")
     status, _, err = run(corpus, "--period", "year", "--lexicon", lexicon)
-    assert status == 1
+    assert status == 2
     assert err.strip().splitlines()[-1] == "text_disagreement: words.tsv:3: polarity 'very' is not a number"
