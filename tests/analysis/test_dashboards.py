@@ -178,7 +178,8 @@ def test_trends_by_a_grouping_item_add_the_between_group_indices(client, dash):
     found = figures(response)
     assert [t["name"] for t in found["trend"]["data"] if t.get("mode") == "lines+markers"] == ["side: left", "side: right"]
     between = [t for t in found["between"]["data"] if t.get("mode") == "lines+markers"]
-    assert [t["name"] for t in between] == ["group_gap: side: left − side: right", "wasserstein: side: left − side: right"]
+    assert [t["name"] for t in between] == ["Group gap (difference of means): side: left − side: right",
+                                               "Distribution distance (Wasserstein): side: left − side: right"]
     assert between[0]["y"] == pytest.approx([-0.1, -0.2, -0.3])
     rows = csv_rows(client.get("/studies/dash/trends/?grouping=side&format=csv&chart=between"))
     assert [(r["wave"], r["group"], r["index"], float(r["value"])) for r in rows][:2] == [
@@ -265,16 +266,23 @@ def test_effects_show_forest_plots_durability_and_the_attrition_warning(client, 
     found = figures(response)
     individual = found["individual"]["data"]
     assert len(individual) == 1 and individual[0]["name"] == "treated"
-    assert individual[0]["x"] == [-0.4, -0.2] and individual[0]["y"] == ["value", "extremity"]
-    assert individual[0]["error_x"]["array"] == pytest.approx([0.5, 0.3])
-    assert individual[0]["error_x"]["arrayminus"] == pytest.approx([0.5, 0.3])
-    assert found["indices"]["data"][0]["y"] == ["mad_pairwise", "mean"]
+    # On one axis: shares of each outcome's possible range on a 7-point item (width 6): the
+    # answer over 6, extremity over 3 (half the scale), the raw values written beside them.
+    assert individual[0]["x"] == pytest.approx([-0.4 / 6, -0.2 / 3])
+    assert individual[0]["y"] == ["Answer", "Extremity → more disagreement"]
+    assert individual[0]["text"] == ["-0.4 [-0.9, 0.1]", "-0.2 [-0.5, 0.1]"]
+    assert individual[0]["error_x"]["array"] == pytest.approx([0.5 / 6, 0.3 / 3])
+    assert individual[0]["error_x"]["arrayminus"] == pytest.approx([0.5 / 6, 0.3 / 3])
+    assert "share of the outcome's possible range" in found["individual"]["layout"]["xaxis"]["title"]["text"]
+    indices = found["indices"]["data"][0]
+    assert indices["y"] == ["Pairwise distance (MAD) → more disagreement", "Mean answer"]
+    assert indices["x"] == pytest.approx([-0.05 / 0.5, 0.3 / 6])
     waves = found["waves"]["data"][0]
     assert waves["x"] == [1, 3] and waves["y"] == [0.05, -0.5]
     page = response.content.decode()
     assert "Differential attrition" in page and "treated: mad_pairwise (did_bootstrap)" in page
     assert "n = 5 participants" in page and "seed 42" in page
-    assert "mad_pairwise (primary)" in page
+    assert "Pairwise distance (MAD) <code>mad_pairwise</code> <span class=\"badge planned\">planned</span>" in page
     rows = csv_rows(client.get("/studies/dash/effects/?item=q1&format=csv&chart=indices"))
     assert [(r["outcome"], float(r["estimate"])) for r in rows] == [("mad_pairwise", -0.05), ("mean", 0.3)]
     table = csv_rows(client.get("/studies/dash/effects/?item=q1&format=csv&chart=table"))
@@ -451,12 +459,15 @@ def test_effects_offer_items_pooled_and_a_group(client, dash):
     assert 'value="pooled"' in page.content.decode() and 'value="side:1"' in page.content.decode()
     found = figures(client.get("/studies/dash/effects/?item=pooled&outcome=constraint"))
     assert "individual" not in found  # no answers-level estimates pooled over items
-    assert found["indices"]["data"][0]["y"] == ["constraint"] and found["indices"]["data"][0]["x"] == [0.07]
+    # constraint lies in 0..1: its share of the range is the raw value
+    assert found["indices"]["data"][0]["y"] == ["Constraint (item correlation) → more disagreement"]
+    assert found["indices"]["data"][0]["x"] == [0.07]
     within = client.get("/studies/dash/effects/?item=q1&group=side:1")
-    assert figures(within)["indices"]["data"][0]["x"] == [-0.2]
+    assert figures(within)["indices"]["data"][0]["x"] == [-0.2 / 0.5]
     assert "within side: left" in within.content.decode()
     # The everyone view leaves the group rows out; the table's CSV has them all.
-    assert figures(client.get("/studies/dash/effects/?item=q1"))["indices"]["data"][0]["x"] == [-0.05, 0.3]
+    assert figures(client.get("/studies/dash/effects/?item=q1"))["indices"]["data"][0]["x"] == \
+        pytest.approx([-0.05 / 0.5, 0.3 / 6])
     table = csv_rows(client.get("/studies/dash/effects/?item=q1&group=side:1&format=csv&chart=table"))
     assert sorted(r["group"] for r in table) == ["all", "all", "all", "all", "side:1"]
     assert client.get("/studies/dash/effects/?group=side:9").status_code == 400
