@@ -104,8 +104,7 @@ def _figure(traces: list[dict], *, title: str, height: int, empty: str | None = 
     if not traces and empty is not None:
         # An empty plot says why (a blank pair of axes reads as "no effect").
         message = empty or "Nothing to show for this choice."
-        layout = {**layout, "annotations": [*layout.get("annotations", []), empty_annotation(message)],
-                  "shapes": []}
+        layout = {**layout, "annotations": [empty_annotation(message)], "shapes": []}
         for axis in ("xaxis", "yaxis"):
             layout[axis] = {**layout.get(axis, {}), "showticklabels": False, "showgrid": False, "zeroline": False}
     return go.Figure(data=traces, layout={**base, **layout}, _validate=False)

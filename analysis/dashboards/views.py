@@ -453,6 +453,9 @@ def _split_table(rows: pd.DataFrame, *, labels: dict[str, str], width: float) ->
                zip(rows["estimate"], (glossary.possible_span(o, scale_width=width) for o in rows["outcome"]),
                    strict=True)],
     ).to_dict("records")
+    for record in records:
+        if record.get("p_plan_holm") is not None and pd.isna(record["p_plan_holm"]):
+            record["p_plan_holm"] = None
     return {"table": records, "planned_rows": [r for r in records if r["primary"]],
             "exploratory_rows": [r for r in records if not r["primary"]]}
 

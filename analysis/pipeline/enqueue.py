@@ -30,6 +30,7 @@ from surveys.models import Study, Wave
 
 INDICES_TASK = "analysis.compute_wave_indices"
 EFFECTS_TASK = "analysis.compute_study_effects"
+REPORT_TASK = "analysis.build_study_report"
 CATCH_UP = "the periodic sweep will retry"
 
 
@@ -53,6 +54,15 @@ def request_study_effects(*, study_id: int) -> AnalysisRun | None:
                                     parameters=dict(EFFECT_PARAMETERS))
     if created:
         dispatch_on_commit(EFFECTS_TASK, {"study_id": study_id}, catch_up=CATCH_UP)
+    return run
+
+
+def request_study_report(*, study_id: int) -> AnalysisRun:
+    """Queue a build of the study report (after commit); the active run when one is already
+    queued or running."""
+    run, created = runs.request_run(study_id=study_id, kind=AnalysisRun.Kind.REPORT, parameters={})
+    if created:
+        dispatch_on_commit(REPORT_TASK, {"study_id": study_id}, catch_up=CATCH_UP)
     return run
 
 
@@ -92,8 +102,9 @@ def sweep_indices(*, stale_after_s: int | None = None) -> list[int]:
     stale = AnalysisRun.objects.filter(Q(status=AnalysisRun.Status.QUEUED, created_at__lt=cutoff)
                                        | Q(status=AnalysisRun.Status.RUNNING, started_at__lt=cutoff))
     for run in stale:
-        if run.kind == AnalysisRun.Kind.EFFECTS:
-            dispatch(EFFECTS_TASK, {"study_id": run.study_id}, catch_up=CATCH_UP)
+        if run.kind in (AnalysisRun.Kind.EFFECTS, AnalysisRun.Kind.REPORT):
+            task = EFFECTS_TASK if run.kind == AnalysisRun.Kind.EFFECTS else REPORT_TASK
+            dispatch(task, {"study_id": run.study_id}, catch_up=CATCH_UP)
             continue
         dispatch(INDICES_TASK, {"study_id": run.study_id, "wave_id": run.wave_id, "force": False}, catch_up=CATCH_UP)
         touched.append(run.wave_id)

@@ -5,7 +5,8 @@ def test_registered_task_names_are_pinned():
     # Renaming a task strands the messages already queued under the old name.
     app.loader.import_default_modules()
     ours = sorted(name for name in app.tasks if name.startswith("analysis."))  # surveys.* pinned in tests/surveys
-    assert ours == ["analysis.compute_study_effects", "analysis.compute_wave_indices", "analysis.sweep_indices"]
+    assert ours == ["analysis.build_study_report", "analysis.compute_study_effects", "analysis.compute_wave_indices",
+                    "analysis.sweep_indices"]
 
 
 def test_tasks_ack_late_and_retry_only_transient_errors():
