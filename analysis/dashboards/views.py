@@ -201,7 +201,7 @@ def study_trends(request, slug: str):
     empty = "" if len(trend) else _empty_trend_reason(index=index, what=what, grouping=grouping, singles=singles)
     page_charts = [_chart(request, study, "trend", charts.trend_figure(
         shown, title=f"{glossary.label(index)}, {what}", intervention_wave=marked,
-        y_title=f"{glossary.label(index)} ({_units(index, item)})",
+        y_title=" ".join(filter(None, (glossary.label(index), f"({_units(index, item)})" if _units(index, item) else ""))),
         more_disagreement=term.more_disagreement if term else None, empty=empty),
         caption=f"{glossary.label(index)} per wave with 95% bootstrap intervals, one line per "
                 f"{'group' if grouping != 'all' else 'study'}; {term.direction_text if term else ''}.",
@@ -234,8 +234,7 @@ def _units(index: str, item) -> str:
         return f"{item.code}'s scale" if item is not None else "pooled: answers rescaled to 0..1"
     if entry is not None and entry.count:
         return "count"
-    term = glossary.term(index)
-    return term.range if term else "index units"
+    return ""
 
 
 def _empty_trend_reason(*, index: str, what: str, grouping: str, singles: list[str]) -> str:
@@ -376,7 +375,9 @@ def study_effects(request, slug: str):
     empty = "" if len(waves) else _empty_effects_reason(outcome=outcome, item=item, group=group)
     page_charts.append(_chart(request, study, "waves", charts.event_study_figure(
         waves, title=f"{glossary.label(outcome)} of {what} per wave{within}", intervention_wave=marked,
-        reference_wave=reference, y_title=f"effect on {glossary.label(outcome)} ({_effect_units(outcome, item)})",
+        reference_wave=reference, y_title=" ".join(filter(None, (
+            f"effect on {glossary.label(outcome)}",
+            f"({_effect_units(outcome, item)})" if _effect_units(outcome, item) else ""))),
         more_disagreement=term.more_disagreement if term else None, empty=empty),
         caption="Effect per wave. Hollow points before the intervention are placebo checks (they should lie near 0); "
                 + ("the hollow diamond is the reference wave, 0 by construction." if reference is not None else

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
 from analysis.pipeline.dashboard_store import store_wave_dashboard
@@ -471,3 +472,53 @@ def test_effects_offer_items_pooled_and_a_group(client, dash):
     table = csv_rows(client.get("/studies/dash/effects/?item=q1&group=side:1&format=csv&chart=table"))
     assert sorted(r["group"] for r in table) == ["all", "all", "all", "all", "side:1"]
     assert client.get("/studies/dash/effects/?group=side:9").status_code == 400
+
+
+# --- Reading the dashboards: labels, help links, empty charts -----------------------------------
+
+
+def test_drop_downs_and_charts_use_labels_and_every_chart_links_to_the_glossary(client, dash):
+    client.force_login(dash.owner)
+    response = client.get("/studies/dash/trends/?index=mad_pairwise")
+    page = response.content.decode()
+    assert '<option value="mad_pairwise" selected>Pairwise distance (MAD)</option>' in page
+    trend = figures(response)["trend"]["layout"]
+    assert trend["title"]["text"].startswith("Pairwise distance (MAD)")
+    assert trend["yaxis"]["title"]["text"] == "Pairwise distance (MAD) (↑ more disagreement)"
+    assert 'href="/studies/dash/glossary/#mad_pairwise"' in page
+    mean = figures(client.get("/studies/dash/trends/?index=mean&item=q1"))["trend"]["layout"]
+    assert mean["yaxis"]["title"]["text"] == "Mean answer (q1's scale)"  # a position: no direction
+    for url in ("/studies/dash/", "/studies/dash/distributions/", "/studies/dash/effects/?item=q1",
+                "/studies/dash/quality/"):
+        html = client.get(url).content.decode()
+        assert html.count('class="chart-help"') == html.count('<figure class="chart"') > 0, url
+
+
+def test_the_pooled_answer_event_study_says_why_it_is_empty(client, dash):
+    EffectEstimate.objects.create(study=dash.study, arm=dash.arms["treated"], outcome="constraint", item=None,
+                                  wave=None, method="did_bootstrap", estimate=0.07, se=0.1, ci_low=-0.1, ci_high=0.2,
+                                  n=5, run=AnalysisRun.objects.get(kind="effects"))
+    client.force_login(dash.owner)
+    response = client.get("/studies/dash/effects/?item=pooled&outcome=value")
+    assert response.status_code == 200
+    waves = figures(response)["waves"]
+    assert waves["data"] == []
+    assert "estimated per item and never pooled over items" in waves["layout"]["annotations"][0]["text"]
+    assert "estimated per item and never pooled over items" in response.content.decode()  # said without JavaScript
+
+
+def test_the_event_study_marks_its_reference_wave_at_zero(client, dash):
+    client.force_login(dash.owner)
+    waves = figures(client.get("/studies/dash/effects/?item=q1&outcome=value"))["waves"]["data"][0]
+    # intervention at wave 2: wave 1 is the regression's reference, stored here as a placebo row
+    assert waves["marker"]["symbol"][0] in ("circle-open", "diamond-open")
+
+
+def test_the_glossary_lists_every_index_with_its_reading(client, dash):
+    from analysis.stats import glossary
+
+    client.force_login(dash.owner)
+    page = client.get("/studies/dash/glossary/").content.decode()
+    for term in glossary.TERMS:
+        assert f'id="{term.name}"' in page and escape(term.label) in page
+    assert "lower = more disagreement" in page and "Tastle" in page
