@@ -277,6 +277,7 @@ def forest_figure(frame: pd.DataFrame, *, title: str = "", x_title: str = "effec
                  "error_x": _whiskers(rows), "hovertemplate": "%{y}: %{x:.3g}<extra>%{fullData.name}</extra>"}
         if "raw" in rows:
             trace.update({"mode": "markers+text", "text": rows["raw"].tolist(), "textposition": "top center",
+                          "cliponaxis": False,
                           "textfont": {"size": 11, "color": "#444"},
                           "hovertemplate": "%{y}: %{x:.1%} of the possible range (%{text})<extra>%{fullData.name}</extra>"})
         traces.append(trace)
@@ -345,8 +346,9 @@ def event_study_figure(frame: pd.DataFrame, *, title: str = "", intervention_wav
                        "error_y": _whiskers(rows)})
     marks = _marks(vertical=intervention_wave, horizontal=0)
     if traces and intervention_wave is not None and any(w < intervention_wave for t in traces for w in t["x"]):
-        marks["annotations"].append({"x": intervention_wave, "xref": "x", "y": 1, "yref": "paper",
-                                     "text": "placebo ◦  ", "showarrow": False, "xanchor": "right", "yanchor": "bottom"})
+        first = min(w for t in traces for w in t["x"])
+        marks["annotations"].append({"x": first, "xref": "x", "y": 1, "yref": "paper", "text": "◦ placebo checks",
+                                     "showarrow": False, "xanchor": "left", "yanchor": "top"})
     return _figure(traces, title=title, height=360, empty=empty, xaxis={"dtick": 1, "title": {"text": "wave"}},
                    yaxis={"title": {"text": axis_title(y_title, more_disagreement, axis="y")}}, **marks)
 
