@@ -36,3 +36,11 @@ def test_labels_and_directions_read_as_documented():
 ])
 def test_the_possible_span_of_each_outcome(name, width, span):
     assert glossary.possible_span(name, scale_width=width) == (pytest.approx(span) if span else None)
+
+
+def test_the_docs_list_every_index_with_its_label_and_direction():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "indices.md").read_text(encoding="utf-8")
+    for term in glossary.TERMS:
+        assert f"| `{term.name}` | {term.label} | {term.range} | {term.direction_text} |" in text, term.name
