@@ -22,7 +22,8 @@ def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int
     """One index over waves: a line per group with its 95% interval as a band.
 
     `frame` has columns wave, group, value, ci_low, ci_high (one index, one item or pooled) and
-    optionally n (shown on hover). Rows with a missing value leave a gap; groups keep the order
+    optionally n (shown on hover) and flag (True: the interval may under-cover at this n; a
+    crossed marker and a note on hover). Rows with a missing value leave a gap; groups keep the order
     in which they first appear. `y_title` names the index and its units; `more_disagreement`
     (a glossary direction) adds which way means more disagreement to it; `empty` says why there
     is nothing to draw when `frame` has no rows.
@@ -44,12 +45,21 @@ def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int
         if "n" in rows:
             line["customdata"] = rows["n"].tolist()
             line["hovertemplate"] = "wave %{x}: %{y:.3g} (n = %{customdata})<extra>%{fullData.name}</extra>"
+        if "flag" in rows and rows["flag"].fillna(False).astype(bool).any():
+            # Points whose interval the coverage study found too narrow at this n: a crossed marker.
+            flagged = rows["flag"].fillna(False).astype(bool).tolist()
+            line["marker"] = {"symbol": ["circle-x-open" if f else "circle" for f in flagged], "size": 8}
+            line["text"] = [UNDER_COVERAGE if f else "" for f in flagged]
+            line["hovertemplate"] = "wave %{x}: %{y:.3g} %{text}<extra>%{fullData.name}</extra>"
         traces.append(line)
     marks = _marks(vertical=intervention_wave)
     return _figure(traces, title=title, height=400, xaxis={"dtick": 1, "title": {"text": "wave"}},
                    yaxis={"title": {"text": axis_title(y_title or "value", more_disagreement, axis="y")}},
                    empty=empty, shapes=marks["shapes"], annotations=marks["annotations"])
 
+
+#: The note on a point whose interval may under-cover (docs/indices.md, coverage table).
+UNDER_COVERAGE = "(interval may be too narrow at this n)"
 
 #: How every chart marks the direction of more disagreement (x axes point right, y axes up).
 _ARROWS = {("higher", "y"): "↑", ("lower", "y"): "↓", ("higher", "x"): "→", ("lower", "x"): "←"}

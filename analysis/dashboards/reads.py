@@ -174,6 +174,16 @@ def index_trend_frame(*, study_id: int, indices: list[str], item_id: int | None,
     return frame.astype({"value": float, "ci_low": float, "ci_high": float})
 
 
+def under_coverage_flags(index: str, n: pd.Series) -> pd.Series:
+    """True where the bootstrap interval of `index` at that n is one the coverage study found to
+    under-cover (docs/indices.md); all False while the stats core has no such rule."""
+    try:
+        from analysis.stats.bootstrap import under_covered
+    except ImportError:
+        return pd.Series(False, index=n.index, dtype=bool)
+    return pd.Series(under_covered(index, n.to_numpy()), index=n.index, dtype=bool)
+
+
 # --- Distributions ----------------------------------------------------------------------------------
 
 DISTRIBUTION_COLUMNS = ["wave", "group", "value", "count"]

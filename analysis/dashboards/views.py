@@ -196,7 +196,8 @@ def study_trends(request, slug: str):
     labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
     marked = dashboards.intervention_wave(study_id=study.pk)
     what = item.code if item else "all items pooled"
-    shown = trend.assign(group=[dashboards.label_group(g, labels) for g in trend["group"]])
+    shown = trend.assign(group=[dashboards.label_group(g, labels) for g in trend["group"]],
+                         flag=dashboards.under_coverage_flags(index, trend["n"]))
     term = glossary.term(index)
     empty = "" if len(trend) else _empty_trend_reason(index=index, what=what, grouping=grouping, singles=singles)
     page_charts = [_chart(request, study, "trend", charts.trend_figure(
@@ -387,7 +388,8 @@ def study_effects(request, slug: str):
     context.update({
         "item": item, "what": what, "charts": page_charts, "run": run,
         "n": int(pooled["n"].max()) if len(pooled) else 0,
-        "warnings": main[main["attrition_warning"]].to_dict("records"),
+        "warnings": [{**row, "label": glossary.label(row["outcome"]), "method_label": glossary.method_label(row["method"])}
+                     for row in main[main["attrition_warning"]].to_dict("records")],
         "primary": study.primary_outcome,
         "plan": plan_of(study=study),
         **_split_table(main, labels=labels, width=width),

@@ -124,7 +124,8 @@ def report_context(*, study: Study, inputs: dict, run: AnalysisRun | None = None
     for index in trend_indices:
         frame = reads.index_trend_frame(study_id=study.pk, indices=[index], item_id=None, groups=arm_groups)
         term = glossary.term(index)
-        shown = frame.assign(group=[reads.label_group(g, labels) for g in frame["group"]])
+        shown = frame.assign(group=[reads.label_group(g, labels) for g in frame["group"]],
+                             flag=reads.under_coverage_flags(index, frame["n"]))
         trends.append(_chart(f"trend-{index}", charts.trend_figure(
             shown, title=f"{glossary.label(index)}, all items pooled, per arm", intervention_wave=intervention,
             y_title=glossary.label(index), more_disagreement=term.more_disagreement if term else None,

@@ -196,3 +196,14 @@ def test_every_chart_axis_has_a_title():
     funnel = charts.funnel_figure(pd.DataFrame({"arm": ["a"], "stage": ["joined"], "step": [0], "count": [3],
                                                 "share": [1.0]}))
     assert funnel.layout.xaxis.title.text == "stage" and funnel.layout.yaxis.title.text == "participants"
+
+
+def test_points_whose_interval_may_under_cover_are_marked():
+    from analysis.charts import UNDER_COVERAGE
+
+    data = frame().assign(n=[50, 300, 2000, 50, 300, 2000], flag=[True, False, False, True, False, False])
+    line = [t for t in trend_figure(data).data if t.mode == "lines+markers"][0]
+    assert list(line.marker.symbol) == ["circle-x-open", "circle", "circle"]
+    assert list(line.text) == [UNDER_COVERAGE, "", ""]
+    unflagged = [t for t in trend_figure(frame()).data if t.mode == "lines+markers"][0]
+    assert unflagged.marker.symbol is None

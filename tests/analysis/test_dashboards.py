@@ -281,7 +281,7 @@ def test_effects_show_forest_plots_durability_and_the_attrition_warning(client, 
     waves = found["waves"]["data"][0]
     assert waves["x"] == [1, 3] and waves["y"] == [0.05, -0.5]
     page = response.content.decode()
-    assert "Differential attrition" in page and "treated: mad_pairwise (did_bootstrap)" in page
+    assert "Differential attrition" in page and "treated: Pairwise distance (MAD) (difference in differences (cluster bootstrap))" in page
     assert "n = 5 participants" in page and "seed 42" in page
     assert "Pairwise distance (MAD) <code>mad_pairwise</code> <span class=\"badge planned\">planned</span>" in page
     rows = csv_rows(client.get("/studies/dash/effects/?item=q1&format=csv&chart=indices"))
