@@ -237,6 +237,16 @@ def test_the_sweep_redispatches_an_effects_run_whose_task_was_lost(panel, monkey
     assert sent == [("analysis.compute_study_effects", {"study_id": panel["study"].pk})]
 
 
+def test_the_sweep_redispatches_a_report_run_whose_task_was_lost(panel, monkeypatch):
+    run = AnalysisRun.objects.create(study=panel["study"], kind="report", status="running",
+                                     started_at=timezone.now() - timezone.timedelta(hours=2))
+    assert run.wave is None
+    sent = []
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append((name, kwargs)))
+    enqueue.sweep_indices()
+    assert sent == [("analysis.build_study_report", {"study_id": panel["study"].pk})]
+
+
 def test_a_broker_outage_never_fails_the_caller(panel, monkeypatch):
     from analysis.tasks import compute_wave_indices_task
 
