@@ -18,7 +18,7 @@ def _band_colour(hex_colour: str, alpha: float = 0.18) -> str:
 
 
 def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None, y_title: str = "",
-                 more_disagreement: str | None = None, empty: str = "") -> go.Figure:
+                 more_disagreement: str | None = None, empty: str = "", time_axis: bool = False) -> go.Figure:
     """One index over waves: a line per group with its 95% interval as a band.
 
     `frame` has columns wave, group, value, ci_low, ci_high (one index, one item or pooled) and
@@ -29,6 +29,7 @@ def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int
     is nothing to draw when `frame` has no rows.
     """
     traces = []
+    where = "%{x}" if time_axis else "wave %{x}"
     for position, (group, rows) in enumerate(frame.groupby("group", sort=False)):
         rows = rows.sort_values("wave")
         colour = PALETTE[position % len(PALETTE)]
@@ -44,16 +45,19 @@ def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int
                 "name": str(group), "legendgroup": str(group), "line": {"color": colour}, "connectgaps": False}
         if "n" in rows:
             line["customdata"] = rows["n"].tolist()
-            line["hovertemplate"] = "wave %{x}: %{y:.3g} (n = %{customdata})<extra>%{fullData.name}</extra>"
+            line["hovertemplate"] = f"{where}: %{{y:.3g}} (n = %{{customdata}})<extra>%{{fullData.name}}</extra>"
         if "flag" in rows and rows["flag"].fillna(False).astype(bool).any():
             # Points whose interval the coverage study found too narrow at this n: a crossed marker.
             flagged = rows["flag"].fillna(False).astype(bool).tolist()
             line["marker"] = {"symbol": ["circle-x-open" if f else "circle" for f in flagged], "size": 8}
             line["text"] = [UNDER_COVERAGE if f else "" for f in flagged]
-            line["hovertemplate"] = "wave %{x}: %{y:.3g} %{text}<extra>%{fullData.name}</extra>"
+            line["hovertemplate"] = f"{where}: %{{y:.3g}} %{{text}}<extra>%{{fullData.name}}</extra>"
         traces.append(line)
+    # Repeated cross-sections: `wave` holds each period's start date, drawn on a time axis so
+    # that irregular spacing (annual, then biennial rounds) shows.
+    xaxis = {"type": "date", "title": {"text": "period"}} if time_axis else {"dtick": 1, "title": {"text": "wave"}}
     marks = _marks(vertical=intervention_wave)
-    return _figure(traces, title=title, height=400, xaxis={"dtick": 1, "title": {"text": "wave"}},
+    return _figure(traces, title=title, height=400, xaxis=xaxis,
                    yaxis={"title": {"text": axis_title(y_title or "value", more_disagreement, axis="y")}},
                    empty=empty, shapes=marks["shapes"], annotations=marks["annotations"])
 
@@ -201,13 +205,15 @@ def _unit(value: float) -> float:
 
 def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | None = None,
                         scale: tuple | None = None, columns: int = 3, max_bars: int = MAX_BARS,
-                        empty: str = "No answers to this item have been counted yet.") -> go.Figure:
+                        empty: str = "No answers to this item have been counted yet.",
+                        wave_names: dict | None = None) -> go.Figure:
     """Answer distributions as small multiples: one panel per wave, one bar colour per group,
     bar height the share of the group's answers in that wave (so groups of unequal size compare).
 
     `frame` has columns wave, group, value, count; `labels` maps group keys to legend names;
     `scale` = (min, max, step) of the item shows every point of the scale. Scales with more
-    than `max_bars` points are binned; one trace per (wave, group).
+    than `max_bars` points are binned; one trace per (wave, group). `wave_names` titles the
+    panels (repeated cross-sections: wave number -> period, e.g. 1974).
     """
     labels = labels or {}
     waves = sorted(int(w) for w in frame["wave"].unique()) if len(frame) else []
@@ -233,7 +239,7 @@ def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | 
                                     "rangemode": "tozero", "showticklabels": cell["col"] == 0,
                                     **({"title": {"text": "share of answers"}} if cell["col"] == 0 else {}),
                                     **({"matches": "y"} if suffix else {})}
-        annotations.append({"text": f"wave {wave}", "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
+        annotations.append({"text": (wave_names or {}).get(wave, f"wave {wave}"), "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
                             "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
         for g_index, group in enumerate(groups):
             cells = [lookup.get((wave, group, c), (0.0, 0)) for c in order]

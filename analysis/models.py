@@ -37,6 +37,10 @@ class AnalysisRun(models.Model):
     exclusions_applied = models.JSONField(default=list, blank=True, help_text="Public ids of excluded participants.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True,
+                                         help_text="When its task was last handed to the broker (empty: never).")
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="Last sign of life of the worker computing it.")
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 

@@ -17,6 +17,10 @@ they may do. A superuser counts as an owner of every study. Each rule is a named
 | `may_edit_plan`             | yes   | -       | -      | the analysis plan (primary outcomes, contrasts) while   |
 |                             |       |         |        | the study is a draft; frozen at launch                  |
 
+Viewers see aggregates only: every participant-level list or CSV (the admin's participant rows,
+the at-risk list, the flagged participants, exports) asks `may_read_participant_data`. In the
+admin each model admin names the capability to look (`see`) and to change (`edit`).
+
 Someone who is not a member, or not logged in, learns nothing about a study: `get_member_study`
 answers 404 (`Http404`) whether or not the study exists. A member whose role is not enough gets
 403 (`PermissionDenied`) with a message naming the roles that may. Lists of studies (the API's

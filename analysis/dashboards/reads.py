@@ -21,6 +21,7 @@ from analysis.models import (
     WaveAnswerCount,
 )
 from analysis.stats import glossary
+from analysis.stats.coverage import under_covered
 from common import access, fastsql, group_keys
 from surveys import kinds
 from surveys.models import Arm, Exclusion, Item, Participant, Submission, Wave
@@ -174,14 +175,22 @@ def index_trend_frame(*, study_id: int, indices: list[str], item_id: int | None,
     return frame.astype({"value": float, "ci_low": float, "ci_high": float})
 
 
-def under_coverage_flags(index: str, n: pd.Series) -> pd.Series:
+def period_starts(*, study_id: int) -> dict[int, str]:
+    """Repeated cross-sections: wave number -> the ISO date its period starts (the time axis)."""
+    return {number: opens.date().isoformat()
+            for number, opens in Wave.objects.filter(study_id=study_id).values_list("number", "opens_at")}
+
+
+def period_labels(*, study_id: int) -> dict[int, str]:
+    """Repeated cross-sections: wave number -> period label (e.g. 1974)."""
+    return {number: period or str(number)
+            for number, period in Wave.objects.filter(study_id=study_id).values_list("number", "period")}
+
+
+def under_coverage_flags(index: str, n: pd.Series, *, pooled: bool = False) -> pd.Series:
     """True where the bootstrap interval of `index` at that n is one the coverage study found to
-    under-cover (docs/indices.md); all False while the stats core has no such rule."""
-    try:
-        from analysis.stats.bootstrap import under_covered
-    except ImportError:
-        return pd.Series(False, index=n.index, dtype=bool)
-    return pd.Series(under_covered(index, n.to_numpy()), index=n.index, dtype=bool)
+    under-cover (`analysis.stats.coverage.under_covered`; docs/indices.md, coverage table)."""
+    return pd.Series([under_covered(index, value, pooled=pooled) for value in n], index=n.index, dtype=bool)
 
 
 # --- Distributions ----------------------------------------------------------------------------------
@@ -211,7 +220,7 @@ def list_study_summaries(*, user) -> list[dict]:
         last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
         summaries.append({
             "study": study,
-            "participants": study.participants.filter(is_preview=False).count(),
+            "participants": study.participants.enrolled().count(),
             "current_wave": current.number if current else None,
             "last_run": last,
         })
@@ -234,7 +243,7 @@ def attrition_funnel_frame(*, study_id: int, counts: list[dict] | None = None) -
     """Per arm: joined, consented, completed wave 1..W (non-preview participants; withdrawn ones
     count where they got to). Columns: arm, stage, step (0, 1, 2.. in funnel order), count, share
     (of joined). `counts`: `submission_counts` when the caller has them already."""
-    participants = Participant.objects.filter(study_id=study_id, is_preview=False)
+    participants = Participant.objects.enrolled().filter(study_id=study_id)  # who opened their link
     people = (participants.values(arm_name=F("arm__name"))
               .annotate(joined=Count("id"), consented=Count("id", filter=Q(consented_at__isnull=False))).order_by())
     completed = counts if counts is not None else submission_counts(study_id=study_id)
@@ -265,7 +274,7 @@ def list_wave_rows(*, study_id: int, counts: list[dict] | None = None) -> list[d
     """Per wave: times, state, started and completed submissions (non-preview), response rate
     among participants still enrolled, and its latest indices run. Four small queries, whatever
     the number of waves (`counts`: `submission_counts` when the caller has them already)."""
-    enrolled = Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True).count()
+    enrolled = Participant.objects.enrolled().filter(study_id=study_id, withdrawn_at__isnull=True).count()
     counts = counts if counts is not None else submission_counts(study_id=study_id)
     started: dict[int, int] = {}
     completed: dict[int, int] = {}

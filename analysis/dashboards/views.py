@@ -4,8 +4,6 @@ parameters, so a view can be bookmarked), read stored results, build figures, re
 Every chart's data is also served as CSV from the same URL with `?format=csv&chart=<name>`.
 """
 
-import io
-
 import pandas as pd
 from django import forms
 from django.contrib import messages
@@ -25,13 +23,14 @@ from analysis.pipeline.runs import last_finished_run
 from analysis.pipeline.state import analysis_state
 from analysis.planning import plan_of
 from analysis.stats import glossary
+from analysis.stats.cross_sections import period_differences
 from analysis.stats.quality import (
     QualityRules,
     flag_submissions,
     flagged_participants,
     summarize_flags,
 )
-from common import access, group_keys
+from common import access, csvsafe, group_keys
 from surveys.attrition import attrition_context
 from surveys.exclusions import exclude_participants
 from surveys.kinds import kind_of
@@ -65,9 +64,8 @@ def _chart(request, study: Study, name: str, figure, *, caption: str, terms: tup
 
 
 def _csv(frame: pd.DataFrame, filename: str) -> HttpResponse:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    text = csvsafe.frame_to_csv(frame, date_format="%Y-%m-%dT%H:%M:%S%z")
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
 
@@ -133,7 +131,8 @@ def study_overview(request, slug: str):
                           caption="Attrition per arm: participants who joined, consented and completed each wave.")],
         "now": timezone.now(),
         # invited / reminded / started / completed per wave and arm, and who missed the last wave
-        **attrition_context(study, at_risk_limit=10),
+        **attrition_context(study, at_risk_limit=10,
+                            participant_level=access.may_read_participant_data(request.user, study)),
     }
     return render(request, "analysis/study_overview.html", context)
 
@@ -197,11 +196,15 @@ def study_trends(request, slug: str):
     marked = dashboards.intervention_wave(study_id=study.pk)
     what = item.code if item else "all items pooled"
     shown = trend.assign(group=[dashboards.label_group(g, labels) for g in trend["group"]],
-                         flag=dashboards.under_coverage_flags(index, trend["n"]))
+                         flag=dashboards.under_coverage_flags(index, trend["n"], pooled=item is None))
+    periods = study.design == Study.Design.CROSS_SECTION
+    if periods:  # waves are periods: drawn at their dates
+        starts = dashboards.period_starts(study_id=study.pk)
+        shown, between = shown.assign(wave=shown["wave"].map(starts)), between.assign(wave=between["wave"].map(starts))
     term = glossary.term(index)
     empty = "" if len(trend) else _empty_trend_reason(index=index, what=what, grouping=grouping, singles=singles)
     page_charts = [_chart(request, study, "trend", charts.trend_figure(
-        shown, title=f"{glossary.label(index)}, {what}", intervention_wave=marked,
+        shown, title=f"{glossary.label(index)}, {what}", intervention_wave=marked, time_axis=periods,
         y_title=" ".join(filter(None, (glossary.label(index), f"({_units(index, item)})" if _units(index, item) else ""))),
         more_disagreement=term.more_disagreement if term else None, empty=empty),
         caption=f"{glossary.label(index)} per wave with 95% bootstrap intervals, one line per "
@@ -213,8 +216,8 @@ def study_trends(request, slug: str):
         page_charts.append(_chart(
             request, study, "between",
             charts.trend_figure(shown_between, title=f"between groups, {what}", intervention_wave=marked,
-                                y_title="share of the scale", empty="No between-group indices are stored for "
-                                                                     "this grouping yet."),
+                                time_axis=periods, y_title="share of the scale",
+                                empty="No between-group indices are stored for this grouping yet."),
             caption="Between-group indices: "
                     + "; ".join(f"{glossary.label(n)}: {glossary.term(n).direction_text}"
                                 for n in dashboards.BETWEEN_GROUP_INDICES) + ".",
@@ -288,7 +291,9 @@ def study_distributions(request, slug: str):
     labels = dashboards.group_labels(study_id=study.pk, language=_language(request, study), items=every_item)
     figure = charts.distribution_figure(counts, title=f"{item.code}: {item.prompt_in(_language(request, study))}"[:120],
                                         scale=(item.scale_min, item.scale_max, item.step),
-                                        labels={g: dashboards.label_group(g, labels) for g in counts["group"].unique()})
+                                        labels={g: dashboards.label_group(g, labels) for g in counts["group"].unique()},
+                                        wave_names=dashboards.period_labels(study_id=study.pk)
+                                        if study.design == Study.Design.CROSS_SECTION else None)
     context.update({
         "item": item,
         "charts": [_chart(request, study, "distribution", figure,
@@ -303,6 +308,48 @@ def study_distributions(request, slug: str):
 
 
 # --- Effects ----------------------------------------------------------------------------------------
+
+
+class PeriodControls(forms.Form):
+    item = forms.ChoiceField(label="Item")
+    index = forms.ChoiceField(label="Index")
+
+    def __init__(self, *args, items, indices, default_index, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"].choices = [("pooled", "all items pooled")] + [(i.code, i.code) for i in items]
+        self.fields["item"].initial = "pooled"
+        self.fields["index"].choices = [(name, name) for name in indices]
+        self.fields["index"].initial = default_index
+
+
+def _period_differences(request, study: Study):
+    """Repeated cross-sections: no panel estimator applies (new people each period); the page
+    shows the chosen index's differences between consecutive periods and since the first, with
+    intervals for independent samples (analysis.stats.cross_sections)."""
+    items = [i for i in dashboards.study_items(study=study) if i.role == Item.Role.ATTITUDE]
+    stored = dashboards.stored_index_keys(study_id=study.pk)
+    indices = [name for name in (dashboards.list_stored_indices(study_id=study.pk, keys=stored) or ["mad_pairwise"])
+               if not glossary.entry(name).count]
+    default_index = study.primary_outcome if study.primary_outcome in indices else indices[0]
+    form = _controls(PeriodControls, request, items=items, indices=indices, default_index=default_index)
+    context = {"study": study, "page": "effects", "form": form, "cross_section": True, "has_effects": True}
+    if not form.is_valid():
+        return _invalid(request, "analysis/effects.html", context)
+    index = form.cleaned_data["index"]
+    item = next((i for i in items if i.code == form.cleaned_data["item"]), None)
+    trend = dashboards.index_trend_frame(study_id=study.pk, indices=[index], item_id=item.pk if item else None,
+                                         groups=[group_keys.ALL])
+    labels = dashboards.period_labels(study_id=study.pk)
+    series = trend.assign(period=trend["wave"].map(labels))
+    steps = period_differences(series)
+    since = period_differences(series, baseline=True)
+    frames = {"steps": steps, "since_first": since}
+    if _wants_csv(request):
+        return _csv_or_400(request, study, frames)
+    context.update({"index": index, "what": item.code if item else "all items pooled",
+                    "steps": steps.to_dict("records"), "since": since.to_dict("records"),
+                    "steps_csv": _csv_url(request, "steps"), "since_csv": _csv_url(request, "since_first")})
+    return render(request, "analysis/effects.html", context)
 
 
 class EffectControls(forms.Form):
@@ -327,6 +374,8 @@ class EffectControls(forms.Form):
 @login_required
 def study_effects(request, slug: str):
     study = access.get_member_study(request.user, slug)
+    if study.design == Study.Design.CROSS_SECTION:
+        return _period_differences(request, study)
     every_item = dashboards.study_items(study=study)
     items, pooled_stored, stored_groups = dashboards.effect_items(study_id=study.pk, items=every_item)
     outcomes = [*dashboards.INDIVIDUAL_OUTCOMES, *dashboards.EFFECT_INDICES]
@@ -524,8 +573,13 @@ def _quality_context(request, study: Study, speed: str, rows: str = "all",
     people = flagged_participants(dashboards.with_public_ids(flags[flags["flagged"]], study_id=study.pk))
     exclusions = dashboards.list_active_exclusions(study_id=study.pk)
     people["excluded"] = people["participant"].isin({e.participant.public_id for e in exclusions})
-    frames = {"quality": summary, "flagged": people.assign(
-        **{f: people[f].map(lambda waves: " ".join(map(str, waves))) for f in FLAG_NAMES})}
+    participant_level = access.may_read_participant_data(request.user, study)
+    if not participant_level:  # viewers see the per-wave shares only, as in the API
+        people, exclusions = people.iloc[0:0], []
+    frames = {"quality": summary}
+    if participant_level:
+        frames["flagged"] = people.assign(**{f: people[f].map(lambda waves: " ".join(map(str, waves)))
+                                             for f in FLAG_NAMES})
     # The page lists the most flagged first; the CSV always has everyone. The rows' texts are
     # made here: a filter per cell in the template costs more than the rest of the page.
     shown = people if rows == "all" else people.head(int(rows))
@@ -535,6 +589,7 @@ def _quality_context(request, study: Study, speed: str, rows: str = "all",
         record["checked"] = record["participant"] in checked
     context = {
         "summary": summary.to_dict("records"), "people": records, "flagged_total": len(people),
+        "participant_level": participant_level,
         "exclusions": exclusions,
         "submissions": len(flags), "computed_at": _last_computed(study),
         "charts": [_chart(request, study, "quality", charts.quality_figure(summary, title="flagged submissions per wave"),

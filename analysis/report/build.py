@@ -48,10 +48,11 @@ METHOD_IN_WORDS = {
 }
 
 
-def build_study_report(*, study_id: int) -> AnalysisRun:
-    run = runs.claim_run(study_id=study_id, kind=AnalysisRun.Kind.REPORT, parameters={})
-    return runs.execute(run, lock=lambda: Study.objects.get(pk=study_id),
-                        compute=lambda run, study: _build(run=run, study=study))
+def build_study_report(*, study_id: int, run_id: int | None = None) -> AnalysisRun:
+    """Build and store the study report from stored results; one claimant per study (`runs`),
+    unchanged inputs skipped. `run_id` names the run a message was sent for."""
+    run = runs.claim_run(study_id=study_id, kind=AnalysisRun.Kind.REPORT, parameters={}, run_id=run_id)
+    return runs.execute(run, compute=lambda run: _build(run=run, study=Study.objects.get(pk=study_id)))
 
 
 def report_inputs(*, study: Study) -> dict:
@@ -74,13 +75,15 @@ def _build(*, run: AnalysisRun, study: Study) -> AnalysisRun:
     fingerprint = hashlib.sha256(json.dumps({**inputs, "code": CODE_VERSION}, sort_keys=True).encode()).hexdigest()
     runs.stamp(run, fingerprint=fingerprint, seed=0, parameters=inputs, exclusions=[])
     if runs.unchanged_since(run) is not None and StudyReport.objects.filter(study=study).exists():
-        return runs.skip(run)
+        with runs.swap(run):
+            return runs.skip(run)
     context = report_context(study=study, inputs=inputs, run=run)
     html = render_to_string("analysis/report/report.html", {**context, "plotly_js": _plotly_js()})
-    StudyReport.objects.create(study=study, run=run, html=html)
-    old = list(StudyReport.objects.filter(study=study).values_list("pk", flat=True)[KEEP_REPORTS:])
-    StudyReport.objects.filter(pk__in=old).delete()
-    return runs.finish(run, bytes=len(html), seconds=round(time.perf_counter() - started, 3))
+    with runs.swap(run):  # the short transaction that stores the report
+        StudyReport.objects.create(study=study, run=run, html=html)
+        old = list(StudyReport.objects.filter(study=study).values_list("pk", flat=True)[KEEP_REPORTS:])
+        StudyReport.objects.filter(pk__in=old).delete()
+        return runs.finish(run, bytes=len(html), seconds=round(time.perf_counter() - started, 3))
 
 
 def _plotly_js() -> str:

@@ -320,7 +320,7 @@ def test_excluding_flagged_participants_is_recorded_and_recomputes(client, dash,
     from analysis.pipeline import enqueue
 
     sent = []
-    monkeypatch.setattr(enqueue, "dispatch_on_commit", lambda name, kwargs, **options: sent.append((name, kwargs)))
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append((name, kwargs)) or True)
     client.force_login(dash.owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/studies/dash/quality/exclude/",
@@ -472,6 +472,26 @@ def test_effects_offer_items_pooled_and_a_group(client, dash):
     table = csv_rows(client.get("/studies/dash/effects/?item=q1&group=side:1&format=csv&chart=table"))
     assert sorted(r["group"] for r in table) == ["all", "all", "all", "all", "side:1"]
     assert client.get("/studies/dash/effects/?group=side:9").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["", "trends/", "effects/"])
+def test_every_study_page_shows_each_run_and_reloads_itself_while_one_is_active(client, dash, path):
+    client.force_login(dash.owner)
+    page = client.get(f"/studies/dash/{path}").content.decode()
+    strip = re.search(r'<section class="analysis-runs.*?</section>', page, re.S).group(0)
+    assert re.search(r"effects\s*<strong>done</strong>", strip)
+    assert len(re.findall(r"<strong>done</strong>", strip)) >= 2
+    assert 'http-equiv="refresh"' not in page and ">Refresh</a>" not in page  # nothing running
+
+    AnalysisRun.objects.create(study=dash.study, wave=dash.waves[3], kind="indices", status="running",
+                               started_at=timezone.now(), heartbeat_at=timezone.now())
+    AnalysisRun.objects.create(study=dash.study, kind="effects", status="queued")
+    page = client.get(f"/studies/dash/{path}").content.decode()
+    strip = re.search(r'<section class="analysis-runs.*?</section>', page, re.S).group(0)
+    assert re.search(r"wave 3 indices\s*<strong>running</strong>", strip)
+    assert re.search(r"effects\s*<strong>queued</strong>", strip)
+    assert '<meta http-equiv="refresh" content="5">' in page  # reloads without JavaScript
+    assert f'<a href="/studies/dash/{path}">Refresh</a>' in strip
 
 
 # --- Reading the dashboards: labels, help links, empty charts -----------------------------------

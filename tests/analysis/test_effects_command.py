@@ -124,7 +124,7 @@ def corrupt(path: Path, line: int, column: str, value: str) -> Path:
 
 
 def assert_one_line_error(status, out, err, *fragments):
-    assert status == 1
+    assert status == 2
     assert out == ""
     lines = [line for line in err.splitlines() if line.startswith("effects: ") and "warning" not in line]
     message = lines[-1]
@@ -194,7 +194,7 @@ def test_manage_py_exits_non_zero_with_one_line_on_stderr(tmp_path):
          *FAST],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stdout == ""
     errors = [line for line in result.stderr.splitlines() if "answers.csv:4" in line]
     assert len(errors) == 1 and "column 'value'" in errors[0]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.stats import glossary
+from analysis.stats import glossary, units
 from analysis.stats import indices as ix
 from analysis.stats.effects.panel import POOLED, _bootstrap_summary, _ri_p
 from analysis.stats.tables import Scale
@@ -141,6 +141,12 @@ def _reversed(name: str, values: np.ndarray, grid: Scale) -> np.ndarray:
     return values
 
 
+def _unit_scale(name: str, values: np.ndarray, grid: Scale) -> np.ndarray:
+    """``mean``/``sd`` of an item on its scale rescaled to [0, 1] (POMP / 100), the unit of the
+    rows pooled over items (analysis/stats/units.py)."""
+    return units.to_unit_interval(values, grid.min, grid.max, spread=name == "sd")
+
+
 def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, post, level, pooled, reverse):
     """``did_bootstrap`` rows of item j; its index series (reverse-coded items flipped) are
     added to ``pooled`` for the rows pooled over items."""
@@ -178,6 +184,9 @@ def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, p
                 if reverse[j]:
                     series = _IndexSeries(*(None if v is None else _reversed(name, v, grid) for v in (
                         series.treated, series.control, series.perm_treated, series.perm_control)))
+                if glossary.entry(name).own_units:
+                    series = _IndexSeries(*(None if v is None else _unit_scale(name, v, grid) for v in (
+                        series.treated, series.control, series.perm_treated, series.perm_control)))
                 pooled.add(name, group, series)
     return rows
 
@@ -185,7 +194,8 @@ def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, p
 class _PooledIndices:
     """Per-item index series of one comparison, averaged over items for the pooled rows
     (``item`` None): the pooled index of a wave is the mean of the per-item indices that are
-    defined in it (docs/indices.md), and its DiD and intervals follow from the same draws."""
+    defined in it (docs/indices.md), ``mean`` and ``sd`` on each item's scale rescaled to
+    [0, 1] (POMP / 100), and its DiD and intervals follow from the same draws."""
 
     def __init__(self, wanted: Iterable[str]) -> None:
         self.wanted = set(wanted)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analysis', '0004_dashboard_store'),
+        ('analysis', '0005_run_heartbeat'),
         ('surveys', '0005_api_access'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
