@@ -324,7 +324,7 @@ def test_the_sweep_redispatches_a_report_run_whose_task_was_lost(panel, monkeypa
     sent = []
     monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append((name, kwargs)))
     enqueue.sweep_indices()
-    assert sent == [("analysis.build_study_report", {"study_id": panel["study"].pk})]
+    assert sent == [("analysis.build_study_report", {"study_id": panel["study"].pk, "run_id": run.pk})]
 
 
 def test_a_broker_outage_never_fails_the_caller(panel, monkeypatch):
