@@ -7,6 +7,7 @@ and `analysis.pipeline.enqueue` sends the tasks by these names.
 from celery import shared_task
 
 from analysis.pipeline import effects, enqueue, indices
+from analysis.report import build as report
 from common.celery import COMPUTE_LIMITS, SWEEP_LIMITS, TASK_OPTIONS
 
 
@@ -28,3 +29,8 @@ def resend_lost_runs_task() -> None:
 @shared_task(name="analysis.compute_study_effects", **COMPUTE_LIMITS, **TASK_OPTIONS)
 def compute_study_effects_task(study_id: int, run_id: int | None = None) -> None:
     effects.compute_study_effects(study_id=study_id, run_id=run_id)
+
+
+@shared_task(name="analysis.build_study_report", **COMPUTE_LIMITS, **TASK_OPTIONS)
+def build_study_report_task(study_id: int, run_id: int | None = None) -> None:
+    report.build_study_report(study_id=study_id, run_id=run_id)

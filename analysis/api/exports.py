@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from analysis.models import AnalysisRun
 from analysis.pipeline.provenance import CODE_VERSION
+from analysis.planning import plan_of
 from common import csvsafe, fastsql, formats, group_keys
 from surveys.kinds import kind_of
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
@@ -540,11 +541,18 @@ def provenance(spec: ExportSpec, *, user, file_format: str) -> dict:
         "parameters": spec.parameters(),
         "latest_indices_run": _run_summary(finished.filter(kind=AnalysisRun.Kind.INDICES).first()),
         "latest_effects_run": _run_summary(finished.filter(kind=AnalysisRun.Kind.EFFECTS).first()),
+        "analysis_plan": _plan_summary(spec.study),
         "exclusions": {"count": len(excluded), "public_ids": excluded,
                        "applied": not spec.include_excluded,
                        "note": "Excluded and withdrawn participants are left out unless include_excluded=true; "
                                "preview participants never appear."},
     }
+
+
+def _plan_summary(study) -> dict | None:
+    """The analysis plan as frozen at launch (outcomes, contrasts, hash, time), None without one."""
+    record = plan_of(study=study)
+    return record.to_dict() if record is not None else None
 
 
 def _item_entry(item: Item, language: str, waves: list[int]) -> dict:

@@ -11,7 +11,9 @@ from analysis.pipeline import runs
 from analysis.pipeline.indices import finite
 from analysis.pipeline.inputs import intervention_wave_of, read_study_inputs
 from analysis.pipeline.provenance import EFFECT_PARAMETERS, effects_fingerprint, effects_seed
+from analysis.planning import frozen_plan
 from analysis.stats.effects import estimate_effects
+from analysis.stats.plan import mark_planned
 from analysis.stats.tables import Scale
 from surveys.models import Study
 
@@ -28,13 +30,15 @@ def compute_study_effects(*, study_id: int, run_id: int | None = None) -> Analys
 def _compute(run: AnalysisRun) -> AnalysisRun:
     started = time.perf_counter()
     parameters = dict(EFFECT_PARAMETERS)
+    # Freezing a launched study's plan is a short write of its own: before the read-only snapshot.
+    plan = frozen_plan(study=Study.objects.get(pk=run.study_id))
     with runs.snapshot():  # one consistent state; no lock a participant's request waits for
         study = Study.objects.get(pk=run.study_id)
         inputs = read_study_inputs(study=study)
         intervention = intervention_wave_of(study_id=study.pk)
         arms = {arm.name: arm for arm in study.arms.all()}
-        runs.stamp(run, fingerprint=effects_fingerprint(inputs.states, primary=study.primary_outcome,
-                                                        parameters=parameters),
+        primary = f"{study.primary_outcome}|plan:{plan.fingerprint() if plan else ''}"
+        runs.stamp(run, fingerprint=effects_fingerprint(inputs.states, primary=primary, parameters=parameters),
                    seed=effects_seed(study=study), parameters=parameters, exclusions=inputs.excluded)
         unchanged = runs.unchanged_since(run) is not None
         if not unchanged:
@@ -54,10 +58,15 @@ def _compute(run: AnalysisRun) -> AnalysisRun:
         reverse=[code for code, s in scales.items() if s.reverse_coded],
         primary_outcome=study.primary_outcome or None, **parameters,
     )
+    frame = table.frame.assign(group=table.frame["group"].fillna("all"), sample=table.frame["sample"].fillna("all"))
+    if plan is not None:  # the frozen plan decides what is planned; Holm across its rows only
+        frame = mark_planned(frame.assign(item=frame["item"].where(frame["item"].map(
+            lambda v: isinstance(v, str)), None)), plan, control=control)
+        frame["primary"] = frame["planned"]
     waves = {wave.number: wave for wave in inputs.waves}
     items = inputs.items.ids
     rows = []
-    for record in table.frame.to_dict("records"):
+    for record in frame.to_dict("records"):
         wave = record["wave"]
         rows.append(EffectEstimate(
             study=study, arm=arms[record["arm"]], outcome=record["outcome"],
@@ -68,6 +77,7 @@ def _compute(run: AnalysisRun) -> AnalysisRun:
             ci_high=finite(record["ci_high"]), p_value=finite(record["p_value"]), p_holm=finite(record["p_holm"]),
             p_ri=finite(record.get("p_ri")), n=int(record["n"]) if not pd.isna(record["n"]) else 0,
             attrition_warning=bool(record.get("attrition_warning", False)), is_primary=bool(record.get("primary", False)),
+            p_plan_holm=finite(record.get("p_plan_holm")),
             run=run,
         ))
     with runs.swap(run):  # the short transaction: readers see the old rows or the new, never half

@@ -27,6 +27,7 @@ from surveys.models import Study, Wave
 
 INDICES_TASK = "analysis.compute_wave_indices"
 EFFECTS_TASK = "analysis.compute_study_effects"
+REPORT_TASK = "analysis.build_study_report"
 CATCH_UP = "the periodic sweep will retry"
 
 
@@ -34,8 +35,9 @@ def send(run: AnalysisRun) -> bool:
     """Send `run`'s task now (naming the run, so that a duplicate message does nothing), noting
     when in `dispatched_at` (cleared again when the broker refused it: never sent)."""
     runs.mark_dispatched(run.pk)
-    if run.kind == AnalysisRun.Kind.EFFECTS:
-        sent = dispatch(EFFECTS_TASK, {"study_id": run.study_id, "run_id": run.pk}, catch_up=CATCH_UP)
+    if run.kind in (AnalysisRun.Kind.EFFECTS, AnalysisRun.Kind.REPORT):
+        task = EFFECTS_TASK if run.kind == AnalysisRun.Kind.EFFECTS else REPORT_TASK
+        sent = dispatch(task, {"study_id": run.study_id, "run_id": run.pk}, catch_up=CATCH_UP)
     else:
         force = bool(run.parameters.get("force"))
         sent = dispatch(INDICES_TASK, {"study_id": run.study_id, "wave_id": run.wave_id, "force": force,
@@ -69,6 +71,15 @@ def request_study_effects(*, study_id: int, resend: bool = False) -> AnalysisRun
     run, created = runs.request_run(study_id=study_id, kind=AnalysisRun.Kind.EFFECTS,
                                     parameters=dict(EFFECT_PARAMETERS))
     if created or (resend and run is not None and runs.needs_sending(run)):
+        _send_on_commit(run)
+    return run
+
+
+def request_study_report(*, study_id: int) -> AnalysisRun:
+    """Queue a build of the study report (after commit); the active run when one is already
+    queued or running."""
+    run, created = runs.request_run(study_id=study_id, kind=AnalysisRun.Kind.REPORT, parameters={})
+    if created or (run is not None and runs.needs_sending(run)):
         _send_on_commit(run)
     return run
 

@@ -49,7 +49,10 @@ def test_json_records_are_flat_objects_with_the_design_fields_first(tmp_path):
     assert all(not isinstance(v, (dict, list)) for r in records for v in r.values())
     outcomes = {r["outcome"] for r in records}
     assert {"value", "extremity", "distance_other_group", "mean", "sd", "group_gap"} <= outcomes
-    assert {r["wave"] for r in records} == {1, 3, 4, "pooled"}
+    # waves 1 and 2 are before the intervention: event-study placebos (regressions: wave 1, the
+    # last pre wave 2 being the reference; index differences: both, against their mean)
+    assert {r["wave"] for r in records} == {1, 2, 3, 4, "pooled"}
+    assert {r["wave"] for r in records if r["method"] == "event_study"} == {1, 3, 4}
     twfe = next(r for r in records if r["method"] == "twfe" and r["outcome"] == "value")
     assert twfe["item"] == "q1" and twfe["arm"] == "intervention" and twfe["n"] == 60
     assert twfe["ci_low"] < twfe["estimate"] < twfe["ci_high"]

@@ -317,6 +317,16 @@ def test_a_lost_run_is_adopted_and_a_late_result_of_its_first_worker_is_not_stor
             pass
 
 
+def test_the_sweep_redispatches_a_report_run_whose_task_was_lost(panel, monkeypatch):
+    run = AnalysisRun.objects.create(study=panel["study"], kind="report", status="running",
+                                     started_at=timezone.now() - timezone.timedelta(hours=2))
+    assert run.wave is None
+    sent = []
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append((name, kwargs)))
+    enqueue.sweep_indices()
+    assert sent == [("analysis.build_study_report", {"study_id": panel["study"].pk, "run_id": run.pk})]
+
+
 def test_a_broker_outage_never_fails_the_caller(panel, monkeypatch):
     from analysis.tasks import compute_wave_indices_task
 

@@ -5,7 +5,7 @@ def test_registered_task_names_are_pinned():
     # Renaming a task strands the messages already queued under the old name.
     app.loader.import_default_modules()
     ours = sorted(name for name in app.tasks if name.startswith("analysis."))  # surveys.* pinned in tests/surveys
-    assert ours == ["analysis.compute_study_effects", "analysis.compute_wave_indices", "analysis.resend_lost_runs",
+    assert ours == ["analysis.build_study_report", "analysis.compute_study_effects", "analysis.compute_wave_indices", "analysis.resend_lost_runs",
                     "analysis.sweep_indices"]
 
 

@@ -45,13 +45,15 @@ def index_values(name: str, counts: np.ndarray, points: np.ndarray, other=None) 
 
 
 def _did(values_t: np.ndarray, values_c: np.ndarray, pre: np.ndarray, post: np.ndarray):
-    """Per-post-wave DiD (S, P) and pooled DiD (S,) from index values (S, waves)."""
+    """Per-wave DiD (S, waves) against the pre-wave mean, and the pooled DiD (S,) over the post
+    waves, from index values (S, waves). The pre-wave columns are the placebo checks (they sum
+    to 0 over the pre waves; with one pre wave it is 0 by construction)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         base_t = values_t[:, pre].mean(axis=1, keepdims=True)
         base_c = values_c[:, pre].mean(axis=1, keepdims=True)
-        per_wave = (values_t[:, post] - base_t) - (values_c[:, post] - base_c)
-        return per_wave, per_wave.mean(axis=1)
+        per_wave = (values_t - base_t) - (values_c - base_c)
+        return per_wave, per_wave[:, post].mean(axis=1)
 
 
 def _index_pairs(panel) -> list[tuple[int, int]]:
@@ -104,13 +106,15 @@ class _IndexSeries:
 
 
 def _did_rows(panel, comparison, series: _IndexSeries, *, name, item, group, pre, post, level, n, n_obs):
-    """``did_bootstrap`` rows (each post wave and pooled) of one index series."""
+    """``did_bootstrap`` rows of one index series: each post wave, pooled, and each pre wave as a
+    placebo check when there are two or more (a single pre wave is the baseline itself)."""
     per_wave, pooled = _did(series.treated, series.control, pre, post)
     perm_wave = perm_pooled = None
     if series.perm_treated is not None:
         perm_wave, perm_pooled = _did(series.perm_treated, series.perm_control, pre, post)
     rows = []
-    for col, wave in [*enumerate(panel.waves[post]), (None, POOLED)]:
+    shown = post if pre.sum() < 2 else np.ones_like(post)
+    for col, wave in [*((int(c), panel.waves[c]) for c in np.flatnonzero(shown)), (None, POOLED)]:
         estimates = pooled if col is None else per_wave[:, col]
         estimate = float(estimates[0])
         se, low, high, p = _bootstrap_summary(estimate, estimates[1:], level)

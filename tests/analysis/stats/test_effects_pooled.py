@@ -36,11 +36,13 @@ def table(answers) -> pd.DataFrame:
 
 
 def did(series: dict[str, np.ndarray]) -> np.ndarray:
-    """Per post wave DiD, then pooled, from {arm: index per wave}."""
+    """Per wave DiD against the pre-wave mean (the pre waves are placebo checks when there are
+    two or more), then pooled over the post waves, from {arm: index per wave}."""
     diff = series["intervention"] - series["control"]
     pre = np.array(WAVES) < V
-    per_wave = diff[~pre] - diff[pre].mean()
-    return np.append(per_wave, per_wave.mean())
+    per_wave = diff - diff[pre].mean()
+    shown = per_wave if pre.sum() >= 2 else per_wave[~pre]
+    return np.append(shown, per_wave[~pre].mean())
 
 
 def rows_of(table, outcome, item, group) -> np.ndarray:
