@@ -1,6 +1,7 @@
 """The demo study: a simulated panel stored as if participants had answered on the web.
 
-`seed_demo_study` is the service behind `manage.py seed_demo`. The panel comes from
+`seed_demo_study` is the service behind `manage.py seed_demo`. The design (items, waves, arms,
+texts) is `examples/demo-study.yaml`, laid in by the study specification service; the panel comes from
 `analysis.stats.simulate` (two sides drifting apart, an intervention arm from wave 3, noise,
 attrition); this module only lays it into the database on a timeline that has waves 1-4 closed,
 wave 5 open now (partly answered) and wave 6 still to come, so every page has something to show.
@@ -11,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,19 +25,12 @@ from analysis.pipeline.effects import compute_study_effects
 from analysis.pipeline.enqueue import waves_needing_indices
 from analysis.pipeline.indices import compute_wave_indices
 from analysis.stats.simulate import (
-    DEMO_AGREE_LABELS,
-    DEMO_FREQUENCY_LABELS,
     DEMO_GROUPING_ITEM,
-    DEMO_ITEM_PROMPTS,
-    DEMO_THERMOMETER_LABELS,
     PanelSpec,
     simulate_panel,
 )
 from surveys import summaries
-from surveys.kinds import kind_of
 from surveys.models import (
-    Arm,
-    ConsentVersion,
     Intervention,
     Item,
     Membership,
@@ -47,35 +42,17 @@ from surveys.models import (
     Wave,
     hash_secret,
 )
+from surveys.spec.io import load_text
+from surveys.spec.service import apply_spec
 
 DEMO_SLUG = "demo"
+#: The demo's design (items, waves, arms, texts); the simulation only supplies the answers.
+DEMO_SPEC_FILE = Path(settings.BASE_DIR) / "examples" / "demo-study.yaml"
 WAVE_DAYS = 7
 OPEN_WAVE = 5  # the wave that is open when the demo is built
 OPEN_WAVE_SHARE = 0.6  # share of wave-5 respondents who have already answered
 
-CONSENT = {
-    "en": "This is a demonstration study. Your answers are stored under a pseudonym, used only for "
-          "research on how far apart people feel, and you may withdraw at any time.",
-    "de": "Dies ist eine Demonstrationsstudie. Ihre Antworten werden unter einem Pseudonym gespeichert, "
-          "nur für Forschung darüber verwendet, wie weit Menschen sich voneinander entfernt fühlen, und Sie "
-          "können jederzeit zurücktreten.",
-}
-INTERVENTION = {
-    "en": "Before you answer: in studies like this one, people on both sides usually guess that the other "
-          "side dislikes them far more than it really does. Most people on the other side say they "
-          "value the same things you do: being treated fairly, being listened to, and their families' "
-          "well-being.",
-    "de": "Bevor Sie antworten: In Studien wie dieser glauben Menschen auf beiden Seiten meist, dass die "
-          "andere Seite sie viel mehr ablehnt, als sie es tatsächlich tut. Die meisten Menschen auf der "
-          "anderen Seite sagen, dass ihnen dieselben Dinge wichtig sind wie Ihnen: fair behandelt und "
-          "angehört zu werden und das Wohl ihrer Familien.",
-}
-INTERVENTION_TITLE = {"en": "A short note", "de": "Ein kurzer Hinweis"}
-ATTENTION_PROMPT = {
-    "en": "To show that you read the questions, please choose 'somewhat disagree' here.",
-    "de": "Um zu zeigen, dass Sie die Fragen lesen, wählen Sie hier bitte 'stimme eher nicht zu'.",
-}
-ATTENTION_EXPECTED = 3
+ATTENTION_EXPECTED = 3  # the attention item's expected answer in examples/demo-study.yaml
 ATTENTION_PASS_RATE = 0.95
 
 
@@ -147,67 +124,24 @@ def _build_study(*, participants: int, seed: int) -> Study:
     spec = PanelSpec(n_participants=participants)
     panel = simulate_panel(spec, seed=seed)
     rng = np.random.default_rng(seed + 1)
-    study = Study.objects.create(
-        slug=DEMO_SLUG, title="Demo: how far apart do we feel?", status=Study.Status.ACTIVE,
-        description="A simulated six-wave panel with an intervention arm from wave 3.",
-        languages=["en", "de"], primary_outcome="mad_pairwise",
-        completion_text={"en": "Thank you! Your answers are saved.", "de": "Danke! Ihre Antworten sind gespeichert."},
-    )
-    consent = ConsentVersion.objects.create(study=study, version=1, text=CONSENT)
-
-    items: dict[str, Item] = {}
-    Item.objects.create(
-        study=study, code=DEMO_GROUPING_ITEM["code"], prompt=DEMO_GROUPING_ITEM["prompt"], kind=Item.Kind.CHOICE,
-        role=Item.Role.GROUPING, scale_min=1, scale_max=len(spec.groups), step=1, order=0,
-        labels=_numbered({lang: [DEMO_GROUPING_ITEM["choices"][g][lang] for g in spec.groups]
-                          for lang in ("en", "de")}),
-    )
-    for order, spec_item in enumerate(spec.items, start=1):
-        kind = Item.Kind(spec_item.kind)  # the simulation names kinds as Item does
-        scale = {} if not kind_of(kind).scale.has_scale else {
-            "scale_min": spec_item.scale_min, "scale_max": spec_item.scale_max, "step": spec_item.step}
-        labels = _labels_for(spec_item.code, kind)
-        items[spec_item.code] = Item.objects.create(
-            study=study, code=spec_item.code, prompt=DEMO_ITEM_PROMPTS[spec_item.code], kind=kind,
-            role=Item.Role.ATTITUDE, labels=labels, dont_know=spec_item.dont_know_rate > 0,
-            reverse_coded=spec_item.loading < 0, order=order, **scale,
-        )
-    attention = Item.objects.create(
-        study=study, code="attention", prompt=ATTENTION_PROMPT, kind=Item.Kind.LIKERT, role=Item.Role.ATTENTION,
-        scale_min=1, scale_max=7, step=1, expected_answer=ATTENTION_EXPECTED,
-        labels=_numbered(DEMO_AGREE_LABELS), order=len(items) + 1,
-    )
-
-    arms = {name: Arm.objects.create(study=study, name=name, allocation_weight=int(round(weight)),
-                                     is_control=(name == spec.control_arm))
-            for name, weight in spec.arms}
+    timeline = _timeline(timezone.now())
+    design = load_text(DEMO_SPEC_FILE.read_text(encoding="utf-8"), name=str(DEMO_SPEC_FILE))
+    study = apply_spec(data=design, anchor=timeline[0][0]).study
+    study.status = Study.Status.ACTIVE
+    study.save(update_fields=["status"])
+    consent = study.current_consent()
+    by_code = {item.code: item for item in study.items.all()}
+    items: dict[str, Item] = {item.code: by_code[item.code] for item in spec.items}
+    attention = by_code["attention"]
+    arms = {arm.name: arm for arm in study.arms.all()}
     waves: dict[int, Wave] = {}
-    for number, (opens, closes, state) in enumerate(_timeline(timezone.now()), start=1):
-        wave = Wave.objects.create(study=study, number=number, opens_at=opens, closes_at=closes, state=state)
-        wave.items.set([*items.values(), attention])
-        waves[number] = wave
-    for name, arm in arms.items():
-        if name != spec.control_arm:
-            Intervention.objects.create(wave=waves[spec.intervention_wave], arm=arm, title=INTERVENTION_TITLE,
-                                        content=INTERVENTION)
-
+    for wave, (_opens, _closes, state) in zip(study.waves.order_by("number"), timeline, strict=True):
+        wave.state = state
+        wave.save(update_fields=["state"])
+        waves[wave.number] = wave
     people = _create_participants(study, panel.participants, spec.groups, arms, consent, waves[1].opens_at, rng)
     _create_answers(panel, people, items, attention, waves, rng)
     return study
-
-
-def _numbered(labels_by_language: dict) -> dict[str, dict[str, str]]:
-    """{"en": ("a", "b")} -> {"en": {"1": "a", "2": "b"}}: value labels keyed by scale value."""
-    return {lang: {str(i): text for i, text in enumerate(labels, start=1)} for lang, labels in labels_by_language.items()}
-
-
-def _labels_for(code: str, kind: str) -> dict:
-    scale = kind_of(kind).scale
-    if scale.categories:
-        return _numbered(DEMO_FREQUENCY_LABELS if code == "disagree_often" else DEMO_AGREE_LABELS)
-    if scale.has_scale:  # a range (the thermometer): labels at its ends
-        return {lang: {str(v): text for v, text in anchors.items()} for lang, anchors in DEMO_THERMOMETER_LABELS.items()}
-    return {}
 
 
 def _create_participants(study, frame: pd.DataFrame, groups, arms, consent, first_open, rng) -> dict[str, Participant]:

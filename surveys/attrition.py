@@ -4,11 +4,14 @@ Reads only; preview participants never count. The overview page includes
 `surveys/_attrition_table.html` with `attrition_context(study)`.
 
 Definitions (per wave W and arm):
-- enrolled: joined before W closed and had not withdrawn before W opened;
+- enrolled: joined before W closed, opened their personal link (a join whose response was lost
+  does not count) and had not withdrawn before W opened;
 - invited: received W's invitation (a sent message); reminded: received at least one reminder
   or the last-chance reminder for W;
 - started / completed: have a submission for W / a completed one;
-- completion_rate: completed / enrolled (None when nobody was enrolled).
+- completion_rate: completed / enrolled (None when nobody was enrolled);
+- at risk: enrolled (opened their link), not withdrawn, joined before the last closed wave
+  closed and did not complete it.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def list_wave_attrition(*, study_id: int, panel: PanelCounts | None = None) -> l
                                          **{k: values[k] for k in ATTRITION_COUNTS}))
         return sorted(rows, key=lambda row: (row.wave, row.arm))
     waves = list(Wave.objects.filter(study_id=study_id).order_by("number"))
-    people = Participant.objects.filter(study_id=study_id, is_preview=False)
+    people = Participant.objects.enrolled().filter(study_id=study_id)  # who opened their link
     counts: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for wave in waves:
         enrolled = (people.filter(joined_at__lt=wave.closes_at)
@@ -116,8 +119,8 @@ def list_at_risk(*, study_id: int, now: dt.datetime | None = None, limit: int | 
     wave = last_closed_wave(study_id=study_id, now=now)
     if wave is None:
         return None, [], 0
-    people = (Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True,
-                                         joined_at__lt=wave.closes_at)
+    people = (Participant.objects.enrolled().filter(study_id=study_id, withdrawn_at__isnull=True,
+                                                    joined_at__lt=wave.closes_at)
               .exclude(Exists(Submission.objects.filter(participant=OuterRef("pk"), wave=wave,
                                                         completed_at__isnull=False))))
     if panel is not None:
@@ -141,12 +144,17 @@ def list_at_risk(*, study_id: int, now: dt.datetime | None = None, limit: int | 
     return wave, rows, total
 
 
-def attrition_context(study: Study, *, at_risk_limit: int | None = 50, panel: PanelCounts | None = None) -> dict:
+def attrition_context(study: Study, *, at_risk_limit: int | None = 50, participant_level: bool = True,
+                      panel: PanelCounts | None = None) -> dict:
     """Template context for `surveys/_attrition_table.html` (`panel`: the study's panel counts,
-    `surveys.summaries.read_panel_counts`; without them the raw rows are counted)."""
-    wave, at_risk, count = list_at_risk(study_id=study.pk, limit=at_risk_limit, panel=panel)
+    `surveys.summaries.read_panel_counts`; without them the raw rows are counted). Without
+    `participant_level` (a viewer: `common.access.may_read_participant_data` says no) the at-risk
+    list is left out (not even read); its count stays."""
+    wave, at_risk, count = list_at_risk(study_id=study.pk, limit=at_risk_limit if participant_level else 0,
+                                        panel=panel)
     return {"attrition_rows": list_wave_attrition(study_id=study.pk, panel=panel), "at_risk_wave": wave,
-            "at_risk": at_risk, "at_risk_count": count, "attrition_study": study}
+            "at_risk": at_risk, "at_risk_count": count, "at_risk_hidden": not participant_level,
+            "attrition_study": study}
 
 
 def list_prolific_completions(*, wave: Wave) -> list[dict]:

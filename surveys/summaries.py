@@ -5,6 +5,10 @@ attrition pages read a few dozen rows whatever the number of participants.
 How they stay exact:
 - the participant's hot path adds one to `started` (`count_started`, with the new submission)
   and to `completed` (`count_completed`, with the last page): one statement each;
+- a participant counts as joined (enrolled) from the first opening of their personal link
+  (`Participant.objects.enrolled()`; `count_link_opened`, where `mark_link_opened` sets
+  `link_opened_at`), not from their creation: a web join whose link never arrived counts for
+  no enrolment (it still counts for `analysable`, as `Participant.objects.analysable()`);
 - rows created through the ORM (a participant joining, a submission, an exclusion or a sent
   message created in the admin, the API or a fixture) are counted by post_save receivers;
 - every other write that changes what a participant counts for (arm assignment, withdrawal,
@@ -50,26 +54,31 @@ Key = tuple[int, int, int, str]  # study, wave_key, arm_key, count
 
 
 def _contributions(*, participant_ids: Iterable[int] | None = None, study_id: int | None = None,
-                   wave_ids: set[int] | None = None) -> Counter:
+                   wave_ids: set[int] | None = None, unopened: frozenset[int] = frozenset()) -> Counter:
     """What the given participants (or every participant of `study_id`) add to each count, from
-    the raw rows: Counter[(study, wave_key, arm_key, count)]. `wave_ids` limits the wave rows."""
+    the raw rows: Counter[(study, wave_key, arm_key, count)]. `wave_ids` limits the wave rows;
+    participants in `unopened` are counted as if they had not opened their link yet."""
     result: Counter = Counter()
     if participant_ids is not None:
         ids = sorted(set(participant_ids))
         for start in range(0, len(ids), _CHUNK):
-            _add_contributions(result, Participant.objects.filter(pk__in=ids[start:start + _CHUNK]), wave_ids)
+            _add_contributions(result, Participant.objects.filter(pk__in=ids[start:start + _CHUNK]), wave_ids,
+                               unopened)
         return result
     people = Participant.objects.filter(study_id=study_id, is_preview=False)
     ids = list(people.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), _CHUNK * 5):
-        _add_contributions(result, Participant.objects.filter(pk__in=ids[start:start + _CHUNK * 5]), wave_ids)
+        _add_contributions(result, Participant.objects.filter(pk__in=ids[start:start + _CHUNK * 5]), wave_ids,
+                           unopened)
     return result
 
 
-def _add_contributions(result: Counter, people, wave_ids: set[int] | None) -> None:
+def _add_contributions(result: Counter, people, wave_ids: set[int] | None,
+                       unopened: frozenset[int] = frozenset()) -> None:
     excluded = Exclusion.objects.filter(participant=OuterRef("pk"), lifted_at__isnull=True)
     rows = list(people.filter(is_preview=False).annotate(excluded=Exists(excluded)).order_by()
-                .values_list("pk", "study_id", "arm_id", "joined_at", "consented_at", "withdrawn_at", "excluded"))
+                .values_list("pk", "study_id", "arm_id", "joined_at", "consented_at", "withdrawn_at", "excluded",
+                             "link_opened_at"))
     if not rows:
         return
     ids = [row[0] for row in rows]
@@ -87,16 +96,18 @@ def _add_contributions(result: Counter, people, wave_ids: set[int] | None) -> No
             participant_id__in=ids, status=Message.Status.SENT).order_by() \
             .values_list("participant_id", "wave_id", "kind").distinct():
         messaged[participant_id].add((wave_id, kind == "invitation"))
-    for pk, study_id, arm_id, joined_at, consented_at, withdrawn_at, excluded in rows:
+    for pk, study_id, arm_id, joined_at, consented_at, withdrawn_at, excluded, link_opened_at in rows:
         arm = arm_id or NO_ARM
         active = withdrawn_at is None
-        result[(study_id, STUDY, arm, "joined")] += 1
-        result[(study_id, STUDY, arm, "consented")] += consented_at is not None
-        result[(study_id, STUDY, arm, "active")] += active
-        result[(study_id, STUDY, arm, "analysable")] += active and not excluded
+        # Enrolled (`Participant.objects.enrolled()`): from the first opening of their link on.
+        opened = link_opened_at is not None and pk not in unopened
+        result[(study_id, STUDY, arm, "joined")] += opened
+        result[(study_id, STUDY, arm, "consented")] += opened and consented_at is not None
+        result[(study_id, STUDY, arm, "active")] += opened and active
+        result[(study_id, STUDY, arm, "analysable")] += active and not excluded  # `analysable()`
         mine, sent = submitted.get(pk, {}), messaged.get(pk, set())
         for wave_id, opens_at, closes_at in waves[study_id]:
-            joined_before = joined_at < closes_at
+            joined_before = opened and joined_at < closes_at
             completed = mine.get(wave_id, False)
             counts = {
                 "enrolled": joined_before and (active or withdrawn_at >= opens_at),
@@ -153,14 +164,24 @@ def count_started(*, participant: Participant, wave: Wave) -> None:
 def count_completed(*, participant: Participant, wave: Wave) -> None:
     """The participant's submission for `wave` was completed (same transaction)."""
     if not participant.is_preview:
-        current = int(participant.withdrawn_at is None and participant.joined_at < wave.closes_at)
+        current = int(participant.withdrawn_at is None and participant.link_opened_at is not None
+                      and participant.joined_at < wave.closes_at)
         _upsert([((participant.study_id, wave.pk, participant.arm_id or NO_ARM),
                   {"completed": 1, "current_completed": current}, (wave.opens_at, wave.closes_at))])
 
 
 def count_joined(participant_ids: Iterable[int]) -> None:
-    """New participants were stored (same transaction)."""
+    """New participants were stored (same transaction). Those whose link is not opened yet (a
+    web join) count for nothing enrolled until `surveys.services.mark_link_opened` (`count_link_opened`)."""
     _apply(_contributions(participant_ids=participant_ids))
+
+
+def count_link_opened(participant_id: int) -> None:
+    """The participant opened their link for the first time (this transaction set
+    `link_opened_at` and holds their row): from now on they count as enrolled."""
+    delta = _contributions(participant_ids=[participant_id])
+    delta.subtract(_contributions(participant_ids=[participant_id], unopened=frozenset([participant_id])))
+    _apply(delta)
 
 
 _local = threading.local()

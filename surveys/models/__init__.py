@@ -39,6 +39,7 @@ from surveys.models.base import (  # noqa: F401
     validate_item_code,
     validate_translations,
 )
+from surveys.models.changes import DesignChange  # noqa: F401
 from surveys.models.design import (  # noqa: F401
     Arm,
     Intervention,

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from common import access
+from common.sanitize import sanitize_translations
 from surveys.models.base import (
     SLUG_HELP,
     default_languages,
@@ -27,6 +28,9 @@ class Study(models.Model):
     slug = models.SlugField(max_length=64, unique=True, help_text=SLUG_HELP)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # Every language's title and description (the columns above hold the default language's).
+    title_i18n = models.JSONField(default=dict, blank=True, help_text="Title per language.")
+    description_i18n = models.JSONField(default=dict, blank=True, help_text="Description per language.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     languages = models.JSONField(
         default=default_languages,
@@ -66,6 +70,22 @@ class Study(models.Model):
         default=False,
         help_text="When the retention period ends, delete the answers too (not only e-mail and external ids).",
     )
+    class Design(models.TextChoices):
+        PANEL = "panel", "panel (the same people in every wave)"
+        CROSS_SECTION = "cross_section", "repeated cross-sections (new people each period)"
+
+    class WeightKind(models.TextChoices):
+        NONE = "", "no weights"
+        FREQUENCY = "frequency", "frequency weights (whole numbers of identical respondents)"
+        SAMPLING = "sampling", "sampling weights (inverse selection probabilities)"
+
+    design = models.CharField(
+        max_length=16, choices=Design.choices, default=Design.PANEL,
+        help_text="Repeated cross-sections: waves are periods (Wave.period) with new respondents each; "
+                  "panel effect estimators do not apply.")
+    weight_kind = models.CharField(
+        max_length=10, choices=WeightKind.choices, default=WeightKind.NONE, blank=True,
+        help_text="What Participant.weight means; empty: unweighted.")
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="studies")
 
@@ -79,6 +99,10 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.slug
+
+    def save(self, *args, **kwargs):
+        self.completion_text = sanitize_translations(self.completion_text)  # shown to participants
+        super().save(*args, **kwargs)
 
     @property
     def default_language(self) -> str:
@@ -147,5 +171,9 @@ class ConsentVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.slug} consent v{self.version}"
+
+    def save(self, *args, **kwargs):
+        self.text = sanitize_translations(self.text)  # shown to participants (and sanitized again on render)
+        super().save(*args, **kwargs)
 
 

@@ -15,11 +15,12 @@ COUNTS = (*STUDY_COUNTS, *WAVE_COUNTS)
 
 class PanelCount(models.Model):
     """Non-preview participants of one arm, counted for the study as a whole (`wave_key` 0:
-    `joined`, `consented`, `active` = not withdrawn, `analysable` = not withdrawn nor excluded)
+    `joined`, `consented`, `active` = not withdrawn, of the enrolled ones: who opened their link,
+    `Participant.objects.enrolled()`; `analysable` = `Participant.objects.analysable()`)
     or for one wave (`wave_key` = the wave's id: `enrolled` = joined before it closed and not
     withdrawn before it opened, `invited` / `reminded` = sent an invitation / a reminder for it,
     `started` / `completed` = has a (completed) submission, `current` = not withdrawn and joined
-    before it closed, `current_completed` = of those, completed it). `arm_key` is the arm's id,
+    before it closed (enrolled ones), `current_completed` = of those, completed it). `arm_key` is the arm's id,
     0 for participants without an arm. A wave's row records the wave times its enrolment counts
     were made for (`opens_at`, `closes_at`); `surveys.summaries` recounts the wave when they
     change. Every count equals the raw aggregation at all times (tests/surveys/test_summaries.py)."""

@@ -22,6 +22,10 @@ pytestmark = pytest.mark.django_db
 def assert_counts_exact(study) -> None:
     panel = summaries.read_panel_counts(study_id=study.pk)
     assert panel is not None, "the counts are stale"
+    enrolled = Participant.objects.enrolled().filter(study_id=study.pk)  # who opened their link
+    assert panel.total("joined") == enrolled.count()
+    assert panel.total("consented") == enrolled.filter(consented_at__isnull=False).count()
+    assert panel.total("active") == enrolled.filter(withdrawn_at__isnull=True).count()
     assert attrition.list_wave_attrition(study_id=study.pk, panel=panel) == \
         attrition.list_wave_attrition(study_id=study.pk)
 
@@ -72,13 +76,17 @@ def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed)
     study, waves = survey.study, survey.waves
     people: list[Participant] = []
     for step in range(60):
-        action = rng.choice(["join", "join", "join", "answer", "answer", "finish", "old_wave", "withdraw", "delete_answers",
+        action = rng.choice(["join", "join", "join", "open", "answer", "answer", "finish", "old_wave", "withdraw", "delete_answers",
                              "exclude", "lift", "delete", "message", "preview", "edit_arm"])
         person = rng.choice(people) if people else None
         if action == "join" or person is None:
             joined = services.join_study(study=study, consent_version=survey.consent, language="en",
                                          external_id=f"PID{step}" if rng.random() < 0.5 else "")
             participant = joined.participant
+            if rng.random() < 0.2:  # the link never arrived (yet): not enrolled
+                people.append(participant)
+                continue
+            services.mark_link_opened(participant)
             if rng.random() < 0.8:
                 participant = services.record_baseline(participant=participant, answers={"side": rng.choice([1, 2])})
             people.append(participant)
@@ -88,7 +96,10 @@ def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed)
         if person is None:
             continue
         try:
-            if action in ("answer", "finish"):
+            if action == "open":
+                services.mark_link_opened(person)
+                services.mark_link_opened(person)  # once only
+            elif action in ("answer", "finish"):
                 _answer_pages(person, waves[2], rng, pages=1 if action == "answer" else 2)
             elif action == "old_wave" and not Submission.objects.filter(participant=person, wave=waves[1]).exists():
                 started = waves[1].opens_at + dt.timedelta(hours=1)
@@ -126,6 +137,21 @@ def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed)
             assert_counts_exact(study)
     assert_counts_exact(study)
     assert Participant.objects.filter(study=study, is_preview=False).count() >= 3
+    assert Participant.objects.enrolled().filter(study=study).count() >= 2
+
+
+def test_a_participant_is_counted_as_enrolled_when_the_link_is_first_opened(survey):
+    study = survey.study
+    joined = services.join_study(study=study, consent_version=survey.consent, language="en")
+    panel = summaries.read_panel_counts(study_id=study.pk)
+    assert (panel.total("joined"), panel.total("active"), panel.wave_total(2, "enrolled")) == (0, 0, 0)
+    assert_counts_exact(study)
+    person = Participant.objects.get(pk=joined.participant.pk)
+    services.mark_link_opened(person)
+    services.mark_link_opened(Participant.objects.get(pk=person.pk))  # opened again: counted once
+    panel = summaries.read_panel_counts(study_id=study.pk)
+    assert (panel.total("joined"), panel.total("active"), panel.wave_total(2, "enrolled")) == (1, 1, 1)
+    assert_counts_exact(study)
 
 
 def test_changed_wave_times_are_counted_again(survey, enroll):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0005_api_access'),
+        ('surveys', '0008_design_spec'),
     ]
 
     operations = [

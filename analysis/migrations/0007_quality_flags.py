@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analysis', '0004_dashboard_store'),
-        ('surveys', '0006_panel_counts'),
+        ('analysis', '0006_plan_and_report'),
+        ('surveys', '0009_panel_counts'),
     ]
 
     operations = [
