@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0008_design_spec'),
+        ('surveys', '0009_design_change_admin'),
     ]
 
     operations = [
