@@ -15,6 +15,14 @@ from surveys.models.base import (
     validate_translations,
 )
 
+
+def _in_language(texts, language: str) -> str:
+    if not isinstance(texts, dict) or not language:
+        return ""
+    text = texts.get(language) or texts.get(language.split("-")[0])
+    return text if isinstance(text, str) else ""
+
+
 # --- Study --------------------------------------------------------------------------------------
 
 
@@ -86,6 +94,13 @@ class Study(models.Model):
     @property
     def default_language(self) -> str:
         return self.languages[0] if self.languages else settings.LANGUAGE_CODE
+
+    def title_in(self, language: str) -> str:
+        """The title in `language` (or its base language), else the default language's column."""
+        return _in_language(self.title_i18n, language) or self.title
+
+    def description_in(self, language: str) -> str:
+        return _in_language(self.description_i18n, language) or self.description
 
     def clean(self) -> None:
         if self.items_per_page is None:

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from common import access
 from surveys import selectors, services
 from surveys.forms import (
+    EXTERNAL_ID_RE,
     AnswerPageForm,
     ConsentForm,
     ContinueForm,
@@ -37,6 +39,9 @@ from surveys.models import Participant, Study, translate
 #: below it; anything larger is refused with 413 before the body is parsed.
 MAX_BODY_BYTES = 256 * 1024
 PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+#: Shown after a page that had been answered already (a second tab, the back button) was sent again.
+STALE_NOTICE = _lazy("You sent a page you had already answered, perhaps from another tab or window. Its "
+                     "answers were saved the first time and were not changed. Here is where you are now.")
 
 
 def limit_body(view):
@@ -164,7 +169,8 @@ def participant(request, secret: str):
     if request.method == "POST":
         return _participant_post(request, person, secret, language)
     state = selectors.get_participant_state(person)
-    return _render_state(request, person, secret, language, state)
+    notice = STALE_NOTICE if request.GET.get("stale") else ""
+    return _render_state(request, person, secret, language, state, notice=str(notice))
 
 
 def _render_state(request, person: Participant, secret: str, language: str, state, *, form=None, status=200,
@@ -175,9 +181,16 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     if state.kind == "baseline":
         items = selectors.list_missing_baseline_items(person)
         context["form"] = form or AnswerPageForm(items=items, language=language)
+        if form is None and not person.is_preview:
+            context["personal_link"] = _personal_link(request, secret)
+        # Prolific's SESSION_ID reaches the first wave through the baseline page.
+        context["session_id"] = _session_id(request.GET if form is None else request.POST)
         return render(request, "surveys/baseline.html", context, status=status)
     if state.kind in ("waiting", "over"):
         context["completion_text"] = selectors.completion_text(person.study, language) if state.completed else ""
+        if state.completed is not None and state.completed.wave.completion_code:
+            context["completion_code"] = state.completed.wave.completion_code
+            context["completion_link"] = state.completed.wave.redirect_url()
         return render(request, "surveys/waiting.html", context, status=status)
     wave = state.wave
     submission = state.submission
@@ -207,9 +220,26 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     if form is None:  # unanswered questions: their HTML is the same for everyone
         context["items_html"] = mark_safe("".join(_item_html(design, code, language) for code in codes))
     pages = selectors.page_count(submission, per_page)
+    # No baseline: the first page of the first wave is the participant's first page.
+    if (form is None and submission.page == 0 and not person.groups and not person.is_preview
+            and person.submissions.count() == 1):
+        context["personal_link"] = _personal_link(request, secret)
+    items_left = len(submission.item_order) - submission.page * per_page
+    context["minutes_left"] = selectors.minutes_left(items_left, selectors.seconds_per_item(person.study_id))
+    context["percent_done"] = round(100 * submission.page / pages) if pages else 0
     context.update({"form": form, "page": submission.page, "page_number": submission.page + 1, "pages": pages,
                     "shown_ms": int(time.time() * 1000), "last_page": submission.page + 1 >= pages})
     return render(request, "surveys/wave.html", context, status=status)
+
+
+def _session_id(data) -> str:
+    value = data.get("SESSION_ID", "")
+    return value if isinstance(value, str) and EXTERNAL_ID_RE.fullmatch(value) else ""
+
+
+def _personal_link(request, secret: str) -> str:
+    """The participant's link as text to keep (shown once, on the first page after joining)."""
+    return request.build_absolute_uri(reverse("surveys:participant", args=[secret]))
 
 
 _ITEM_HTML: dict = {}
@@ -258,7 +288,7 @@ def _participant_post(request, person: Participant, secret: str, language: str):
 def _post_baseline(request, person: Participant, secret: str, language: str):
     items = selectors.list_missing_baseline_items(person)
     if not items:
-        return redirect_home(secret)
+        return redirect_home(secret, stale=True)
     form = AnswerPageForm(request.POST, items=items, language=language)
     if form.is_valid():
         answers = {code: (None if a.missing else int(a.value)) for code, a in form.answers().items()}
@@ -267,6 +297,10 @@ def _post_baseline(request, person: Participant, secret: str, language: str):
         except services.InvalidAnswers as error:
             form.add_service_errors(error.errors)
         else:
+            session_id = _session_id(request.POST)
+            if session_id:
+                return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + "?SESSION_ID=" + session_id,
+                                            status=303)
             return redirect_home(secret)
     state = selectors.ParticipantState(kind="baseline")
     return _render_state(request, person, secret, language, state, form=form, status=400)
@@ -279,7 +313,7 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
                         message=_("The form was incomplete. Please go back to your personal link and try again."),
                         secret=secret)
     if submission is not None and (submission.completed_at is not None or page < submission.page):
-        return _after_answers(person, secret, submission)  # a double click or a retry
+        return _after_answers(person, secret, submission, stale=True)  # a second tab, a double click, a retry
     if submission is None:
         submission = services.start_wave(participant=person, wave=wave,
                                          user_agent=request.headers.get("User-Agent", ""))
@@ -316,18 +350,21 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
     return _render_state(request, person, secret, language, state, form=form, status=400)
 
 
-def _after_answers(person: Participant, secret: str, submission):
+def _after_answers(person: Participant, secret: str, submission, *, stale: bool = False):
     if submission.completed_at is not None and not person.is_preview:
         wave = submission.wave
         wave.study = person.study
         url = wave.redirect_url()  # the wave's URL or Prolific code, else the study's completion URL
-        if url:
+        # Prolific's completion link completes a Prolific submission: only those who came from
+        # Prolific have one. Anyone else sees the code on our end page (with the link to use it).
+        if url and (person.external_id or wave.completion_url or not wave.completion_code):
             return HttpResponseRedirect(url, status=303)
-    return redirect_home(secret)
+    return redirect_home(secret, stale=stale)
 
 
-def redirect_home(secret: str):
-    return HttpResponseRedirect(reverse("surveys:participant", args=[secret]), status=303)
+def redirect_home(secret: str, *, stale: bool = False):
+    url = reverse("surveys:participant", args=[secret])
+    return HttpResponseRedirect(url + "?stale=1" if stale else url, status=303)
 
 
 def _int(value) -> int | None:
