@@ -236,6 +236,8 @@ def _open_wave_state(participant: Participant, now: dt.datetime) -> ParticipantS
                                             fastsql.param(Wave, "opens_at", now), fastsql.param(Wave, "closes_at", now)])
     for row in rows:
         wave, submission = _wave_with_submission(row, participant)
+        if participant.first_wave and wave.number < participant.first_wave:
+            continue  # a late arrival: waves before their first are not theirs
         if submission is None or submission.completed_at is None:
             return ParticipantState(kind="items", wave=wave, submission=submission)
     return None
@@ -287,6 +289,8 @@ def get_participant_state(participant: Participant, *, now: dt.datetime | None =
     now = now or timezone.now()
     if participant.withdrawn_at is not None:
         return ParticipantState(kind="withdrawn")
+    if participant.screened_out_at is not None:
+        return ParticipantState(kind="screened_out")
     if needs_baseline(participant):
         return ParticipantState(kind="baseline")
     study = participant.study
@@ -303,13 +307,15 @@ def get_participant_state(participant: Participant, *, now: dt.datetime | None =
     submissions = {s.wave_id: s for s in Submission.objects.filter(participant=participant)}
     for wave in waves:
         submission = submissions.get(wave.pk)
+        if participant.first_wave and wave.number < participant.first_wave:
+            continue
         if submission is None or submission.completed_at is None:
             return ParticipantState(kind="items", wave=wave, submission=submission)
     completed = max((s for s in submissions.values() if s.completed_at), key=lambda s: s.completed_at, default=None)
     if participant.is_preview or study.status != Study.Status.ACTIVE:
         return ParticipantState(kind="over", completed=completed)
     next_wave = (
-        study.waves.exclude(state=Wave.State.CLOSED).filter(closes_at__gt=now)
+        study.waves.exclude(state=Wave.State.CLOSED).filter(closes_at__gt=now, number__gte=participant.first_wave or 1)
         .exclude(pk__in=[wave_id for wave_id, s in submissions.items() if s.completed_at])
         .order_by("opens_at", "number").first()
     )
@@ -379,3 +385,27 @@ def seconds_per_item(study_id: int) -> float:
 def minutes_left(items_left: int, pace: float) -> int:
     """Whole minutes (at least 1) that `items_left` questions take at `pace` seconds each."""
     return max(1, math.ceil(items_left * pace / 60)) if items_left > 0 else 0
+
+
+def prior_answers(participant: Participant, wave: Wave) -> dict[str, float | None]:
+    """What display conditions read: the baseline answers and, per item, the latest answer of an
+    earlier wave (None for a missing code)."""
+    answers: dict[str, float | None] = dict(participant.groups or {})
+    rows = (Response.objects.filter(submission__participant=participant, submission__wave__study_id=wave.study_id,
+                                    submission__wave__number__lt=wave.number)
+            .order_by("submission__wave__number").values_list("item__code", "value"))
+    for code, value in rows:
+        answers[code] = value
+    return answers
+
+
+def hidden_codes(participant: Participant, wave: Wave, items) -> set[str]:
+    """The codes among `items` whose display condition does not hold: asked for no answer, stored
+    as "not shown". No query unless one of them has a condition."""
+    conditional = [item for item in items if item.show_if]
+    if not conditional:
+        return set()
+    from surveys import logic
+
+    answers = prior_answers(participant, wave)
+    return {item.code for item in conditional if not logic.evaluate(item.show_if, answers)}

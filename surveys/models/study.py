@@ -77,6 +77,21 @@ class Study(models.Model):
         default=False,
         help_text="When the retention period ends, delete the answers too (not only e-mail and external ids).",
     )
+    # Enrolment (see docs/enrolment.md and surveys/enrolment.py): empty fields mean no limit.
+    enrol_opens_at = models.DateTimeField(null=True, blank=True, help_text="Newcomers may join from (empty: any time).")
+    enrol_closes_at = models.DateTimeField(null=True, blank=True, help_text="Newcomers may join until.")
+    enrol_closes_at_wave = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Enrolment closes when this wave opens (instead of, or before, a date).")
+    late_arrivals = models.CharField(
+        max_length=10, default="refuse", choices=[("refuse", _("refuse")), ("next_wave", _("enrol at the next wave"))],
+        help_text="After enrolment closes: refuse newcomers, or let them join at the next wave (baseline first).")
+    enrol_cap = models.PositiveIntegerField(null=True, blank=True, help_text="Most participants overall (empty: no cap).")
+    quotas = models.JSONField(
+        default=dict, blank=True,
+        help_text='Most participants per grouping answer: {"side": {"1": 500, "2": 500}}.')
+    quota_full_code = models.CharField(
+        max_length=64, blank=True,
+        help_text="Prolific code for those turned away by a full quota or cap (e.g. a screen-out code).")
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="studies")
 

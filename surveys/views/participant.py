@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import time
 from functools import wraps
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -34,6 +35,7 @@ from surveys.forms import (
     quick_answers,
 )
 from surveys.models import Participant, Study, translate
+from surveys.models.base import PROLIFIC_COMPLETION_URL
 
 #: Largest request body a participant page accepts. A full page of free-text answers stays far
 #: below it; anything larger is refused with 413 before the body is parsed.
@@ -137,6 +139,8 @@ def landing(request, slug: str):
                     external_id=pid, external_study_id=prolific_study,
                     email=form.cleaned_data.get("email") or "")
             except services.SurveyError as error:
+                if isinstance(error, services.EnrolmentRefused) and error.code and pid:
+                    return HttpResponseRedirect(PROLIFIC_COMPLETION_URL + quote(error.code), status=303)
                 if error.status == 400:
                     form.add_error(None, error.message)
                 else:
@@ -178,6 +182,14 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     context = _participant_context(request, person, secret, language, state=state, notice=notice)
     if state.kind == "withdrawn":
         return render(request, "surveys/withdrawn.html", context, status=status)
+    if state.kind == "screened_out":
+        study = person.study
+        context.update({"title": _("This study is full for your group"), "message": _(
+            "Thank you for your answers. The study already has all the participants it needs from your group, "
+            "so there are no questions for you. Nothing more is stored about you.")})
+        if study.quota_full_code and person.external_id:
+            context["prolific_link"] = PROLIFIC_COMPLETION_URL + quote(study.quota_full_code)
+        return render(request, "surveys/problem.html", context, status=status)
     if state.kind == "baseline":
         items = selectors.list_missing_baseline_items(person)
         context["form"] = form or AnswerPageForm(items=items, language=language)
@@ -217,6 +229,8 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     per_page = person.study.items_per_page
     design = selectors.get_wave_design(wave, person.study)
     codes = [code for code in selectors.page_codes(submission, submission.page, per_page) if code in design.items]
+    hidden = selectors.hidden_codes(person, wave, [design.items[code] for code in codes])
+    codes = [code for code in codes if code not in hidden]
     if form is None:  # unanswered questions: their HTML is the same for everyone
         context["items_html"] = mark_safe("".join(_item_html(design, code, language) for code in codes))
     pages = selectors.page_count(submission, per_page)
@@ -322,7 +336,8 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
                         message=_("Please continue on the current page of your personal link."), secret=secret)
     items = selectors.get_wave_design(wave, person.study).items
     codes = [c for c in selectors.page_codes(submission, page, person.study.items_per_page) if c in items]
-    page_items = [items[c] for c in codes]
+    hidden = selectors.hidden_codes(person, wave, [items[c] for c in codes])
+    page_items = [items[c] for c in codes if c not in hidden]
     # The usual page (every answer a plain option) needs no form; anything else gets the form's
     # checks and messages.
     answers = quick_answers(request.POST, page_items)
