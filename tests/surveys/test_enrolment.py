@@ -104,8 +104,8 @@ def test_arms_stay_balanced_within_each_stratum_when_a_quota_closes(survey, enro
         if participant.arm_id:
             arms[side].append(participant.arm_id)
     assert len(arms[1]) == 4 and len(arms[2]) == 6
-    for side_arms in arms.values():  # permuted blocks of 2 per stratum: equal counts
-        assert side_arms.count(survey.control.pk) == side_arms.count(survey.treated.pk)
+    for side_arms in arms.values():  # permuted blocks (of 2 or 4) per stratum: within half a block
+        assert abs(side_arms.count(survey.control.pk) - side_arms.count(survey.treated.pk)) <= 2
 
 
 def test_the_overview_shows_enrolled_vs_cap_per_stratum(client, survey, enroll):
