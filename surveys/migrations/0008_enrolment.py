@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='study',
             name='late_arrivals',
-            field=models.CharField(choices=[('refuse', 'refuse'), ('next_wave', 'enrol at the next wave')], default='refuse', help_text='After enrolment closes: refuse newcomers, or let them join at the next wave (baseline first).', max_length=10),
+            field=models.CharField(blank=True, choices=[('refuse', 'refuse'), ('next_wave', 'enrol at the next wave')], default='refuse', help_text='After enrolment closes: refuse newcomers, or let them join at the next wave (baseline first).', max_length=10),
         ),
         migrations.AddField(
             model_name='study',

@@ -83,7 +83,7 @@ class Study(models.Model):
     enrol_closes_at_wave = models.PositiveIntegerField(
         null=True, blank=True, help_text="Enrolment closes when this wave opens (instead of, or before, a date).")
     late_arrivals = models.CharField(
-        max_length=10, default="refuse", choices=[("refuse", _("refuse")), ("next_wave", _("enrol at the next wave"))],
+        max_length=10, default="refuse", blank=True, choices=[("refuse", _("refuse")), ("next_wave", _("enrol at the next wave"))],
         help_text="After enrolment closes: refuse newcomers, or let them join at the next wave (baseline first).")
     enrol_cap = models.PositiveIntegerField(null=True, blank=True, help_text="Most participants overall (empty: no cap).")
     quotas = models.JSONField(
@@ -120,6 +120,8 @@ class Study(models.Model):
     def clean(self) -> None:
         if self.items_per_page is None:
             self.items_per_page = self._meta.get_field("items_per_page").default
+        if not self.late_arrivals:  # left empty in a form: the default, refuse
+            self.late_arrivals = "refuse"
         valid = {code for code, _name in settings.LANGUAGES}
         if not isinstance(self.languages, list) or not self.languages:
             raise ValidationError({"languages": _('List at least one language code, e.g. ["en"].')})
