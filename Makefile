@@ -1,4 +1,5 @@
-# Two commands a newcomer needs: `make demo` and `make test`. Nothing set = SQLite + eager Celery;
+# Two commands a newcomer needs: `make demo` and `make test`. Nothing set = SQLite + an embedded
+# Celery broker (message files in var/broker; `make demo` starts web server, worker and beat);
 # DATABASE_URL / CELERY_BROKER_URL switch to PostgreSQL / Redis.
 PYTHON ?= python3
 VENV ?= .venv
@@ -27,10 +28,11 @@ install: $(VENV)/.installed
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) -m disagreement.devserver --host $(HOST) --port $(PORT)
 
+# The web server, a Celery worker and beat (Ctrl-C stops all three), without seeding.
 serve: install
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) -m disagreement.devserver --host $(HOST) --port $(PORT)
 
 test: install
 	$(PYTEST) $(PYTEST_ARGS)

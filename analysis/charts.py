@@ -17,14 +17,19 @@ def _band_colour(hex_colour: str, alpha: float = 0.18) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None) -> go.Figure:
+def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None, y_title: str = "",
+                 more_disagreement: str | None = None, empty: str = "", time_axis: bool = False) -> go.Figure:
     """One index over waves: a line per group with its 95% interval as a band.
 
     `frame` has columns wave, group, value, ci_low, ci_high (one index, one item or pooled) and
-    optionally n (shown on hover). Rows with a missing value leave a gap; groups keep the order
-    in which they first appear.
+    optionally n (shown on hover) and flag (True: the interval may under-cover at this n; a
+    crossed marker and a note on hover). Rows with a missing value leave a gap; groups keep the order
+    in which they first appear. `y_title` names the index and its units; `more_disagreement`
+    (a glossary direction) adds which way means more disagreement to it; `empty` says why there
+    is nothing to draw when `frame` has no rows.
     """
     traces = []
+    where = "%{x}" if time_axis else "wave %{x}"
     for position, (group, rows) in enumerate(frame.groupby("group", sort=False)):
         rows = rows.sort_values("wave")
         colour = PALETTE[position % len(PALETTE)]
@@ -40,10 +45,48 @@ def trend_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int
                 "name": str(group), "legendgroup": str(group), "line": {"color": colour}, "connectgaps": False}
         if "n" in rows:
             line["customdata"] = rows["n"].tolist()
-            line["hovertemplate"] = "wave %{x}: %{y:.3g} (n = %{customdata})<extra>%{fullData.name}</extra>"
+            line["hovertemplate"] = f"{where}: %{{y:.3g}} (n = %{{customdata}})<extra>%{{fullData.name}}</extra>"
+        if "flag" in rows and rows["flag"].fillna(False).astype(bool).any():
+            # Points whose interval the coverage study found too narrow at this n: a crossed marker.
+            flagged = rows["flag"].fillna(False).astype(bool).tolist()
+            line["marker"] = {"symbol": ["circle-x-open" if f else "circle" for f in flagged], "size": 8}
+            line["text"] = [UNDER_COVERAGE if f else "" for f in flagged]
+            line["hovertemplate"] = f"{where}: %{{y:.3g}} %{{text}}<extra>%{{fullData.name}}</extra>"
         traces.append(line)
-    return _figure(traces, title=title, height=400, xaxis={"dtick": 1, "title": {"text": "wave"}},
-                   **_marks(vertical=intervention_wave))
+    # Repeated cross-sections: `wave` holds each period's start date, drawn on a time axis so
+    # that irregular spacing (annual, then biennial rounds) shows.
+    xaxis = {"type": "date", "title": {"text": "period"}} if time_axis else {"dtick": 1, "title": {"text": "wave"}}
+    marks = _marks(vertical=intervention_wave)
+    return _figure(traces, title=title, height=400, xaxis=xaxis,
+                   yaxis={"title": {"text": axis_title(y_title or "value", more_disagreement, axis="y")}},
+                   empty=empty, shapes=marks["shapes"], annotations=marks["annotations"])
+
+
+#: The note on a point whose interval may under-cover (docs/indices.md, coverage table).
+UNDER_COVERAGE = "(interval may be too narrow at this n)"
+
+#: How every chart marks the direction of more disagreement (x axes point right, y axes up).
+_ARROWS = {("higher", "y"): "↑", ("lower", "y"): "↓", ("higher", "x"): "→", ("lower", "x"): "←"}
+
+
+def direction_mark(more_disagreement: str | None, *, axis: str = "y") -> str:
+    """"↑ more disagreement" (higher values), "↓ more disagreement" (lower), "further from 0 =
+    more disagreement", or "" when the quantity does not measure disagreement."""
+    if more_disagreement is None:
+        return ""
+    arrow = _ARROWS.get((more_disagreement, axis))
+    return f"{arrow} more disagreement" if arrow else f"{more_disagreement} = more disagreement"
+
+
+def axis_title(text: str, more_disagreement: str | None = None, *, axis: str = "y") -> str:
+    mark = direction_mark(more_disagreement, axis=axis)
+    return f"{text} ({mark})" if mark else text
+
+
+def empty_annotation(message: str) -> dict:
+    """A note in the middle of an empty plot saying why it is empty."""
+    return {"text": message, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False,
+            "font": {"size": 14, "color": "#555"}, "xanchor": "center", "yanchor": "middle"}
 
 
 # --- Dashboards --------------------------------------------------------------------------------
@@ -62,7 +105,7 @@ TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "font"
                        "colorway": list(PALETTE), "hoverlabel": {"align": "left"}, "xaxis": _AXIS, "yaxis": _AXIS}}
 
 
-def _figure(traces: list[dict], *, title: str, height: int, **layout) -> go.Figure:
+def _figure(traces: list[dict], *, title: str, height: int, empty: str | None = "", **layout) -> go.Figure:
     # Title top left, legend just above the plot (it wraps on a phone and pushes the plot down
     # instead of covering the axis title), small side margins so a 360 px screen keeps a plot.
     base = {
@@ -72,12 +115,18 @@ def _figure(traces: list[dict], *, title: str, height: int, **layout) -> go.Figu
     }
     if title:
         base["title"] = {"text": title, "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"}
+    if not traces and empty is not None:
+        # An empty plot says why (a blank pair of axes reads as "no effect").
+        message = empty or "Nothing to show for this choice."
+        layout = {**layout, "annotations": [empty_annotation(message)], "shapes": []}
+        for axis in ("xaxis", "yaxis"):
+            layout[axis] = {**layout.get(axis, {}), "showticklabels": False, "showgrid": False, "zeroline": False}
     return go.Figure(data=traces, layout={**base, **layout}, _validate=False)
 
 
 def _layout(figure: go.Figure, *, title: str, height: int, **extra) -> go.Figure:
     """The dashboards' title, legend, margins and template on a figure built with graph objects."""
-    layout = _figure([], title=title, height=height).layout.to_plotly_json()
+    layout = _figure([], title=title, height=height, empty=None).layout.to_plotly_json()
     figure.update_layout(**layout, **extra)
     return figure
 
@@ -145,7 +194,7 @@ def _grid(panels: int, columns: int, *, height: int) -> list[dict]:
         x0 = col * (cell_w + h_gap)
         y1 = 1 - row * (cell_h + v_gap)
         cells.append({"suffix": "" if i == 0 else str(i + 1), "x": [_unit(x0), _unit(x0 + cell_w)],
-                      "y": [_unit(y1 - cell_h), _unit(y1)], "col": col})
+                      "y": [_unit(y1 - cell_h), _unit(y1)], "col": col, "last_row": i + columns >= panels})
     return cells
 
 
@@ -155,20 +204,24 @@ def _unit(value: float) -> float:
 
 
 def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | None = None,
-                        scale: tuple | None = None, columns: int = 3, max_bars: int = MAX_BARS) -> go.Figure:
+                        scale: tuple | None = None, columns: int = 3, max_bars: int = MAX_BARS,
+                        empty: str = "No answers to this item have been counted yet.",
+                        wave_names: dict | None = None) -> go.Figure:
     """Answer distributions as small multiples: one panel per wave, one bar colour per group,
     bar height the share of the group's answers in that wave (so groups of unequal size compare).
 
     `frame` has columns wave, group, value, count; `labels` maps group keys to legend names;
     `scale` = (min, max, step) of the item shows every point of the scale. Scales with more
-    than `max_bars` points are binned; one trace per (wave, group).
+    than `max_bars` points are binned; one trace per (wave, group). `wave_names` titles the
+    panels (repeated cross-sections: wave number -> period, e.g. 1974).
     """
     labels = labels or {}
     waves = sorted(int(w) for w in frame["wave"].unique()) if len(frame) else []
     rows = max(1, -(-len(waves) // max(1, columns)))
     height = 230 * rows + 160
     if not waves:
-        return _figure([], title=title, height=300)
+        return _figure([], title=title, height=300, empty=empty, xaxis={"title": {"text": "answer"}},
+                       yaxis={"title": {"text": "share of the group's answers"}})
     categories, order = _bin_values(frame["value"], max_bars, scale)
     data = frame.assign(category=categories).groupby(["wave", "group", "category"], sort=False)["count"].sum()
     data = data.reset_index()
@@ -180,11 +233,13 @@ def distribution_figure(frame: pd.DataFrame, *, title: str = "", labels: dict | 
     for wave, cell in zip(waves, _grid(len(waves), columns, height=height), strict=True):
         suffix = cell["suffix"]
         layout[f"xaxis{suffix}"] = {"domain": cell["x"], "anchor": f"y{suffix}", "type": "category",
-                                    "categoryorder": "array", "categoryarray": order, "tickangle": 0}
+                                    "categoryorder": "array", "categoryarray": order, "tickangle": 0,
+                                    **({"title": {"text": "answer"}} if cell["last_row"] else {})}
         layout[f"yaxis{suffix}"] = {"domain": cell["y"], "anchor": f"x{suffix}", "tickformat": ".0%",
                                     "rangemode": "tozero", "showticklabels": cell["col"] == 0,
+                                    **({"title": {"text": "share of answers"}} if cell["col"] == 0 else {}),
                                     **({"matches": "y"} if suffix else {})}
-        annotations.append({"text": f"wave {wave}", "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
+        annotations.append({"text": (wave_names or {}).get(wave, f"wave {wave}"), "x": sum(cell["x"]) / 2, "y": cell["y"][1], "xref": "paper",
                             "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
         for g_index, group in enumerate(groups):
             cells = [lookup.get((wave, group, c), (0.0, 0)) for c in order]
@@ -212,8 +267,8 @@ def funnel_figure(frame: pd.DataFrame, *, title: str = "") -> go.Figure:
             "marker": {"color": PALETTE[position % len(PALETTE)]}, "customdata": rows["share"].tolist(),
             "hovertemplate": "%{x}: %{y} (%{customdata:.0%} of joined)<extra>%{fullData.name}</extra>",
         })
-    return _figure(traces, title=title, height=360, barmode="group", xaxis={"type": "category"},
-                   yaxis={"title": {"text": "participants"}})
+    return _figure(traces, title=title, height=360, barmode="group",
+                   xaxis={"type": "category", "title": {"text": "stage"}}, yaxis={"title": {"text": "participants"}})
 
 
 def _whiskers(rows: pd.DataFrame) -> dict:
@@ -221,37 +276,97 @@ def _whiskers(rows: pd.DataFrame) -> dict:
             "arrayminus": (rows["estimate"] - rows["ci_low"]).tolist(), "thickness": 1.5}
 
 
-def forest_figure(frame: pd.DataFrame, *, title: str = "", x_title: str = "effect (intervention − control)") -> go.Figure:
+def forest_figure(frame: pd.DataFrame, *, title: str = "", x_title: str = "effect (intervention − control)",
+                  empty: str = "") -> go.Figure:
     """Forest plot: one row per outcome, a point with its 95% interval per arm, a line at zero.
 
-    `frame` has columns arm, outcome, estimate, ci_low, ci_high (one item, pooled over waves).
-    Outcomes keep their first-seen order from top to bottom; missing intervals draw no whisker.
+    `frame` has columns arm, outcome, estimate, ci_low, ci_high (one item, pooled over waves)
+    and optionally `raw`: a text written beside each point (the estimate in its own units when
+    the axis is a share of the possible range, `share_of_range`). Outcomes keep their first-seen
+    order from top to bottom; missing intervals draw no whisker.
     """
     outcomes = list(dict.fromkeys(frame["outcome"]))
-    traces = [{
-        "type": "scatter", "x": rows["estimate"].tolist(), "y": rows["outcome"].tolist(), "mode": "markers",
-        "name": str(arm), "marker": {"color": PALETTE[position % len(PALETTE)], "size": 9},
-        "error_x": _whiskers(rows), "hovertemplate": "%{y}: %{x:.3g}<extra>%{fullData.name}</extra>",
-    } for position, (arm, rows) in enumerate(frame.groupby("arm", sort=False))]
-    return _figure(traces, title=title, height=max(260, 34 * len(outcomes) + 130),
-                   xaxis={"title": {"text": x_title}},
-                   yaxis={"type": "category", "categoryorder": "array", "categoryarray": outcomes[::-1]},
+    traces = []
+    for position, (arm, rows) in enumerate(frame.groupby("arm", sort=False)):
+        trace = {"type": "scatter", "x": rows["estimate"].tolist(), "y": rows["outcome"].tolist(), "mode": "markers",
+                 "name": str(arm), "marker": {"color": PALETTE[position % len(PALETTE)], "size": 9},
+                 "error_x": _whiskers(rows), "hovertemplate": "%{y}: %{x:.3g}<extra>%{fullData.name}</extra>"}
+        if "raw" in rows:
+            trace.update({"mode": "markers+text", "text": rows["raw"].tolist(), "textposition": "top center",
+                          "cliponaxis": False,
+                          "textfont": {"size": 11, "color": "#444"},
+                          "hovertemplate": "%{y}: %{x:.1%} of the possible range (%{text})<extra>%{fullData.name}</extra>"})
+        traces.append(trace)
+    xaxis = {"title": {"text": x_title}}
+    if "raw" in frame:
+        xaxis["tickformat"] = ".0%"
+    return _figure(traces, title=title, height=max(260, 44 * len(outcomes) + 140), empty=empty, xaxis=xaxis,
+                   yaxis={"type": "category", "categoryorder": "array", "categoryarray": outcomes[::-1],
+                          "title": {"text": "outcome"}},
                    shapes=[{"type": "line", "xref": "x", "x0": 0, "x1": 0, "yref": "paper", "y0": 0, "y1": 1,
                             "line": {"color": "#555", "width": 1}}])
 
 
-def event_study_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None) -> go.Figure:
+def share_of_range(frame: pd.DataFrame, spans: dict[str, float | None], *, labels: dict[str, str] | None = None,
+                   marks: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Effects as a share of each outcome's possible range, for a forest plot on one axis.
+
+    `frame` has columns arm, outcome, estimate, ci_low, ci_high; `spans` maps an outcome to the
+    width of its possible range (`glossary.possible_span`). Returns (shares, left out): shares
+    has the estimate and interval divided by the span, `raw` (the estimate and interval in the
+    outcome's own units, as text) and `outcome` relabelled by `labels` plus `marks` (which way
+    is more disagreement); outcomes without a finite span are left out (second frame).
+    """
+    labels, marks = labels or {}, marks or {}
+    span = frame["outcome"].map(lambda name: spans.get(name)).astype(float)
+    keep = span.notna() & (span > 0)
+    chosen, width = frame[keep], span[keep]
+    raw = [f"{_fmt(e)} [{_fmt(lo)}, {_fmt(hi)}]" for e, lo, hi in
+           zip(chosen["estimate"], chosen["ci_low"], chosen["ci_high"], strict=True)]
+    shares = chosen.assign(
+        estimate=chosen["estimate"] / width, ci_low=chosen["ci_low"] / width, ci_high=chosen["ci_high"] / width,
+        raw=raw, outcome=[" ".join(filter(None, (labels.get(o, o), marks.get(o, "")))) for o in chosen["outcome"]])
+    return shares.reset_index(drop=True), frame[~keep].reset_index(drop=True)
+
+
+def _fmt(value) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.3g}"
+
+
+def event_study_figure(frame: pd.DataFrame, *, title: str = "", intervention_wave: int | None = None,
+                       reference_wave: int | None = None, y_title: str = "effect (intervention − control)",
+                       more_disagreement: str | None = None, empty: str = "") -> go.Figure:
     """Effect per wave (event study / per-wave difference in differences): a line with 95%
-    whiskers per arm, zero marked, the intervention wave marked. Pre-intervention points are
-    placebo checks. `frame` has columns arm, wave, estimate, ci_low, ci_high."""
+    whiskers per arm, zero marked, the intervention wave marked. Points before the intervention
+    are placebo checks, drawn hollow; `reference_wave` (the wave the others are compared with,
+    0 by construction) is drawn as a hollow diamond at 0 without a whisker. `frame` has
+    columns arm, wave, estimate, ci_low, ci_high."""
     traces = []
     for position, (arm, rows) in enumerate(frame.groupby("arm", sort=False)):
         rows = rows.sort_values("wave")
-        traces.append({"type": "scatter", "x": rows["wave"].tolist(), "y": rows["estimate"].tolist(),
-                       "mode": "lines+markers", "name": str(arm), "line": {"color": PALETTE[position % len(PALETTE)]},
+        if reference_wave is not None and reference_wave not in set(rows["wave"]):
+            reference = pd.DataFrame({"wave": [reference_wave], "estimate": [0.0], "ci_low": [0.0], "ci_high": [0.0]})
+            rows = pd.concat([rows, reference], ignore_index=True).sort_values("wave", kind="stable")
+        waves = rows["wave"].astype(int).tolist()
+        symbols = ["diamond-open" if w == reference_wave else
+                   "circle-open" if intervention_wave is not None and w < intervention_wave else "circle"
+                   for w in waves]
+        kinds = ["reference (0 by construction)" if w == reference_wave else
+                 "placebo (before the intervention)" if intervention_wave is not None and w < intervention_wave else
+                 "effect" for w in waves]
+        colour = PALETTE[position % len(PALETTE)]
+        traces.append({"type": "scatter", "x": waves, "y": rows["estimate"].tolist(), "customdata": kinds,
+                       "mode": "lines+markers", "name": str(arm), "line": {"color": colour},
+                       "marker": {"symbol": symbols, "size": 9, "color": colour},
+                       "hovertemplate": "wave %{x}: %{y:.3g} (%{customdata})<extra>%{fullData.name}</extra>",
                        "error_y": _whiskers(rows)})
-    return _figure(traces, title=title, height=360, xaxis={"dtick": 1, "title": {"text": "wave"}},
-                   **_marks(vertical=intervention_wave, horizontal=0))
+    marks = _marks(vertical=intervention_wave, horizontal=0)
+    if traces and intervention_wave is not None and any(w < intervention_wave for t in traces for w in t["x"]):
+        first = min(w for t in traces for w in t["x"])
+        marks["annotations"].append({"x": first, "xref": "x", "y": 1, "yref": "paper", "text": "◦ placebo checks",
+                                     "showarrow": False, "xanchor": "left", "yanchor": "top"})
+    return _figure(traces, title=title, height=360, empty=empty, xaxis={"dtick": 1, "title": {"text": "wave"}},
+                   yaxis={"title": {"text": axis_title(y_title, more_disagreement, axis="y")}}, **marks)
 
 
 def quality_figure(frame: pd.DataFrame, *, title: str = "") -> go.Figure:

@@ -16,6 +16,7 @@ class AnalysisRun(models.Model):
     class Kind(models.TextChoices):
         INDICES = "indices", _("indices")
         EFFECTS = "effects", _("effects")
+        REPORT = "report", _("study report")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -36,6 +37,10 @@ class AnalysisRun(models.Model):
     exclusions_applied = models.JSONField(default=list, blank=True, help_text="Public ids of excluded participants.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True,
+                                         help_text="When its task was last handed to the broker (empty: never).")
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="Last sign of life of the worker computing it.")
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
@@ -49,7 +54,7 @@ class AnalysisRun(models.Model):
             models.UniqueConstraint(fields=["study", "kind"],
                                     condition=Q(status__in=ACTIVE_STATUSES, wave__isnull=True),
                                     name="analysisrun_one_active_per_study_kind"),
-            models.CheckConstraint(condition=Q(kind__in=["indices", "effects"]), name="analysisrun_kind_valid"),
+            models.CheckConstraint(condition=Q(kind__in=["indices", "effects", "report"]), name="analysisrun_kind_valid"),
             models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "skipped", "failed"]),
                                    name="analysisrun_status_valid"),
             models.CheckConstraint(condition=~Q(kind="indices") | Q(wave__isnull=False),
@@ -114,7 +119,10 @@ class EffectEstimate(models.Model):
     p_ri = models.FloatField(null=True, blank=True, help_text="Randomization-inference p-value.")
     n = models.PositiveIntegerField(default=0)
     attrition_warning = models.BooleanField(default=False)
-    is_primary = models.BooleanField(default=False)
+    is_primary = models.BooleanField(default=False, help_text="Planned: an outcome and contrast of the frozen "
+                                                               "analysis plan (else the study's primary outcome).")
+    p_plan_holm = models.FloatField(null=True, blank=True,
+                                    help_text="Holm-adjusted p-value across the planned estimates only.")
     run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="effect_estimates")
 
     class Meta:
@@ -130,6 +138,58 @@ class EffectEstimate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.arm.name}: {self.estimate}"
+
+
+# --- Analysis plan and report ----------------------------------------------------------------
+
+
+class AnalysisPlan(models.Model):
+    """A study's analysis plan (`analysis.stats.plan.Plan` as a dict): declared by an owner while
+    the study is a draft, frozen with its hash and time when the study launches."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="analysis_plan")
+    content = models.JSONField(default=dict, blank=True, help_text="outcomes, contrasts and notes.")
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    frozen_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the plan frozen at launch.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(frozen_at__isnull=True) | ~Q(frozen_hash=""),
+                                              name="analysisplan_frozen_has_hash")]
+
+    def __str__(self) -> str:
+        state = f"frozen {self.frozen_at:%Y-%m-%d}" if self.frozen_at else "draft"
+        return f"analysis plan of {self.study.slug} ({state})"
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
+    def to_dict(self) -> dict:
+        return {**self.plan().to_dict(), "frozen_at": self.frozen_at.isoformat() if self.frozen_at else None,
+                "hash": self.frozen_hash or None}
+
+    def plan(self):
+        from analysis.stats.plan import Plan
+
+        return Plan.from_dict(self.content)
+
+
+class StudyReport(models.Model):
+    """A study report built by a worker from stored results: one self-contained HTML file."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="reports")
+    run = models.OneToOneField(AnalysisRun, on_delete=models.CASCADE, related_name="report")
+    html = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"report of {self.study.slug} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 # --- Text series ----------------------------------------------------------------------------

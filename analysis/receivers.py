@@ -19,3 +19,11 @@ def on_answers_changed(sender, *, study_id: int, wave_ids: list[int], **kwargs) 
             request_wave_indices(study_id=study_id, wave_id=wave_id)
 
     transaction.on_commit(queue)
+
+
+def on_study_saved(sender, *, instance, **kwargs) -> None:
+    """A study saved out of draft (launched): freeze its analysis plan, with hash and time."""
+    if instance.status != instance.Status.DRAFT:
+        from analysis.planning import freeze_plan
+
+        freeze_plan(study=instance)

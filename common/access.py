@@ -14,6 +14,12 @@ they may do. A superuser counts as an owner of every study. Each rule is a named
 | `may_edit_design`           | yes   | -       | -      | study settings, members, consent, items, waves, arms,   |
 |                             |       |         |        | interventions, message templates                        |
 | `may_see_external_ids`      | yes   | -       | -      | external (Prolific) ids in participant lists, exports   |
+| `may_edit_plan`             | yes   | -       | -      | the analysis plan (primary outcomes, contrasts) while   |
+|                             |       |         |        | the study is a draft; frozen at launch                  |
+
+Viewers see aggregates only: every participant-level list or CSV (the admin's participant rows,
+the at-risk list, the flagged participants, exports) asks `may_read_participant_data`. In the
+admin each model admin names the capability to look (`see`) and to change (`edit`).
 
 Someone who is not a member, or not logged in, learns nothing about a study: `get_member_study`
 answers 404 (`Http404`) whether or not the study exists. A member whose role is not enough gets
@@ -81,9 +87,10 @@ may_exclude = Capability("may_exclude", "exclude participants", DATA_ROLES)
 may_edit_series = Capability("may_edit_series", "import or delete series", DATA_ROLES)
 may_edit_design = Capability("may_edit_design", "change the study's design", OWNER_ROLES)
 may_see_external_ids = Capability("may_see_external_ids", "see external ids", OWNER_ROLES)
+may_edit_plan = Capability("may_edit_plan", "change the analysis plan", OWNER_ROLES)
 
 CAPABILITIES = (may_see_study, may_read_participant_data, may_recompute, may_exclude, may_edit_series,
-                may_edit_design, may_see_external_ids)
+                may_edit_design, may_see_external_ids, may_edit_plan)
 
 Roles = Capability | Iterable[str]
 

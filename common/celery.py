@@ -9,6 +9,7 @@ service that imported its task back would close an import cycle. The names are p
 import logging
 
 from celery import current_app
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
@@ -30,6 +31,14 @@ TASK_OPTIONS = {
     "max_retries": 8,
     "ignore_result": True,
 }
+
+
+#: Time limits of a computation (indices, effects): a soft limit (the task fails its run and
+#: stops), then the hard one. The broker's visibility timeout exceeds the hard limit (settings).
+COMPUTE_LIMITS = {"soft_time_limit": settings.CELERY_TASK_SOFT_TIME_LIMIT,
+                  "time_limit": settings.CELERY_TASK_TIME_LIMIT}
+#: Time limits of the periodic sweeps and schedule ticks.
+SWEEP_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
 
 
 def registered_task(name: str):

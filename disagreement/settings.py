@@ -2,7 +2,9 @@
 
 Every knob comes from the environment (django-environ); `.env.example` lists them all.
 Nothing set = development: DEBUG on, a random secret key kept in a git-ignored `.secret_key`,
-SQLite in the project folder, Celery eager, e-mail to the console.
+SQLite in the project folder, Celery on an embedded broker (files under `var/broker`, served by the
+worker and beat that `make demo` starts), e-mail to the console. Tasks run eagerly only in the
+tests (`tests/settings.py`).
 `DJANGO_ENV=production` turns DEBUG off and refuses to start without a real secret key and
 allowed hosts.
 """
@@ -76,6 +78,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "surveys.apps.SurveysConfig",
     "analysis.apps.AnalysisConfig",
 ]
@@ -83,6 +86,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "common.errors.RejectBadInputMiddleware",  # NUL bytes in path or query: 400 (docs/security.md)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login (docs/security.md)
 ]
 
 ROOT_URLCONF = "disagreement.urls"
@@ -117,13 +123,28 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60 if PRODUCTION else 0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# A persistent connection is checked before reuse: a database restart costs no request a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web server, worker and beat share the file: WAL lets readers run beside the one writer, a
+    # writer takes its lock when its transaction begins and waits up to 20 s for another one.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery ---------------------------------------------------------------------------------------
-# No broker configured = tasks run eagerly in-process, so a newcomer needs no server.
+# No broker configured = kombu's filesystem transport in var/broker: the same path as production
+# (requests enqueue, a worker computes) with no server to install. `make demo` starts the worker
+# and beat (`disagreement/devserver.py`). CELERY_TASK_ALWAYS_EAGER (tasks inside the caller) is for the tests only.
 _BROKER = env.str("CELERY_BROKER_URL", default="")
-CELERY_BROKER_URL = _BROKER or "memory://"
-CELERY_TASK_ALWAYS_EAGER = not _BROKER
+CELERY_BROKER_URL = _BROKER or "filesystem://"
+# The embedded broker's message files and beat's schedule file.
+CELERY_STATE_DIR = Path(env.str("CELERY_STATE_DIR", default=str(BASE_DIR / "var")))
+EMBEDDED_BROKER_DIR = CELERY_STATE_DIR / "broker"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True  # results live in our own tables, never in a result backend
 CELERY_TASK_SERIALIZER = "json"
@@ -131,12 +152,30 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every computation's limits (`common.celery.COMPUTE_LIMITS`); the sweeps have shorter ones.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=600)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=660)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues while the broker is down gives up sending within half a second (the run
+# stays queued, never sent; the resend sweep sends it once the broker is back).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.3}
 CELERY_TIMEZONE = "UTC"
-# Waves whose answers changed since their last computation are recomputed by this sweep.
+# A running analysis stamps its run every ANALYSIS_HEARTBEAT_SECONDS; a run without a heartbeat
+# for ANALYSIS_RUN_LOST_AFTER_SECONDS (its worker died), or queued that long after its message
+# was sent (or never sent: broker down), is sent again by the resend sweep below, and /healthz
+# reports it as overdue.
+ANALYSIS_HEARTBEAT_SECONDS = env.int("ANALYSIS_HEARTBEAT_SECONDS", default=10)
+ANALYSIS_RUN_LOST_AFTER_SECONDS = env.int("ANALYSIS_RUN_LOST_AFTER_SECONDS", default=40)
+if ANALYSIS_RUN_LOST_AFTER_SECONDS < 3 * ANALYSIS_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("ANALYSIS_RUN_LOST_AFTER_SECONDS must be at least three heartbeats")
 CELERY_BEAT_SCHEDULE = {
+    # Runs a worker lost or a broker never received are sent again (within about a minute:
+    # ANALYSIS_RUN_LOST_AFTER_SECONDS plus at most one interval).
+    "resend-lost-runs": {
+        "task": "analysis.resend_lost_runs",
+        "schedule": env.int("ANALYSIS_RESEND_SECONDS", default=30),
+    },
+    # Waves whose answers changed since their last computation are recomputed by this sweep.
     "sweep-indices": {
         "task": "analysis.sweep_indices",
         "schedule": env.int("ANALYSIS_SWEEP_SECONDS", default=180),
@@ -152,9 +191,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("RETENTION_SWEEP_SECONDS", default=3600),
     },
 }
-# Redis redelivers an unacknowledged task (worker killed) after this many seconds; keep it
-# above the longest task's hard time limit.
-_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+# Redis redelivers an unacknowledged task after this many seconds. It must exceed every task's
+# hard time limit, or a task still running would be delivered to a second worker; lost work is
+# recovered within a minute by the heartbeat and the resend sweep, not by this timeout.
+_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300)
+if _VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT")
 # Workers look for such overdue messages every few seconds (kombu's default, a scan on every 10th
 # 10-second tick, would leave a lost task waiting up to 100 s past its visibility timeout).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -162,6 +204,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": max(1, min(10, _VISIBILITY_TIMEOUT // 5)),
     "unacked_restore_throttle": 1,
 }
+if not _BROKER:
+    # The embedded broker: one folder of message files, shared by web server, worker and beat.
+    for _folder in ("out", "processed"):
+        (EMBEDDED_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(EMBEDDED_BROKER_DIR / "out"),
+        "data_folder_out": str(EMBEDDED_BROKER_DIR / "out"),
+        "processed_folder": str(EMBEDDED_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_STATE_DIR / "celerybeat-schedule")
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -170,8 +223,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2_621_440)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/studies/"
+
+# Failed logins are throttled by django-axes, per user name and per address separately: after
+# AXES_FAILURE_LIMIT failures either is locked for AXES_COOLOFF_HOURS (the page says so, 429).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# Reverse proxies in front of the web server (their X-Forwarded-For entries are trusted).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "common.addresses.client_address"
 LOGOUT_REDIRECT_URL = "login"
 
 # Personal API tokens come first: a request without credentials gets 401 with WWW-Authenticate.
@@ -186,6 +253,9 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Size, depth and NUL limits on JSON bodies (common/errors.py); forms as DRF's own.
+    "DEFAULT_PARSER_CLASSES": ["common.errors.JsonParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -267,6 +337,23 @@ if PRODUCTION:
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy on every response (django-csp): scripts only from this site, no inline
+# script and no CDN; Plotly sets inline styles, hence style-src 'unsafe-inline'. No form-action:
+# finishing a wave redirects to the study's completion URL (e.g. Prolific), wherever it is.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
@@ -277,6 +364,9 @@ LOGGING = {
 }
 
 # --- Platform -------------------------------------------------------------------------------------
+# Sentiment lexicons of free-text answers per language, beyond English (VADER):
+# "de=/srv/SentiWS_v2.0_Positive.txt+/srv/SentiWS_v2.0_Negative.txt;fr=/srv/fr.tsv" (docs/text.md).
+TEXT_LEXICONS = env.str("TEXT_LEXICONS", default="")
 # The demo researcher account that seed_demo creates (development only; never in production).
 DEMO_RESEARCHER_USERNAME = env.str("DEMO_RESEARCHER_USERNAME", default="researcher")
 DEMO_RESEARCHER_PASSWORD = env.str("DEMO_RESEARCHER_PASSWORD", default="disagree-demo")

@@ -4,6 +4,9 @@ from django.views.generic import RedirectView
 
 from disagreement import views
 
+handler400 = "common.errors.bad_request"
+handler500 = "common.errors.server_error"
+
 admin.site.site_header = "disagreement"
 admin.site.site_title = "disagreement"
 admin.site.index_title = "Studies, items, waves and participants"
@@ -16,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("disagreement.api_urls")),
+    path("", include("surveys.builder.urls")),
     path("", include("analysis.dashboards.urls")),
     path("", include("analysis.series.urls")),
     path("", include("surveys.urls")),

@@ -33,13 +33,18 @@ def _broker_state() -> str:
 @never_cache
 @require_GET
 def healthz(request):
-    """200 with the state of the database and the broker; 503 when the database is unusable."""
+    """200 with the state of the database, the broker and the analyses; 503 when the database is
+    unusable. `degraded`: the broker is unreachable, or runs are queued or running longer than
+    expected (`analysis.overdue`: lost by a worker or never delivered; the resend sweep sends
+    them again)."""
     state = {"database": _database_state(), "broker": _broker_state()}
     state["status"] = "ok" if state["database"] == "ok" and state["broker"] != "error" else "degraded"
     if state["database"] == "ok":
         from analysis.pipeline.state import analysis_state
 
         state["analysis"] = analysis_state()
+        if state["analysis"]["overdue"]:
+            state["status"] = "degraded"
     return JsonResponse(state, status=200 if state["database"] == "ok" else 503)
 
 

@@ -5,7 +5,7 @@ lists, drop-downs and filters), and only a study's owners change its design."""
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from common import access
 from surveys.models import (
@@ -63,6 +63,7 @@ class StudyScopedAdmin(admin.ModelAdmin):
     and delete, and which studies the forms offer."""
 
     study_path = "study"  # how to get from a row to its study ("" = the row is the study)
+    see = access.may_see_study  # who may list and look at the rows
     edit = access.may_edit_design
 
     def study_of(self, obj):
@@ -71,7 +72,8 @@ class StudyScopedAdmin(admin.ModelAdmin):
         return obj
 
     def get_queryset(self, request):
-        return access.limit_to_studies(super().get_queryset(request), request.user, path=self.study_path)
+        return access.limit_to_studies(super().get_queryset(request), request.user, path=self.study_path,
+                                       roles=self.see)
 
     def get_list_filter(self, request):
         return [self._scoped_filter(entry) for entry in super().get_list_filter(request)]
@@ -93,7 +95,9 @@ class StudyScopedAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         if not self.has_module_permission(request):
             return False
-        return obj is None or access.may_see_study(request.user, self.study_of(obj))
+        if obj is None:
+            return self.see is access.may_see_study or access.studies_for(request.user, roles=self.see).exists()
+        return self.see(request.user, self.study_of(obj))
 
     def may_edit(self, request, obj=None) -> bool:
         """The user may change `obj`'s study; without obj: some study (the forms offer only those)."""
@@ -198,12 +202,17 @@ class StudyAdmin(StudyScopedAdmin):
     list_filter = ["status"]
     search_fields = ["slug", "title"]
     prepopulated_fields = {"slug": ["title"]}
+    # Set by `import_responses` (repeated cross-sections and their weights), never by hand.
+    readonly_fields = ["design", "weight_kind"]
     inlines = [MembershipInline, ConsentVersionInline, ArmInline, ItemInline, WaveInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_participants=Count("participants", distinct=True))
+        # Enrolled: not previews, and they opened their personal link (as the dashboards count).
+        enrolled = Q(participants__is_preview=False, participants__link_opened_at__isnull=False)
+        return super().get_queryset(request).annotate(_participants=Count("participants", filter=enrolled,
+                                                                          distinct=True))
 
-    @admin.display(description="participants", ordering="_participants")
+    @admin.display(description="enrolled", ordering="_participants")
     def participant_count(self, study):
         return study._participants
 
@@ -254,6 +263,7 @@ class ArmAdmin(StudyScopedAdmin):
 
 @admin.register(Participant)
 class ParticipantAdmin(StudyScopedAdmin):
+    see = access.may_read_participant_data  # participant-level rows: not for viewers
     # Pseudonymous by default: the external id is not listed or searchable here.
     list_display = ["public_id", "study", "arm", "language", "joined_at", "consented_at", "withdrawn_at", "is_preview"]
     list_filter = ["study", "arm", "is_preview"]
@@ -265,6 +275,7 @@ class ParticipantAdmin(StudyScopedAdmin):
 @admin.register(ParticipantToken)
 class ParticipantTokenAdmin(StudyScopedAdmin):
     study_path = "participant__study"
+    see = access.may_read_participant_data  # participant-level rows: not for viewers
     list_display = ["participant", "created_at", "revoked_at"]
     readonly_fields = ["participant", "token_hash", "created_at"]
 
@@ -282,6 +293,7 @@ class ResponseInline(admin.TabularInline):
 @admin.register(Submission)
 class SubmissionAdmin(StudyScopedAdmin):
     study_path = "wave__study"
+    see = access.may_read_participant_data  # participant-level rows: not for viewers
     list_display = ["participant", "wave", "started_at", "completed_at", "duration_seconds"]
     list_filter = ["wave__study", "wave__number"]
     readonly_fields = ["participant", "wave", "started_at"]
@@ -291,6 +303,7 @@ class SubmissionAdmin(StudyScopedAdmin):
 @admin.register(Exclusion)
 class ExclusionAdmin(StudyScopedAdmin):
     study_path = "participant__study"
+    see = access.may_read_participant_data  # participant-level rows: not for viewers
     edit = access.may_exclude
     list_display = ["participant", "reason", "excluded_by", "created_at", "lifted_at"]
     raw_id_fields = ["participant"]
@@ -324,6 +337,7 @@ class MessageAdmin(ReadOnlyAdmin):
     """The record of invitations and reminders: read-only (e-mail addresses are not shown)."""
 
     study_path = "wave__study"
+    see = access.may_read_participant_data
     list_display = ["participant", "wave", "kind", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["wave__study", "kind", "status"]
     readonly_fields = ["participant", "wave", "kind", "status", "attempts", "created_at", "next_attempt_at",

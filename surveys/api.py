@@ -19,7 +19,8 @@ from common.api import (
     parse_bool,
 )
 from surveys import serializers
-from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Wave
+from surveys.models import Arm, DesignChange, Exclusion, Item, Participant, Response, Study, Wave
+from surveys.spec.service import logging_design_changes
 
 # --- Studies, items, waves, arms --------------------------------------------------------------------
 
@@ -44,6 +45,10 @@ class StudyViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, m
         roles = access.may_see_study if self.request.method in SAFE_METHODS else access.may_edit_design
         return access.get_member_study(self.request.user, self.kwargs["slug"], roles=roles)
 
+    def perform_update(self, serializer):
+        with logging_design_changes(serializer.instance, user=self.request.user, source=DesignChange.Source.API):
+            super().perform_update(serializer)
+
     def get_serializer_context(self):
         context = super().get_serializer_context()
         if self.action == "list":
@@ -59,6 +64,14 @@ class StudyChildViewSet(StudyScopedMixin, mixins.ListModelMixin, mixins.Retrieve
         if getattr(self, "swagger_fake_view", False):
             return self.model.objects.none()
         return self.model.objects.filter(study=self.study)
+
+    def perform_create(self, serializer):
+        with logging_design_changes(self.study, user=self.request.user, source=DesignChange.Source.API):
+            super().perform_create(serializer)
+
+    def perform_update(self, serializer):
+        with logging_design_changes(self.study, user=self.request.user, source=DesignChange.Source.API):
+            super().perform_update(serializer)
 
     def get_object(self):
         obj = self.get_queryset().filter(**{self.lookup_field: self.kwargs[self.lookup_url_kwarg or self.lookup_field]}).first()

@@ -4,7 +4,8 @@ Reads only; preview participants never count. The overview page includes
 `surveys/_attrition_table.html` with `attrition_context(study)`.
 
 Definitions (per wave W and arm):
-- enrolled: joined before W closed and had not withdrawn before W opened;
+- enrolled: joined before W closed, opened their personal link (a join whose response was lost
+  does not count) and had not withdrawn before W opened;
 - invited: received W's invitation (a sent message); reminded: received at least one reminder
   or the last-chance reminder for W;
 - started / completed: have a submission for W / a completed one;
@@ -47,7 +48,7 @@ def _arm(name: str | None) -> str:
 def list_wave_attrition(*, study_id: int) -> list[AttritionRow]:
     """One row per (wave, arm), waves in order, arms by name; arms without anyone are left out."""
     waves = list(Wave.objects.filter(study_id=study_id).order_by("number"))
-    people = Participant.objects.filter(study_id=study_id, is_preview=False)
+    people = Participant.objects.enrolled().filter(study_id=study_id)  # who opened their link
     counts: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for wave in waves:
         enrolled = (people.filter(joined_at__lt=wave.closes_at)
@@ -117,11 +118,13 @@ def list_at_risk(*, study_id: int, now: dt.datetime | None = None) -> tuple[Wave
     return wave, rows
 
 
-def attrition_context(study: Study, *, at_risk_limit: int | None = 50) -> dict:
-    """Template context for `surveys/_attrition_table.html`."""
+def attrition_context(study: Study, *, at_risk_limit: int | None = 50, participant_level: bool = True) -> dict:
+    """Template context for `surveys/_attrition_table.html`. Without `participant_level` (a viewer:
+    `common.access.may_read_participant_data` says no) the at-risk list is left out; its count stays."""
     wave, at_risk = list_at_risk(study_id=study.pk)
+    shown = (at_risk[:at_risk_limit] if at_risk_limit else at_risk) if participant_level else []
     return {"attrition_rows": list_wave_attrition(study_id=study.pk), "at_risk_wave": wave,
-            "at_risk": at_risk[:at_risk_limit] if at_risk_limit else at_risk, "at_risk_count": len(at_risk),
+            "at_risk": shown, "at_risk_count": len(at_risk), "at_risk_hidden": not participant_level,
             "attrition_study": study}
 
 

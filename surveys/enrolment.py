@@ -6,10 +6,15 @@ A study's policy (fields on ``Study``; the spec's ``enrolment`` section):
 - late arrivals (after it closes): ``refuse`` them with a clear page, or ``next_wave``: they join,
   answer the baseline, and take waves from the next one that opens;
 - ``enrol_cap``: most participants overall; ``quotas``: most per grouping answer
-  (``{"side": {"1": 500, "2": 500}}``), checked at baseline, when the answer is known; those
-  turned away see a clear page and, from Prolific, go back with ``quota_full_code``.
+  (``{"side": {"1": 500, "2": 500}}``). Both are checked at baseline (under a lock on the study
+  row), when the answer is known; the cap is also checked when a newcomer joins, so nobody consents
+  to a study that is already full. Those turned away see a clear page and, from Prolific, go back
+  with ``quota_full_code``.
 
-Counts are of participants who are not previews, not withdrawn and not screened out. Arms stay
+Counts are of enrolled participants (``Participant.objects.enrolled()``: not previews, and they
+opened their personal link, i.e. reached the baseline) who are not withdrawn and not screened out.
+A join whose link never reached the browser does not take a place; the overview's "enrolled vs
+cap" counts the same set. Arms stay
 balanced within strata however quotas close: arms come from permuted blocks per stratum
 (``services.assign_arm``), so a closed stratum leaves its blocks, and the others', as they were.
 """
@@ -52,8 +57,8 @@ def closes_at(study: Study) -> dt.datetime | None:
 
 def enrolled(study: Study):
     """The participants who count against the cap and the quotas."""
-    return Participant.objects.filter(study=study, is_preview=False, withdrawn_at__isnull=True,
-                                      screened_out_at__isnull=True)
+    return Participant.objects.enrolled().filter(study=study, withdrawn_at__isnull=True,
+                                                 screened_out_at__isnull=True)
 
 
 def join_decision(study: Study, now: dt.datetime) -> JoinDecision:
@@ -73,6 +78,18 @@ def join_decision(study: Study, now: dt.datetime) -> JoinDecision:
     if study.enrol_cap is not None and enrolled(study).count() >= study.enrol_cap:
         return JoinDecision(False, "full", _("This study has all the participants it needs. Thank you for your interest."))
     return JoinDecision(True, first_wave=first_wave)
+
+
+def full_at_baseline(study: Study, groups: dict, *, exclude_pk: int | None = None) -> str | None:
+    """At baseline: "cap" when the study's cap is reached by the others, else the full quota
+    (`full_quota`), else None."""
+    if study.enrol_cap is not None:
+        others = enrolled(study)
+        if exclude_pk is not None:
+            others = others.exclude(pk=exclude_pk)
+        if others.count() >= study.enrol_cap:
+            return "cap"
+    return full_quota(study, groups, exclude_pk=exclude_pk)
 
 
 def full_quota(study: Study, groups: dict, *, exclude_pk: int | None = None) -> str | None:

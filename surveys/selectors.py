@@ -75,6 +75,15 @@ def get_returning_participant(*, study: Study, external_id: str, external_study_
     ).first()
 
 
+def get_unopened_join(*, study: Study, join_key: str) -> Participant | None:
+    """The participant this browser joined as (by its join cookie's hash) whose link was never
+    opened: a join whose response was lost. None once the link was opened."""
+    if not join_key:
+        return None
+    return Participant.objects.filter(study=study, join_key=join_key, link_opened_at__isnull=True,
+                                      is_preview=False).first()
+
+
 def list_grouping_items(study: Study) -> list[Item]:
     return list(study.items.filter(role=Item.Role.GROUPING).order_by("order", "id"))
 

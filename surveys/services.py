@@ -91,11 +91,16 @@ class Joined:
 
 
 def join_study(*, study: Study, consent_version: ConsentVersion | None, language: str,
-               external_id: str = "", external_study_id: str = "", email: str = "") -> Joined:
-    """Consent and join, or recognise a returning Prolific participant; issues a fresh personal link.  # atomic; never a second participant for the same PROLIFIC_PID and STUDY_ID; `email` (new participants of studies that collect it) is stored apart from the answers"""
+               external_id: str = "", external_study_id: str = "", email: str = "", join_key: str = "") -> Joined:
+    """Consent and join, or recognise a returning participant; issues a fresh personal link.  # atomic; never a second participant for the same PROLIFIC_PID and STUDY_ID, nor for the same browser retrying a join whose link never arrived; `email` (new participants of studies that collect it) is stored apart from the answers
+
+    `join_key` is the SHA-256 of the joining browser's join cookie. The same browser retrying a
+    join whose link was never opened (the response was lost) gets that participant back with a
+    full link. Anyone else recognised by the Prolific pair alone gets a link that answers waves
+    but cannot delete answers or download them (`ParticipantToken.grants_data_access`)."""
     if study.status != Study.Status.ACTIVE:
         raise StudyNotOpen(_("This study is not open for new participants."))
-    existing = selectors.get_returning_participant(
+    existing = selectors.get_unopened_join(study=study, join_key=join_key) or selectors.get_returning_participant(
         study=study, external_id=external_id, external_study_id=external_study_id)
     if existing is None:
         current = study.current_consent()
@@ -111,6 +116,7 @@ def join_study(*, study: Study, consent_version: ConsentVersion | None, language
                 participant = Participant.objects.create(
                     study=study, external_id=external_id, external_study_id=external_study_id if external_id else "",
                     language=language, consented_at=now, consent_version=current, first_wave=decision.first_wave,
+                    link_opened_at=None, join_key=join_key,
                 )
                 _token, secret = ParticipantToken.issue(participant)
                 if email and study.collect_email:
@@ -124,9 +130,19 @@ def join_study(*, study: Study, consent_version: ConsentVersion | None, language
                 raise
     if existing.withdrawn_at is not None:
         raise ParticipantWithdrawn(_("You have withdrawn from this study. Thank you for your time."))
+    same_browser = bool(join_key) and existing.join_key == join_key and existing.link_opened_at is None
     with transaction.atomic():
-        _token, secret = ParticipantToken.issue(existing, grants_data_access=False)
+        _token, secret = ParticipantToken.issue(existing, grants_data_access=same_browser)
     return Joined(participant=existing, secret=secret, returning=True)
+
+
+def mark_link_opened(participant: Participant) -> None:
+    """Record that the participant opened their personal link (once; from then on they count as
+    enrolled, and a join cookie no longer brings them back)."""
+    if participant.link_opened_at is None:
+        now = timezone.now()
+        Participant.objects.filter(pk=participant.pk, link_opened_at__isnull=True).update(link_opened_at=now)
+        participant.link_opened_at = now
 
 
 def record_baseline(*, participant: Participant, answers: Mapping[str, int | None],
@@ -151,15 +167,15 @@ def record_baseline(*, participant: Participant, answers: Mapping[str, int | Non
     if errors:
         raise InvalidAnswers(errors)
     with transaction.atomic():
-        locked = Participant.objects.select_for_update().select_related("study").get(pk=participant.pk)
+        locked = Participant.objects.select_for_update(of=("self",)).select_related("study").get(pk=participant.pk)
         if locked.withdrawn_at is not None:
             raise ParticipantWithdrawn(_("You have withdrawn from this study."))
         groups = dict(locked.groups or {})
         for code in items:
             groups.setdefault(code, answers.get(code))
-        if locked.study.quotas:
+        if locked.study.quotas or locked.study.enrol_cap is not None:
             Study.objects.select_for_update().filter(pk=locked.study_id).first()  # one baseline per study at a time
-            full = enrolment.full_quota(locked.study, groups, exclude_pk=locked.pk)
+            full = enrolment.full_at_baseline(locked.study, groups, exclude_pk=locked.pk)
             if full is not None:
                 locked.screened_out_at = timezone.now()
                 locked.save(update_fields=["screened_out_at"])
@@ -175,7 +191,7 @@ def assign_arm(*, participant: Participant, rng: random.Random | None = None) ->
     """Give the participant the next arm of their stratum's permuted block.  # atomic; idempotent: a recorded arm is never changed"""
     rng = rng or _SYSTEM_RANDOM
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().select_related("study").get(pk=participant.pk)
+        participant = Participant.objects.select_for_update(of=("self",)).select_related("study").get(pk=participant.pk)
         if participant.arm_id is not None or participant.is_preview:
             return participant.arm
         study = participant.study

@@ -160,9 +160,11 @@ def test_admin_filters_offer_only_the_users_studies(client):
     MembershipFactory(role="viewer", study=StudyFactory(title="Also mine"), user=mine.user)
     StudyFactory(title="Secret title")
     client.force_login(mine.user)
-    for name in ("item", "arm", "wave", "participant", "exportaudit"):
+    for name in ("item", "arm", "wave", "exportaudit"):
         page = client.get(reverse(f"admin:surveys_{name}_changelist")).content.decode()
         assert "Secret title" not in page and "Also mine" in page, name
+    # Participant-level rows are not for viewers (as in the API).
+    assert client.get(reverse("admin:surveys_participant_changelist")).status_code == 403
 
 
 def test_only_analysts_and_owners_of_the_participants_study_add_exclusions(client):

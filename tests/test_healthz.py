@@ -12,8 +12,25 @@ def test_healthz_reports_database_and_eager_broker(client):
     assert response.status_code == 200
     body = json.loads(response.content)
     assert {k: body[k] for k in ("database", "broker", "status")} == {"database": "ok", "broker": "eager", "status": "ok"}
-    assert body["analysis"] == {"queued": 0, "running": 0, "failed_last_day": 0, "last_error": None,
+    assert body["analysis"] == {"queued": 0, "running": 0, "overdue": 0, "failed_last_day": 0, "last_error": None,
                                 "last_finished_at": None, "last_status": None}
+
+
+def test_healthz_is_degraded_while_a_run_is_overdue(client):
+    from django.utils import timezone
+
+    from analysis.models import AnalysisRun
+    from tests.factories import StudyFactory
+
+    long_ago = timezone.now() - timezone.timedelta(minutes=5)
+    run = AnalysisRun.objects.create(study=StudyFactory(), kind="effects", status="running",
+                                     started_at=long_ago, heartbeat_at=timezone.now())
+    body = json.loads(client.get("/healthz").content)
+    assert body["status"] == "ok" and body["analysis"]["running"] == 1 and body["analysis"]["overdue"] == 0
+    AnalysisRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)  # its worker died
+    response = client.get("/healthz")
+    body = json.loads(response.content)
+    assert response.status_code == 200 and body["status"] == "degraded" and body["analysis"]["overdue"] == 1
 
 
 def test_healthz_reports_an_unreachable_broker(client):

@@ -20,13 +20,16 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_development_is_the_default_with_eager_celery_and_console_mail():
+def test_development_is_the_default_with_an_embedded_broker_and_console_mail():
+    # Like production, no request computes an analysis: tasks go to a broker (kombu's filesystem
+    # transport, nothing to install) and a worker computes them. Eager is for the tests only.
     result = manage("shell", "-c", "from django.conf import settings as s; "
-                    "print(s.DEBUG, s.CELERY_TASK_ALWAYS_EAGER, s.EMAIL_BACKEND, s.DATABASES['default']['ENGINE'], "
+                    "print(s.DEBUG, s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL, s.EMAIL_BACKEND, "
+                    "s.DATABASES['default']['ENGINE'], s.DATABASES['default']['CONN_HEALTH_CHECKS'], "
                     "sorted(s.ALLOWED_HOSTS))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == (
-        "True True django.core.mail.backends.console.EmailBackend django.db.backends.sqlite3 "
+        "True False filesystem:// django.core.mail.backends.console.EmailBackend django.db.backends.sqlite3 True "
         "['127.0.0.1', '[::1]', 'localhost']"
     )
 

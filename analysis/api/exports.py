@@ -32,10 +32,12 @@ from django.utils import timezone
 
 from analysis.models import AnalysisRun
 from analysis.pipeline.provenance import CODE_VERSION
-from common import fastsql, formats, group_keys
+from analysis.planning import plan_of
+from common import csvsafe, fastsql, formats, group_keys
 from surveys.kinds import MISSING_CODES, kind_of
 from surveys.logic import describe as describe_condition
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
+from surveys.spec.service import design_change_log
 
 CHUNK_BYTES = 1 << 18  # bytes per streamed block
 PARQUET_BLOCK = 2 << 20  # bytes of CSV per Parquet row group (~30,000 rows; bigger blocks cost memory)
@@ -140,9 +142,11 @@ def long_columns(spec: ExportSpec) -> list[str]:
     return columns
 
 
-def long_sql(spec: ExportSpec, *, formatted: bool) -> tuple[str, list]:
+def long_sql(spec: ExportSpec, *, formatted: bool, neutralized: bool = False) -> tuple[str, list]:
     """The SELECT of the long shape, columns as `long_columns`. `formatted`: timestamps as
-    ISO 8601 text (UTC, milliseconds), as COPY writes them."""
+    ISO 8601 text (UTC, milliseconds), as COPY writes them. `neutralized` (PostgreSQL): text
+    columns through `csvsafe.neutralize_sql`, for a CSV that COPY writes."""
+    safe = csvsafe.neutralize_sql if neutralized and _postgres() else (lambda expression: expression)
     if formatted and _postgres():
         answered = """to_char(r.answered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
     elif formatted:
@@ -151,13 +155,13 @@ def long_sql(spec: ExportSpec, *, formatted: bool) -> tuple[str, list]:
         answered = "r.answered_at"
     select, params = ['p.public_id AS "participant"'], []
     if spec.include_external_id:
-        select.append('p.external_id AS "external_id"')
-    select += ['w.number AS "wave"', 'i.code AS "item"', 'r.value AS "value"', 'r.text AS "text"',
+        select.append(f'{safe("p.external_id")} AS "external_id"')
+    select += ['w.number AS "wave"', f'{safe("i.code")} AS "item"', 'r.value AS "value"', f'{safe("r.text")} AS "text"',
                'r.missing AS "missing"', f'{answered} AS "answered_at"', 'r.response_time_ms AS "response_time_ms"',
-               'a.name AS "arm"']
+               f'{safe("a.name")} AS "arm"']
     for item in spec.grouping:
         expression, extra = _group_sql(item.code)
-        select.append(f'{expression} AS "{spec.group_column(item.code)}"')
+        select.append(f'{safe(expression)} AS "{spec.group_column(item.code)}"')
         params.extend(extra)
     if spec.include_excluded:
         select.append(f'{STATUS_SQL} AS "status"')
@@ -196,9 +200,11 @@ def _fetch(sql: str, params: list) -> Iterator[tuple]:
             yield from rows
 
 
-def _csv_blocks(header: list[str], rows: Iterable[Iterable]) -> Iterator[bytes]:
+def _csv_blocks(header: list[str], rows: Iterable[Iterable], *, neutralized: bool = True) -> Iterator[bytes]:
+    """CSV bytes in blocks of whole rows; `neutralized`: through the formula-neutralizing writer
+    (every CSV a person may open; only the Parquet path reads the raw text)."""
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
+    writer = csvsafe.writer(text) if neutralized else csv.writer(text, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow(row)
@@ -210,15 +216,16 @@ def _csv_blocks(header: list[str], rows: Iterable[Iterable]) -> Iterator[bytes]:
         yield text.getvalue().encode()
 
 
-def long_csv_stream(spec: ExportSpec) -> Iterator[bytes]:
-    """The long shape as CSV bytes with a header row, in blocks of about CHUNK_BYTES."""
-    sql, params = long_sql(spec, formatted=True)
+def long_csv_stream(spec: ExportSpec, *, neutralized: bool = True) -> Iterator[bytes]:
+    """The long shape as CSV bytes with a header row, in blocks of about CHUNK_BYTES; text cells
+    neutralized for spreadsheets (`common.csvsafe`) unless `neutralized` is False (Parquet)."""
+    sql, params = long_sql(spec, formatted=True, neutralized=neutralized)
     if _postgres():
         yield from _copy_stream(sql, params)
         return
     value_at = long_columns(spec).index("value")
     rows = ([*row[:value_at], _number(row[value_at]), *row[value_at + 1:]] for row in _fetch(sql, params))
-    yield from _csv_blocks(long_columns(spec), rows)
+    yield from _csv_blocks(long_columns(spec), rows, neutralized=neutralized)
 
 
 def _copy_stream(sql: str, params: list) -> Iterator[bytes]:
@@ -274,7 +281,7 @@ def long_parquet_stream(spec: ExportSpec, codebook: dict) -> Iterator[bytes]:
 
     def batches():
         first = True
-        for block in _rebuffer(long_csv_stream(spec), PARQUET_BLOCK):
+        for block in _rebuffer(long_csv_stream(spec, neutralized=False), PARQUET_BLOCK):
             read = pa_csv.ReadOptions(column_names=schema.names, skip_rows=1 if first else 0, use_threads=False,
                                       block_size=max(len(block) + 1, 1 << 20))
             first = False
@@ -535,11 +542,18 @@ def provenance(spec: ExportSpec, *, user, file_format: str) -> dict:
         "parameters": spec.parameters(),
         "latest_indices_run": _run_summary(finished.filter(kind=AnalysisRun.Kind.INDICES).first()),
         "latest_effects_run": _run_summary(finished.filter(kind=AnalysisRun.Kind.EFFECTS).first()),
+        "analysis_plan": _plan_summary(spec.study),
         "exclusions": {"count": len(excluded), "public_ids": excluded,
                        "applied": not spec.include_excluded,
                        "note": "Excluded and withdrawn participants are left out unless include_excluded=true; "
                                "preview participants never appear."},
     }
+
+
+def _plan_summary(study) -> dict | None:
+    """The analysis plan as frozen at launch (outcomes, contrasts, hash, time), None without one."""
+    record = plan_of(study=study)
+    return record.to_dict() if record is not None else None
 
 
 def _item_entry(item: Item, language: str, waves: list[int]) -> dict:
@@ -615,6 +629,7 @@ def build_codebook(spec: ExportSpec, *, user, file_format: str) -> dict:
         "arms": [{"name": a.name, "is_control": a.is_control, "allocation_weight": a.allocation_weight} for a in arms],
         "grouping": [{"code": i.code, "column": spec.group_column(i.code), "prompt": i.prompt_in(language),
                       "value_labels": item_entries[i.code]["value_labels"]} for i in spec.grouping],
+        "design_changes": design_change_log(spec.study),
         "provenance": provenance(spec, user=user, file_format=file_format),
     }
 
@@ -626,13 +641,18 @@ CODEBOOK_CSV_COLUMNS = ["section", "name", "label", "type", "item", "wave", "sca
 def codebook_csv(codebook: dict) -> str:
     """One row per variable, then `provenance` rows (name = key, label = value)."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, CODEBOOK_CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer = csvsafe.DictWriter(text, CODEBOOK_CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for entry in codebook["variables"]:
         row = {**entry, "section": "variable",
                "value_labels": "; ".join(f"{k}={v}" for k, v in entry["value_labels"].items()),
                "missing_codes": "; ".join(entry["missing_codes"])}
         writer.writerow(row)
+    for change in codebook.get("design_changes", []):
+        writer.writerow({"section": "design_change", "name": change["path"],
+                         "label": f"{json.dumps(change['before'], ensure_ascii=False)} -> "
+                                  f"{json.dumps(change['after'], ensure_ascii=False)} "
+                                  f"({change['by'] or 'unknown'}, {change['source']}, {change['changed_at']})"})
     for key, value in _flatten(codebook["provenance"]):
         writer.writerow({"section": "provenance", "name": key, "label": value})
     return text.getvalue()

@@ -33,12 +33,21 @@ class EffectEstimateSerializer(serializers.ModelSerializer):
     p_holm = FiniteFloatField(allow_null=True)
     p_ri = FiniteFloatField(allow_null=True)
     primary = serializers.BooleanField(source="is_primary")
+    analysis = serializers.SerializerMethodField(
+        help_text="planned (an outcome and contrast of the analysis plan frozen at launch, or the study's primary "
+                  "outcome) or exploratory.")
+    p_plan_holm = FiniteFloatField(allow_null=True, help_text="Holm-adjusted p-value across the planned estimates "
+                                                              "only; null for exploratory estimates.")
     run = serializers.IntegerField(source="run_id")
 
     class Meta:
         model = EffectEstimate
         fields = ["arm", "outcome", "item", "wave", "method", "group", "sample", "estimate", "se", "ci_low",
-                  "ci_high", "p_value", "p_holm", "p_ri", "n", "attrition_warning", "primary", "run"]
+                  "ci_high", "p_value", "p_holm", "p_ri", "n", "attrition_warning", "primary", "analysis",
+                  "p_plan_holm", "run"]
+
+    def get_analysis(self, estimate) -> str:
+        return "planned" if estimate.is_primary else "exploratory"
 
 
 class RecomputeRunSerializer(serializers.Serializer):

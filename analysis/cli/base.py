@@ -2,7 +2,7 @@
 
 Each tool (``indices_cli``, ``effects_cli``, ``power_cli``, ...) defines ``PROG``,
 ``add_arguments(parser)``, ``build_parser()`` and ``run(options, stdout=, stderr=)``; this module
-gives them one ``main`` (exit status 0 ok, 1 bad input, 2 bad usage), one error type whose
+gives them one ``main`` (exit status 0 ok, 2 bad input or bad usage), one error type whose
 message is the single line shown, and one writer for records: JSON is a list of flat objects,
 CSV one row per record; non-finite numbers become ``null`` (JSON) or an empty cell (CSV).
 The thin Django commands are :class:`analysis.management.cli_command.CliCommand`.
@@ -11,7 +11,6 @@ The thin Django commands are :class:`analysis.management.cli_command.CliCommand`
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import math
@@ -23,10 +22,12 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
-EXIT_BAD_INPUT = 1
+from common import csvsafe
+
+EXIT_BAD_INPUT = 2  # as argparse's bad usage: every bad file, path or option exits 2 with one line
 
 __all__ = ["EXIT_BAD_INPUT", "InputError", "clean", "csv_cell", "main", "records", "say", "to_csv", "to_json",
-           "write_records"]
+           "write_file", "write_records"]
 
 
 class InputError(Exception):
@@ -77,11 +78,19 @@ def csv_cell(value) -> str:
 
 def to_csv(frame: pd.DataFrame, fields: Sequence[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csvsafe.writer(buffer)
     writer.writerow(fields)
     for row in records(frame, fields):
         writer.writerow([csv_cell(row[column]) for column in fields])
     return buffer.getvalue()
+
+
+def write_file(path: str | Path, text: str, *, option: str) -> None:
+    """Write `text` (UTF-8) to `path`, or an InputError naming the option and why it failed."""
+    try:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+    except OSError as error:
+        raise InputError(f"{option} {path}: cannot write the file ({error.strerror or error})") from None
 
 
 def write_records(frame: pd.DataFrame, fields: Sequence[str], options: dict, *, prog: str,
@@ -89,7 +98,7 @@ def write_records(frame: pd.DataFrame, fields: Sequence[str], options: dict, *, 
     """Write the records as ``options["format"]`` (json default) to ``options["output"]`` or stdout."""
     text = to_csv(frame, fields) if options.get("format", "json") == "csv" else to_json(frame, fields)
     if options.get("output"):
-        Path(options["output"]).write_text(text, encoding="utf-8", newline="")
+        write_file(options["output"], text, option="--output")
         say(stderr, f"{prog}: wrote {len(frame)} records to {options['output']}")
     else:
         stdout.write(text)
@@ -97,7 +106,7 @@ def write_records(frame: pd.DataFrame, fields: Sequence[str], options: dict, *, 
 
 def main(prog: str, build_parser: Callable[[], argparse.ArgumentParser], run: Callable[..., object],
          argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Parse ``argv`` and call ``run``; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
+    """Parse ``argv`` and call ``run``; returns the exit status (0 ok, 2 bad input or usage)."""
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
     try:

@@ -7,7 +7,7 @@ Series CSVs have columns ``period`` and ``value`` (others are ignored, so the ou
 them. Records ``{method, lag, differenced, n, coefficient, p_value, ci_low, ci_high}``: lag 0
 first, lag L pairing A(t) with B(t+L), then the same on first differences. p-values are those
 of ``scipy.stats``; intervals come from a moving-block bootstrap (see
-:mod:`analysis.stats.correlate`).
+:mod:`analysis.stats.correlate`). ``--from PERIOD --to PERIOD`` (inclusive) limits both series.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="periods per bootstrap block (default: n^(1/3), rounded)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument("--level", type=float, default=0.95, metavar="L", help="interval level (default 0.95)")
+    parser.add_argument("--from", dest="period_from", metavar="PERIOD",
+                        help="first period to use, inclusive (a year, YYYY-MM or an ISO date); limits both series")
+    parser.add_argument("--to", dest="period_to", metavar="PERIOD",
+                        help="last period to use, inclusive (a year, YYYY-MM or an ISO date); limits both series")
     parser.add_argument("--group", default="all",
                         help="rows of this group when a series has a group column (default all)")
     parser.add_argument("--format", choices=("json", "csv"), default="json", help="default json")
@@ -71,6 +75,16 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> pd.DataFrame:
     a = read_series(Path(options["a"]), group=group)
     b = read_series(Path(options["b"]), group=group)
     names = (Path(options["a"]).name, Path(options["b"]).name)
+    start, end = options.get("period_from"), options.get("period_to")
+    if start is not None or end is not None:
+        try:
+            a, b = corr.restricted(a, start, end), corr.restricted(b, start, end)
+        except corr.SeriesError as error:
+            raise InputError(f"--from/--to: {error}") from None
+        cli.say(stderr, f"{PROG}: periods {start or 'first'}..{end or 'last'} only (inclusive)")
+    if options.get("lags", 0) >= min(len(a.values), len(b.values)):
+        raise InputError(f"--lags {options['lags']} must be smaller than the number of periods "
+                         f"({names[0]}: {len(a.values)}, {names[1]}: {len(b.values)})")
     try:
         frame = corr.correlate_series(
             a, b, method=options.get("method", "spearman"), lags=options.get("lags", 0),

@@ -38,6 +38,7 @@ from analysis.stats.effects import (
     estimate_effects,
 )
 from analysis.stats.tables import AnswersError, Scale
+from analysis.stats.units import POOLED_UNIT
 
 PROG = "effects"
 FIELDS: tuple[str, ...] = (*RECORD_FIELDS, *EXTRA_FIELDS)
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run the command; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
+    """Run the command; returns the exit status (0 ok, 2 bad input or usage)."""
     return cli.main(PROG, build_parser, run, argv, stdout, stderr)
 
 
@@ -204,6 +205,10 @@ def _summarize(table: EffectTable, answers: pd.DataFrame, path: Path, options: d
     resamples = options.get("bootstrap", 1000)
     cli.say(stderr, f"{PROG}: {len(table.frame)} records; {resamples} cluster bootstrap resamples, "
                  f"{options.get('permutations', 1000)} re-randomizations, seed {options.get('seed', 0)}")
+    frame = table.frame
+    if len(frame) and (frame["item"].isna() & frame["outcome"].isin(["mean", "sd"])).any():
+        cli.say(stderr, f"{PROG}: rows pooled over items (item null) of mean and sd are on each item's scale "
+                        f"rescaled to [0, 1] ({POOLED_UNIT}); rows of one item are in its own units")
     for note in table.warnings:
         cli.say(stderr, f"{PROG}: warning: {note}")
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.cli import base as cli
+from analysis.cli import weights as weights_cli
 from analysis.cli.base import EXIT_BAD_INPUT, InputError
 from analysis.stats.tables import (
     COLUMNS,
@@ -33,8 +34,8 @@ from analysis.stats.tables import (
     AnswersError,
     IndexTable,
     Scale,
-    compute_index_table,
 )
+from analysis.stats.units import POOLED_UNIT
 
 PROG = "indices"
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "#n/a", "-"})
@@ -66,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("json", "csv"), default="json",
                         help="json: a list of flat objects (default); csv: one row per record")
     parser.add_argument("--output", metavar="PATH", help="write the records here instead of stdout")
+    weights_cli.add_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run the command; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
+    """Run the command; returns the exit status (0 ok, 2 bad input or usage)."""
     return cli.main(PROG, build_parser, run, argv, stdout, stderr)
 
 
@@ -92,12 +94,14 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> IndexTable:
     if not 0 < options.get("level", 0.95) < 1:
         raise InputError("--level must lie strictly between 0 and 1")
     step = options.get("scale_step") or 1.0
+    if options.get("counts"):
+        return weights_cli.run_counts(options, stdout=stdout, stderr=stderr)
 
-    answers = read_answers(path, by)
+    answers = read_answers(path, [*by, *weights_cli.design_columns(options)])
     missing_codes = list(options.get("missing_code") or [])
     if scale_min is not None:
         try:
-            scales: Scale | dict = Scale(scale_min, scale_max, step)
+            scales: Scale | dict = _bounded(Scale(scale_min, scale_max, step))
         except ValueError as error:
             raise InputError(f"bad scale: {error}") from None
     else:
@@ -108,7 +112,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> IndexTable:
                      f"({listed}{more}); a category nobody chose at an end of the scale is left out of k")
 
     try:
-        table = compute_index_table(
+        table = weights_cli.compute(options)(
             answers, scales=scales, by=by, reverse=options.get("reverse") or (),
             bootstrap=options.get("bootstrap", 1000), seed=options.get("seed", 0),
             level=options.get("level", 0.95), missing_codes=missing_codes,
@@ -177,7 +181,7 @@ def read_answers(path: Path, by: Sequence[str] = ()) -> pd.DataFrame:
         if empty.any():
             raise InputError(f"{path.name}:{column.index[empty.to_numpy()][0]}: column {name!r}: empty")
         frame[name] = column
-    frame["wave"] = _wave_labels(frame["wave"])
+    frame["wave"] = _wave_labels(frame["wave"], path)
     frame["value"] = _numbers(raw[columns["value"]], path, decimal_comma=sep != ",")
     for name in by:
         column = raw[columns[name]]
@@ -201,11 +205,15 @@ def _match_columns(found, wanted: Sequence[str], path: Path) -> dict[str, str]:
     return matched
 
 
-def _wave_labels(column: pd.Series) -> pd.Series:
+def _wave_labels(column: pd.Series, path: Path | None = None) -> pd.Series:
+    """Wave numbers: whole numbers, else an error naming the first bad line."""
     numbers = pd.to_numeric(column, errors="coerce")
-    if numbers.notna().all() and np.all(np.mod(numbers, 1) == 0):
-        return numbers.astype(np.int64)
-    return column.astype(object)
+    bad = numbers.isna() | (np.mod(numbers.fillna(0), 1) != 0)
+    if bad.any():
+        line = column.index[bad.to_numpy()][0]
+        name = path.name if path is not None else "input"
+        raise InputError(f"{name}:{line}: column 'wave': {column.loc[line]!r} is not a whole number")
+    return numbers.astype(np.int64)
 
 
 def _numbers(column: pd.Series, path: Path, *, decimal_comma: bool) -> pd.Series:
@@ -225,6 +233,19 @@ def _numbers(column: pd.Series, path: Path, *, decimal_comma: bool) -> pd.Series
     return numbers.astype(float)
 
 
+#: Widest scale, in points, as the survey and the API allow (a wider one would need memory in
+#: proportion: 1e9 points tried to allocate 7 GiB).
+MAX_SCALE_POINTS = 1001
+
+
+def _bounded(scale: Scale) -> Scale:
+    points = round((scale.max - scale.min) / scale.step) + 1
+    if points > MAX_SCALE_POINTS:
+        raise ValueError(f"{scale.min:g}..{scale.max:g} in steps of {scale.step:g} has {points} points; "
+                         f"at most {MAX_SCALE_POINTS} are allowed")
+    return scale
+
+
 def infer_scales(answers: pd.DataFrame, path: Path, step: float, missing_codes=()) -> dict:
     """Per item, the scale from its smallest to its largest answer (missing codes ignored)."""
     values = answers["value"].where(~answers["value"].isin(list(missing_codes)))
@@ -240,7 +261,7 @@ def infer_scales(answers: pd.DataFrame, path: Path, step: float, missing_codes=(
             raise InputError(f"{path.name}: item {item!r}: every answer is {lo:g}, so its scale cannot be inferred; "
                              f"give --scale-min and --scale-max")
         try:
-            scales[item] = Scale(float(lo), float(hi), step)
+            scales[item] = _bounded(Scale(float(lo), float(hi), step))
         except ValueError:
             raise InputError(f"{path.name}: item {item!r}: answers {lo:g}..{hi:g} do not fit steps of {step:g}; "
                              f"give --scale-step, --scale-min and --scale-max") from None
@@ -272,6 +293,14 @@ def _summarize(table: IndexTable, answers: pd.DataFrame, path: Path, stderr: Tex
     intervals = (f"{parameters['bootstrap']} bootstrap resamples, seed {parameters['seed']}, "
                  f"level {parameters['level']:g}") if parameters["bootstrap"] else "no intervals (--bootstrap 0)"
     _say(stderr, f"{PROG}: {len(table.frame)} records; {intervals}")
+    frame = table.frame
+    constraint = frame[frame["index"] == "constraint"]
+    if len(constraint) and constraint["value"].isna().all():
+        _say(stderr, f"{PROG}: constraint is null: no pair of items has two participants with answers to both "
+                     f"(a sparse design); it is the mean |r| over pairs answered by the same people")
+    if len(frame) and (frame["item"].isna() & frame["index"].isin(["mean", "sd"])).any():
+        _say(stderr, f"{PROG}: rows pooled over items (item null) of mean and sd are on each item's scale "
+                     f"rescaled to [0, 1] ({POOLED_UNIT}); rows of one item are in its own units")
 
 
 _say = cli.say

@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run the command; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
+    """Run the command; returns the exit status (0 ok, 2 bad input or usage)."""
     return cli.main(PROG, build_parser, run, argv, stdout, stderr)
 
 

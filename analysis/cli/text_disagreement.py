@@ -42,9 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="CORPUS.csv", help="texts: columns date, text and optionally group")
     parser.add_argument("--period", choices=measure.PERIODS, required=True,
                         help="bucket the texts by year, month or ISO week (labelled by its Monday)")
-    parser.add_argument("--lexicon", default="vader", metavar="vader|swn:PATH",
-                        help="vader (default; ships with vaderSentiment) or swn:PATH, a SentiWordNet 3.0 file")
-    parser.add_argument("--language", default="en", help="language of the base forms (simplemma; default en)")
+    parser.add_argument("--lexicon", nargs="+", action="extend", metavar="vader|swn:PATH|FILE",
+                        help="vader (default, English; ships with vaderSentiment), swn:PATH (a SentiWordNet 3.0 "
+                             "file, English) or lexicon FILE(s) of the texts' language: SentiWS (German; give its "
+                             "positive and negative files) or 'word<TAB>polarity' lines (docs/text.md)")
+    parser.add_argument("--language", default="en",
+                        help="language of the texts (default en): its base forms, stop-words and negations; the "
+                             "lexicon must be of this language")
+    parser.add_argument("--no-negation", action="store_true",
+                        help="plain word scores, as the seed method: no VADER negation rule (default: a word "
+                             "after 'not', 'never', 'nicht' ... within three tokens is turned round, x -0.74)")
     parser.add_argument("--no-stop-words", action="store_true", help="keep stop-words (default: drop them)")
     parser.add_argument("--no-lemmatize", action="store_true", help="look words up as written, not as base forms")
     parser.add_argument("--no-surface-fallback", action="store_true",
@@ -79,6 +86,7 @@ def scorer_from_options(options: dict, *, stderr: TextIO | None = None) -> measu
         lexicon = measure.get_lexicon(options.get("lexicon") or "vader")
     except (measure.TextError, measure.ComponentMissing) as error:
         raise InputError(str(error)) from None
+    language = options.get("language") or "en"
     mode = options.get("pos_filter") or "none"
     tagger = None
     if mode == "nltk":
@@ -88,14 +96,14 @@ def scorer_from_options(options: dict, *, stderr: TextIO | None = None) -> measu
             if stderr is not None:
                 cli.say(stderr, f"{PROG}: {error}; falling back to the lexicon's parts of speech")
     pipeline = measure.TextPipeline(
-        language=options.get("language") or "en",
-        stop_words=frozenset() if options.get("no_stop_words") else measure.ENGLISH_STOP_WORDS,
+        language=language,
+        stop_words=frozenset() if options.get("no_stop_words") else None,
         lemmatize=not options.get("no_lemmatize"), surface_fallback=not options.get("no_surface_fallback"),
-        pos_filter=mode != "none", tagger=tagger,
+        pos_filter=mode != "none", tagger=tagger, negation=not options.get("no_negation"),
     )
     try:
         scorer = measure.TextScorer(lexicon, pipeline)
-    except measure.ComponentMissing as error:
+    except (measure.ComponentMissing, measure.TextError) as error:
         raise InputError(str(error)) from None
     if stderr is not None:
         for note in scorer.notes:
@@ -124,7 +132,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> pd.DataFrame:
         per_text.insert(1, "date", corpus["date"].dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy())
         per_text.insert(2, "period", periods.to_numpy())
         per_text.insert(3, "group", corpus["group"].to_numpy() if "group" in corpus else "all")
-        Path(options["per_text"]).write_text(cli.to_csv(per_text, PER_TEXT_FIELDS), encoding="utf-8", newline="")
+        cli.write_file(options["per_text"], cli.to_csv(per_text, PER_TEXT_FIELDS), option="--per-text")
     return series
 
 

@@ -21,6 +21,7 @@ from analysis.models import (
     WaveAnswerCount,
 )
 from analysis.stats import glossary
+from analysis.stats.coverage import under_covered
 from common import access, fastsql, group_keys
 from surveys import kinds
 from surveys.models import Arm, Exclusion, Item, Participant, Submission, Wave
@@ -145,6 +146,14 @@ def intervention_wave(*, study_id: int) -> int | None:
     return first
 
 
+def pre_intervention_waves(*, study_id: int, intervention: int | None) -> list[int]:
+    """Numbers of the waves before the intervention wave (none without an intervention)."""
+    if intervention is None:
+        return []
+    return list(Wave.objects.filter(study_id=study_id, number__lt=intervention).order_by("number")
+                .values_list("number", flat=True))
+
+
 # --- Trends ---------------------------------------------------------------------------------------
 
 TREND_COLUMNS = ["wave", "group", "index", "value", "ci_low", "ci_high", "n", "computed_at"]
@@ -164,6 +173,24 @@ def index_trend_frame(*, study_id: int, indices: list[str], item_id: int | None,
     frame = frame.sort_values(["index", "group", "wave"], key=lambda s: s.map(order) if s.name == "group" else s,
                               kind="stable", ignore_index=True)
     return frame.astype({"value": float, "ci_low": float, "ci_high": float})
+
+
+def period_starts(*, study_id: int) -> dict[int, str]:
+    """Repeated cross-sections: wave number -> the ISO date its period starts (the time axis)."""
+    return {number: opens.date().isoformat()
+            for number, opens in Wave.objects.filter(study_id=study_id).values_list("number", "opens_at")}
+
+
+def period_labels(*, study_id: int) -> dict[int, str]:
+    """Repeated cross-sections: wave number -> period label (e.g. 1974)."""
+    return {number: period or str(number)
+            for number, period in Wave.objects.filter(study_id=study_id).values_list("number", "period")}
+
+
+def under_coverage_flags(index: str, n: pd.Series, *, pooled: bool = False) -> pd.Series:
+    """True where the bootstrap interval of `index` at that n is one the coverage study found to
+    under-cover (`analysis.stats.coverage.under_covered`; docs/indices.md, coverage table)."""
+    return pd.Series([under_covered(index, value, pooled=pooled) for value in n], index=n.index, dtype=bool)
 
 
 # --- Distributions ----------------------------------------------------------------------------------
@@ -193,7 +220,7 @@ def list_study_summaries(*, user) -> list[dict]:
         last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
         summaries.append({
             "study": study,
-            "participants": study.participants.filter(is_preview=False).count(),
+            "participants": study.participants.enrolled().count(),
             "current_wave": current.number if current else None,
             "last_run": last,
         })
@@ -216,7 +243,7 @@ def attrition_funnel_frame(*, study_id: int, counts: list[dict] | None = None) -
     """Per arm: joined, consented, completed wave 1..W (non-preview participants; withdrawn ones
     count where they got to). Columns: arm, stage, step (0, 1, 2.. in funnel order), count, share
     (of joined). `counts`: `submission_counts` when the caller has them already."""
-    participants = Participant.objects.filter(study_id=study_id, is_preview=False)
+    participants = Participant.objects.enrolled().filter(study_id=study_id)  # who opened their link
     people = (participants.values(arm_name=F("arm__name"))
               .annotate(joined=Count("id"), consented=Count("id", filter=Q(consented_at__isnull=False))).order_by())
     completed = counts if counts is not None else submission_counts(study_id=study_id)
@@ -247,7 +274,7 @@ def list_wave_rows(*, study_id: int, counts: list[dict] | None = None) -> list[d
     """Per wave: times, state, started and completed submissions (non-preview), response rate
     among participants still enrolled, and its latest indices run. Four small queries, whatever
     the number of waves (`counts`: `submission_counts` when the caller has them already)."""
-    enrolled = Participant.objects.filter(study_id=study_id, is_preview=False, withdrawn_at__isnull=True).count()
+    enrolled = Participant.objects.enrolled().filter(study_id=study_id, withdrawn_at__isnull=True).count()
     counts = counts if counts is not None else submission_counts(study_id=study_id)
     started: dict[int, int] = {}
     completed: dict[int, int] = {}
@@ -267,7 +294,7 @@ def list_wave_rows(*, study_id: int, counts: list[dict] | None = None) -> list[d
 # --- Effects ----------------------------------------------------------------------------------------
 
 EFFECT_COLUMNS = ["arm", "outcome", "method", "group", "wave", "estimate", "se", "ci_low", "ci_high", "p_value",
-                  "p_holm", "p_ri", "n", "attrition_warning", "primary"]
+                  "p_holm", "p_ri", "n", "attrition_warning", "primary", "p_plan_holm"]
 
 
 def effect_items(*, study_id: int, items: list[Item] | None = None) -> tuple[list[Item], bool, list[str]]:
@@ -289,12 +316,13 @@ def effects_frame(*, study_id: int, item_id: int | None, sample: str, pooled: bo
         rows = rows.filter(outcome=outcome)
     records = rows.order_by("arm__name", "outcome", "wave__number").values_list(
         "arm__name", "outcome", "method", "group", "wave__number", "estimate", "se", "ci_low", "ci_high",
-        "p_value", "p_holm", "p_ri", "n", "attrition_warning", "is_primary")
+        "p_value", "p_holm", "p_ri", "n", "attrition_warning", "is_primary", "p_plan_holm")
     frame = pd.DataFrame.from_records(list(records), columns=EFFECT_COLUMNS)
     rank = {name: i for i, name in enumerate((*INDIVIDUAL_OUTCOMES, *glossary.display_order(glossary.CELL, glossary.PAIR)))}
     frame = frame.sort_values(["arm", "outcome", "wave"], key=lambda s: s.map(lambda v: rank.get(v, len(rank)))
                               if s.name == "outcome" else s, kind="stable", ignore_index=True)
-    return frame.astype({c: float for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "p_holm", "p_ri")})
+    return frame.astype({c: float for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "p_holm", "p_ri",
+                                            "p_plan_holm")})
 
 
 # --- Quality ----------------------------------------------------------------------------------------

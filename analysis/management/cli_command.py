@@ -8,7 +8,7 @@ from analysis.cli.base import EXIT_BAD_INPUT, InputError
 
 
 class CliCommand(BaseCommand):
-    """``manage.py <prog>``: the options and ``run`` of ``cli``; bad input exits 1 with one line."""
+    """``manage.py <prog>``: the options and ``run`` of ``cli``; bad input exits 2 with one line."""
 
     cli: ModuleType
     requires_system_checks = []  # these tools work on files alone, without a configured database

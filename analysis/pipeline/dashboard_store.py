@@ -25,6 +25,8 @@ def answer_count_frame(answers: pd.DataFrame, *, grouping_codes: list[str]) -> p
         return pd.DataFrame(columns=columns)
     item_codes, items = pd.factorize(answers["item"].to_numpy()[answered])
     value_codes, values = pd.factorize(answers["value"].to_numpy()[answered])
+    # Imported survey data: counts are sums of the respondents' weights (rounded when stored).
+    weights = answers["weight"].to_numpy(dtype=float)[answered] if "weight" in answers else None
     parts = []
     for grouping in (group_keys.ALL, group_keys.ARM, *grouping_codes):
         if grouping == group_keys.ALL:
@@ -33,7 +35,9 @@ def answer_count_frame(answers: pd.DataFrame, *, grouping_codes: list[str]) -> p
             group_codes, found = pd.factorize(answers[grouping].to_numpy()[answered], use_na_sentinel=False)
             keys = [group_keys.single(grouping, v) for v in found]
         cells = (item_codes * len(keys) + group_codes) * len(values) + value_codes
-        counts = np.bincount(cells, minlength=len(items) * len(keys) * len(values))
+        counts = np.bincount(cells, weights=weights, minlength=len(items) * len(keys) * len(values))
+        if weights is not None:
+            counts = np.round(counts).astype(np.int64)
         hit = np.flatnonzero(counts)
         item_of, rest = np.divmod(hit, len(keys) * len(values))
         group_of, value_of = np.divmod(rest, len(values))

@@ -309,13 +309,14 @@ def _wave_texts(*, study_id: int, wave_id: int):
 
 
 def wave_texts_frame(*, study_id: int, wave_id: int, grouping: list[str] | None = None) -> pd.DataFrame:
-    """One row per text answer of the wave: wave (number), item (code), text, arm and one column
-    per grouping item (`grouping`: the codes, when the caller has them)."""
+    """One row per text answer of the wave: wave (number), item (code), text, arm, the
+    participant's language and one column per grouping item (`grouping`: the codes, when the caller has them)."""
     grouping = grouping if grouping is not None else list_grouping_codes(study_id=study_id)
     rows = _wave_texts(study_id=study_id, wave_id=wave_id).order_by("id").values_list(
         "submission__wave__number", "item__code", "text", "submission__participant__arm__name",
+        "submission__participant__language",
         *[f"submission__participant__groups__{code}" for code in grouping])
-    frame = pd.DataFrame.from_records(list(rows), columns=["wave", "item", "text", "arm", *grouping])
+    frame = pd.DataFrame.from_records(list(rows), columns=["wave", "item", "text", "arm", "language", *grouping])
     for code in grouping:
         frame[code] = frame[code].map(group_keys.format_value)
     return frame

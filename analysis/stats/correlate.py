@@ -143,6 +143,44 @@ def make_series(periods, values) -> Series:
     return Series(kind, ordinals[keep][order], values[keep][order], tuple(labels[i] for i in order))
 
 
+def period_bounds(label: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a period given as a year (``1950``), a month (``1950-03``) or
+    an ISO date (``1950-03-05``, that day). Raises :class:`SeriesError`."""
+    label = str(label).strip()
+    try:
+        if _YEAR.match(label):
+            year = int(label)
+            return dt.date(year, 1, 1), dt.date(year, 12, 31)
+        match = _MONTH.match(label)
+        if match:
+            year, month = int(match[1]), int(match[2])
+            first = dt.date(year, month, 1)
+            following = dt.date(year + month // 12, month % 12 + 1, 1)
+            return first, following - dt.timedelta(days=1)
+        match = _DATE.match(label)
+        if match:
+            day = dt.date(int(match[1]), int(match[2]), int(match[3]))
+            return day, day
+    except ValueError:
+        raise SeriesError(f"period {label!r} is not a valid date") from None
+    raise SeriesError(f"period {label!r} is not a year (1950), a month (1950-03) or an ISO date (1950-03-05)")
+
+
+def restricted(series: Series, start: str | None = None, end: str | None = None) -> Series:
+    """The periods of ``series`` from ``start`` to ``end`` (both inclusive, either may be None):
+    a period is kept when it begins on or after the first day of ``start`` and on or before
+    the last day of ``end``; ``--from 1950 --to 2007`` keeps the years 1950..2007 of a yearly
+    series and the months 1950-01..2007-12 of a monthly one."""
+    low = None if start is None else period_bounds(start)[0]
+    high = None if end is None else period_bounds(end)[1]
+    if low is not None and high is not None and low > high:
+        raise SeriesError(f"the period range is empty: {start} is after {end}")
+    starts = series.starts()
+    keep = np.array([(low is None or d >= low) and (high is None or d <= high) for d in starts], dtype=bool)
+    return Series(series.kind, series.ordinals[keep], series.values[keep],
+                  tuple(label for label, k in zip(series.labels, keep, strict=True) if k))
+
+
 def aligned(a: Series, b: Series, lag: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (A(t), B(t + lag)) for every t where both exist, in time order."""
     _check_kinds(a, b)

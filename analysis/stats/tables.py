@@ -11,7 +11,7 @@ into count tables, one ``(cells, k)`` matrix per scale length k, and evaluates e
   :data:`~analysis.stats.indices.PAIR_INDICES` (A minus B, groups in listed order), from the
   two groups' resampled counts;
 * per wave (``item`` null): pooled rows (mean over items of each per-item index, reverse-coded
-  items flipped), ``constraint`` (per group) and ``alignment`` (per pair of groups), with
+  items flipped; ``mean`` and ``sd`` on each item's scale rescaled to [0, 1], POMP / 100), ``constraint`` (per group) and ``alignment`` (per pair of groups), with
   intervals from resampling participants (:func:`analysis.stats.bootstrap.resample_weights`).
 
 Group keys (formatted by :mod:`common.group_keys`): ``all``; ``<col>:<value>`` for each value
@@ -30,9 +30,11 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
-from analysis.stats import glossary
+from analysis.stats import glossary, units
 from analysis.stats import indices as ix
+from analysis.stats import intervals as iv
 from analysis.stats.bootstrap import (
     DEFAULT_MAX_ELEMENTS,
     MIN_WEIGHT_ROWS,
@@ -41,9 +43,23 @@ from analysis.stats.bootstrap import (
     resample_counts,
     resample_weights,
 )
+from analysis.stats.coverage import INTERVAL_METHOD
 from common import group_keys
 
 COLUMNS = ("wave", "item", "group", "index", "value", "ci_low", "ci_high", "n")
+INTERVALS = ("auto", iv.PERCENTILE, iv.BCA)
+
+
+def interval_method(name: str, interval: str = "auto") -> str:
+    """The interval of a per-cell or pair index: ``interval`` unless it is "auto", else the
+    choice of the coverage study (analysis/stats/coverage.py)."""
+    if interval != "auto":
+        return interval
+    return INTERVAL_METHOD.get(name, iv.PERCENTILE)
+
+
+# The unit of pooled rows of ``mean`` and ``sd`` (analysis/stats/units.py says which unit a row has).
+POOLED_UNIT = units.POOLED_UNIT
 REQUIRED_COLUMNS = ("participant", "wave", "item", "value")
 PARTICIPANT_PARTS = ("pooled", "constraint", "alignment")
 INDEX_ORDER = glossary.names(glossary.CELL, glossary.PAIR, glossary.ACROSS_ITEM)
@@ -353,10 +369,12 @@ def _wave_arrays(design: _Design, rows: dict, wave: int, r: np.ndarray) -> _Wave
     people, local = np.unique(rows["participant"][r], return_inverse=True)
     n_people = len(people)
 
-    flat = local * n_items + item
-    seen = np.bincount(flat, minlength=n_people * n_items)
-    if seen.max(initial=0) > 1:
-        twice = np.flatnonzero(seen[flat] > 1)[:2]
+    flat = local.astype(np.int64) * n_items + item
+    # Duplicates by sorting the answers (memory per answer, not participants x items).
+    order = np.argsort(flat, kind="stable")
+    repeated = np.flatnonzero(flat[order][1:] == flat[order][:-1])
+    if repeated.size:
+        twice = np.sort(order[[repeated[0], repeated[0] + 1]])
         who = rows["participants"][people[local[twice[0]]]]
         raise AnswersError(
             f"participant {who!r} answers item {design.items[item[twice[0]]]!r} of wave {design.waves[wave]!r} "
@@ -387,16 +405,22 @@ def _wave_arrays(design: _Design, rows: dict, wave: int, r: np.ndarray) -> _Wave
     present_slots = slot_of.any(axis=0)
 
     counts = np.zeros((n_items, n_slots, kmax + 1), dtype=np.int64)
+    index = item.astype(np.int64) * (kmax + 1) + category  # per answer; category 0 = missing
     for s in range(n_slots):
         members = slot_of[:, s]
         if not members.any():
             continue
-        block = codes[members]
-        index = np.arange(n_items)[None, :] * (kmax + 1) + block
-        counts[:, s, :] = np.bincount(index.ravel(), minlength=n_items * (kmax + 1)).reshape(n_items, kmax + 1)
+        mine = members[local]
+        counts[:, s, :] = np.bincount(index[mine], minlength=n_items * (kmax + 1)).reshape(n_items, kmax + 1)
     counts = counts[:, :, 1:]
+    del index
 
-    flipped = np.where(design.reverse[None, :] & answered, k[None, :] + 1 - codes, codes)
+    flipped = codes  # reverse-coded items flipped column by column (no second people x items copy)
+    for column in np.flatnonzero(design.reverse):
+        if flipped is codes:
+            flipped = codes.copy()
+        value = codes[:, column]
+        flipped[:, column] = np.where(value > 0, k[column] + 1 - value, 0)
     # Participants with an answer, those who answered every item of the wave first, each part
     # ordered by group in the first column: the blocks that the participant-level sums run
     # over are then contiguous (views of the resampling weights, no copies).
@@ -404,7 +428,7 @@ def _wave_arrays(design: _Design, rows: dict, wave: int, r: np.ndarray) -> _Wave
     keep = np.flatnonzero(anyone)
     first_group = groups[0][keep] if groups else np.zeros(len(keep), dtype=np.int64)
     keep = keep[np.lexsort((first_group, ~complete[keep]))]
-    return _Wave(counts, present_items, present_slots, participants, flipped[keep].astype(np.int32),
+    return _Wave(counts, present_items, present_slots, participants, flipped[keep].astype(np.int32, copy=False),
                  [g[keep] for g in groups], int(complete[keep].sum()))
 
 
@@ -425,9 +449,8 @@ def _by_k(design: _Design) -> dict[int, np.ndarray]:
 
 def _on_item_scale(name: str, values: np.ndarray, scales: list[Scale], item_axis: int) -> np.ndarray:
     """``mean`` and ``sd`` from category codes to the items' own scales (items on
-    ``item_axis``); other indices do not depend on the scale's location and unit. For pooled
-    rows the counts of reverse-coded items are already flipped, which turns their mean into
-    max + min - mean and flips the sign of group_gap and cohens_d."""
+    ``item_axis``), for the per-item rows; other indices do not depend on the scale's
+    location and unit."""
     if not glossary.entry(name).own_units:
         return values
     shape = [1] * values.ndim
@@ -437,6 +460,20 @@ def _on_item_scale(name: str, values: np.ndarray, scales: list[Scale], item_axis
         return values * step
     minimum = np.array([s.min for s in scales]).reshape(shape)
     return minimum + (values - 1) * step
+
+
+def _on_unit_scale(name: str, values: np.ndarray, scales: list[Scale], item_axis: int) -> np.ndarray:
+    """``mean`` and ``sd`` from category codes to each item's scale rescaled to [0, 1] (the
+    percent of maximum possible, POMP, divided by 100): code c is (c - 1) / (k - 1), so the
+    mean becomes (mean - min) / (max - min) and the SD SD / (max - min). Pooled rows average
+    these, never raw means of items on different scales (a 0-100 thermometer would swamp a
+    7-point item). The other indices are already shares of the scale or free of its unit."""
+    if not glossary.entry(name).own_units:
+        return values
+    shape = [1] * values.ndim
+    shape[item_axis] = len(scales)
+    width = np.array([s.k - 1 for s in scales], dtype=float).reshape(shape)
+    return values / width if name == "sd" else (values - 1) / width
 
 
 def _count_statistic(counts: np.ndarray, pair_slots: list[tuple[int, int]]) -> dict[str, np.ndarray]:
@@ -454,8 +491,23 @@ def _elements_per_cell(k: int) -> int:
     return 12 * k
 
 
+def _jackknife(counts: np.ndarray, pair_slots: list[tuple[int, int]]) -> tuple[dict, dict]:
+    """Jackknife values and weights of every cell and pair index (analysis/stats/intervals.py)
+    of counts ``(..., slots, k)``: leaving one answer out touches only its own cell, so the
+    cell indices of all slots are evaluated at once, the pair indices per group of the pair."""
+    values, weights = iv.count_jackknife_values(counts, ix.cell_indices)
+    found_weights = {name: weights for name in values}
+    if pair_slots:
+        a = counts[..., [p[0] for p in pair_slots], :]
+        b = counts[..., [p[1] for p in pair_slots], :]
+        pair_values, pair_weights = iv.pair_jackknife_values(a, b, ix.pair_indices)
+        values.update(pair_values)
+        found_weights.update({name: pair_weights for name in pair_values})
+    return values, found_weights
+
+
 def _cell_rows(design: _Design, waves: list[_Wave], bootstrap: int, level: float, rng,
-               max_elements: int) -> list[pd.DataFrame]:
+               max_elements: int, interval: str = "auto") -> list[pd.DataFrame]:
     pair_slots = [(p.a, p.b) for p in design.pairs]
     counts_all = np.stack([w.counts for w in waves])  # (waves, items, slots, kmax)
     frames = []
@@ -463,6 +515,7 @@ def _cell_rows(design: _Design, waves: list[_Wave], bootstrap: int, level: float
         counts = counts_all[:, item_index, :, :k]  # (W, Ik, S, k)
         observed = _count_statistic(counts.astype(float), pair_slots)
         intervals = {}
+        bca = [name for name in observed if interval_method(name, interval) == iv.BCA]
         if bootstrap:
             shape = counts.shape
             flat = counts.reshape(-1, k)
@@ -472,8 +525,13 @@ def _cell_rows(design: _Design, waves: list[_Wave], bootstrap: int, level: float
                 stat = _count_statistic(chunk.reshape(chunk.shape[0], *shape).astype(float), pair_slots)
                 for name, value in stat.items():
                     samples.setdefault(name, []).append(value)
+            jack_values, jack_weights = _jackknife(counts.astype(float), pair_slots) if bca else ({}, {})
             for name, parts in samples.items():
-                intervals[name] = percentile_interval(np.concatenate(parts), level)
+                if name in bca:
+                    intervals[name] = iv.bca_interval(np.concatenate(parts), observed[name], jack_values[name],
+                                                      jack_weights[name], level)
+                else:
+                    intervals[name] = percentile_interval(np.concatenate(parts), level)
         scales = [design.scales[i] for i in item_index]
         for name, value in observed.items():
             low, high = intervals.get(name, (np.full(value.shape, np.nan),) * 2)
@@ -569,6 +627,11 @@ class _SlotSums:
 
         def total(features, rows):
             # Integer features: the float64 sum is exact whatever the features' type.
+            if sparse.issparse(features):
+                if weights is None:
+                    return np.asarray(features.sum(axis=0), dtype=np.float64).ravel()
+                # (features^T @ weights^T)^T: one pass over the stored entries per resample
+                return np.asarray((features.T @ np.ascontiguousarray(weights[:, rows]).T).T)
             return features.sum(axis=0, dtype=np.float64) if weights is None else weights[:, rows] @ features
 
         for slot, features, rows in self.blocks:
@@ -602,10 +665,16 @@ class _ParticipantSums:
         self.count_sums = None
         if parts & {"pooled", "alignment"}:
             self.count_offsets = np.concatenate([[0], np.cumsum(k)[:-1]])
-            onehot = np.zeros((n_people, int(k.sum())), dtype=_SlotSums.dtype(1.0, n_people))
             rows, items = np.nonzero(codes > 0)
-            onehot[rows, self.count_offsets[items] + codes[rows, items] - 1] = 1.0
-            del rows, items
+            columns = self.count_offsets[items] + codes[rows, items] - 1
+            dtype = _SlotSums.dtype(1.0, n_people)
+            if _use_sparse(n_people, int(k.sum()), len(rows)):
+                onehot = sparse.csr_matrix((np.ones(len(rows), dtype=dtype), (rows, columns)),
+                                           shape=(n_people, int(k.sum())))
+            else:
+                onehot = np.zeros((n_people, int(k.sum())), dtype=dtype)
+                onehot[rows, columns] = 1.0
+            del rows, items, columns
             self.count_sums = _SlotSums(design, wave, onehot, slice(None), 1.0)
             del onehot
         self.pairs: list[tuple[int, int]] = []
@@ -613,10 +682,6 @@ class _ParticipantSums:
             present = np.flatnonzero(wave.present_items)
             self.pairs = list(combinations(present, 2))
         if self.pairs:
-            answered = codes > 0
-            # Codes from 0 (integer features: sums are exact; see _SlotSums).
-            x = np.where(answered, codes - 1, 0).astype(np.float64)
-            m = answered.astype(np.float64)
             j, l_ = (np.array(v) for v in zip(*self.pairs, strict=True))
             # Positions of each pair's items among the present items, and of the pair among
             # the upper-triangle products of the compact features.
@@ -629,7 +694,7 @@ class _ParticipantSums:
             largest = float((k[present].max() - 1) ** 2)
             dtype = _SlotSums.dtype(largest, n_people)
             done = wave.n_complete
-            xc = x[:done][:, present]
+            xc = (codes[:done][:, present] - 1).astype(np.float64)
             first, second = np.triu_indices(len(present), 1)
             p = len(present)
             # Filled column block by column block in the sums' type (integers: exact), rather
@@ -643,12 +708,22 @@ class _ParticipantSums:
             del xc
             self.complete_sums = _SlotSums(design, wave, compact, slice(0, done), largest)
             del compact
-            xi, mi = x[done:], m[done:]
-            full = np.concatenate([
-                mi[:, j] * mi[:, l_], xi[:, j] * mi[:, l_], xi[:, l_] * mi[:, j],
-                xi[:, j] ** 2 * mi[:, l_], xi[:, l_] ** 2 * mi[:, j], xi[:, j] * xi[:, l_],
-            ], axis=1).astype(dtype, copy=False)
+            partial = codes[done:][:, present]
+            n_partial, n_pairs = partial.shape[0], len(self.pairs)
+            shared = int((np.count_nonzero(partial, axis=1) ** 2).sum())  # >= 2 x the pairs answered
+            if _use_sparse(n_partial, 6 * n_pairs, 3 * shared):
+                full = _sparse_pair_features(partial, n_pairs, dtype)
+            else:
+                x = np.where(partial > 0, partial - 1, 0).astype(np.float64)
+                m = (partial > 0).astype(np.float64)
+                a, b = self.j, self.l
+                full = np.concatenate([
+                    m[:, a] * m[:, b], x[:, a] * m[:, b], x[:, b] * m[:, a],
+                    x[:, a] ** 2 * m[:, b], x[:, b] ** 2 * m[:, a], x[:, a] * x[:, b],
+                ], axis=1).astype(dtype, copy=False)
+                del x, m
             self.partial_sums = _SlotSums(design, wave, full, slice(done, n_people), largest)
+            del full
 
     def statistic(self, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Pooled indices and constraint per slot ``(..., slots)``, pooled pair indices and
@@ -681,7 +756,7 @@ class _ParticipantSums:
                 stats["alignment"] = ix.correlation_ratio(both)
             scales = [design.scales[i] for i in item_index]
             for name, value in stats.items():
-                per_item.setdefault(name, []).append(_on_item_scale(name, value, scales, -1))
+                per_item.setdefault(name, []).append(_on_unit_scale(name, value, scales, -1))
         order = np.argsort(positions)
         return {name: _nanmean(np.concatenate(values, axis=-1)[..., order], axis=-1)
                 for name, values in per_item.items()}
@@ -701,6 +776,53 @@ class _ParticipantSums:
         sxx, syy = block[3] + xx[..., j], block[4] + xx[..., m]
         sxy = block[5] + xy[..., jl]
         return ix.mean_abs_correlation(ix.pairwise_correlations(n, sx, sy, sxx, syy, sxy))
+
+
+# Participant features are kept sparse when the dense matrix would hold more than this many
+# elements and at most one in eight of them is not zero (sparse designs: items answered by
+# different people); dense matrix products are faster otherwise.
+_DENSE_LIMIT = 2**24
+
+
+def _use_sparse(rows: int, columns: int, nonzero: int) -> bool:
+    size = rows * columns
+    return size > _DENSE_LIMIT and nonzero * 8 <= size
+
+
+def _sparse_pair_features(codes: np.ndarray, n_pairs: int, dtype) -> sparse.csr_matrix:
+    """The six pairwise-complete features (1, x, y, x^2, y^2, xy per pair of items both
+    answered; x, y codes from 0) of participants with some answers missing, as a sparse
+    ``(participants, 6 * pairs)`` matrix: entries only for the pairs each person answered, so
+    memory grows with the answers (sum of a_i^2 for a_i answers of person i), never with
+    items^2 x participants. Pairs are numbered as ``combinations(range(items), 2)``."""
+    people, items = codes.shape
+    row_parts, column_parts, value_parts = [], [], []
+    answered = codes > 0
+    counts = answered.sum(axis=1)
+    triangles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for size in np.unique(counts):
+        if size < 2:
+            continue
+        who = np.flatnonzero(counts == size)
+        # the answered items of these people, in item order: (people, size)
+        which = np.nonzero(answered[who])[1].reshape(len(who), size)
+        first, second = triangles.setdefault(int(size), np.triu_indices(int(size), 1))
+        a, b = which[:, first], which[:, second]  # (people, size choose 2), a < b
+        pair = a * (2 * items - a - 1) // 2 + (b - a - 1)
+        x = (codes[who[:, None], a] - 1).astype(np.float64)
+        y = (codes[who[:, None], b] - 1).astype(np.float64)
+        rows = np.broadcast_to(who[:, None], pair.shape)
+        for block, value in enumerate((np.ones_like(x), x, y, x * x, y * y, x * y)):
+            keep = value != 0  # zeros need no entry
+            row_parts.append(rows[keep])
+            column_parts.append(block * n_pairs + pair[keep])
+            value_parts.append(value[keep])
+        del a, b, pair, x, y
+    if not row_parts:
+        return sparse.csr_matrix((people, 6 * n_pairs), dtype=dtype)
+    return sparse.csr_matrix(
+        (np.concatenate(value_parts).astype(dtype), (np.concatenate(row_parts), np.concatenate(column_parts))),
+        shape=(people, 6 * n_pairs))
 
 
 def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
@@ -729,6 +851,11 @@ def _pooled_rows(design: _Design, waves: list[_Wave], parts: set[str], bootstrap
             samples: dict[str, list] = {}
             n_people = wave.codes.shape[0]
             elements = max(2 * max_elements, MIN_WEIGHT_ROWS * n_people)
+            # With many items the constraint sums are wide (6 per pair of items and group): fewer
+            # resamples per chunk keep each (resamples, groups, 6 x pairs) array near max_elements.
+            width = len(design.slots) * 7 * len(sums.pairs)
+            if width:
+                elements = min(elements, max(4, max_elements // width) * n_people)
             for weights in resample_weights(n_people, bootstrap, rng, max_elements=elements):
                 for name, value in sums.statistic(weights).items():
                     samples.setdefault(name, []).append(value)
@@ -784,6 +911,7 @@ def compute_index_table(
     participant_indices: Collection[str] = PARTICIPANT_PARTS,
     per_cell: bool = True,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
+    interval: str = "auto",
 ) -> IndexTable:
     """Every index of every cell of ``answers``, with seeded percentile bootstrap intervals.
 
@@ -796,7 +924,10 @@ def compute_index_table(
     rows and in ``constraint``, never in the per-item rows.
 
     ``bootstrap`` resamples (0 = no intervals, all ci_low/ci_high NaN) at confidence
-    ``level``; per-cell and per-pair indices use multinomial resamples of the cells' counts,
+    ``level``; ``interval`` "auto" (default) takes each per-cell and pair index's interval
+    from :data:`analysis.stats.coverage.INTERVAL_METHOD` (BCa where the coverage study showed
+    it covers better, else percentile), "percentile" or "bca" use one kind for all of them
+    (participant-level rows are always percentile intervals); per-cell and per-pair indices use multinomial resamples of the cells' counts,
     pooled rows, ``constraint`` and ``alignment`` resample participants within each wave.
     ``participant_indices`` selects which of "pooled", "constraint", "alignment" to compute
     (the participant resampling is the costly part); ``per_cell=False`` leaves out the per-cell
@@ -807,7 +938,10 @@ def compute_index_table(
     Rows (``frame``): per wave, item, group: ``n mean sd mad_pairwise agreement_a leik_d
     tw_consensus entropy_norm bimodality esteban_ray``; per wave, item, pair of groups:
     ``group_gap cohens_d wasserstein overlap``; per wave with item None: the same indices
-    pooled (mean over the items where the index is defined; ``n`` = participants with at least
+    pooled (mean over the items where the index is defined, ``mean`` and ``sd`` on each item's
+    scale rescaled to [0, 1] (POMP / 100; see :data:`POOLED_UNIT`), reverse-coded items
+    flipped, which mirrors their mean to 1 - mean and flips the sign of ``group_gap`` and
+    ``cohens_d``; ``n`` = participants with at least
     one answer, also the ``n`` of every pooled row; pairs: n_A + n_B), ``constraint`` per group
     (needs two items) and ``alignment`` per pair of groups (eta of the two-group split, the
     mean over items). The ``n`` index has no interval. Raises :class:`ScaleError` for values off
@@ -815,6 +949,8 @@ def compute_index_table(
     with two groups in one wave, missing columns).
     """
     check_bootstrap_options(bootstrap, level)
+    if interval not in INTERVALS:
+        raise ValueError(f"unknown interval {interval!r}; choose from {', '.join(INTERVALS)}")
     by = tuple(by)
     parts = set(participant_indices)
     unknown = parts - set(PARTICIPANT_PARTS)
@@ -832,7 +968,7 @@ def compute_index_table(
     missing = _missing_frame(design, rows)
     del rows  # one value per answer: let them go before the resampling needs the memory
     rng = np.random.default_rng([seed, 0])
-    frames = _cell_rows(design, waves, bootstrap, level, rng, max_elements) if per_cell else []
+    frames = _cell_rows(design, waves, bootstrap, level, rng, max_elements, interval) if per_cell else []
     frames += _pooled_rows(design, waves, parts, bootstrap, level, seed, max_elements)
     frame = _assemble(design, frames)
     return IndexTable(frame, missing, _parameters(bootstrap, seed, level, by, reverse))
@@ -885,6 +1021,7 @@ def _missing_frame(design: _Design, rows: dict) -> pd.DataFrame:
 __all__ = [
     "ALL",
     "COLUMNS",
+    "POOLED_UNIT",
     "AnswersError",
     "IndexTable",
     "Scale",

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,8 +63,9 @@ PERIODS = ("year", "month", "week")
 TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 #: Closed-class English function words (articles, pronouns, prepositions, conjunctions,
-#: auxiliaries, common contractions). Negations ("no", "not", "never") are stop-words here,
-#: as in the usual stop lists: a bag-of-words lexicon score cannot apply them to the next word.
+#: auxiliaries, common contractions). Negations ("no", "not", "never") are stop-words here, as
+#: in the usual stop lists: never scored themselves, they still turn the next words' scores
+#: round when negation is on (:data:`NEGATORS`).
 ENGLISH_STOP_WORDS = frozenset("""
 a about above after again against all am an and any are aren't as at be because been before being
 below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down
@@ -77,6 +78,35 @@ to too under until up very was wasn't we we'd we'll we're we've were weren't wha
 where where's which while who who's whom why why's with won't would wouldn't you you'd you'll you're
 you've your yours yourself yourselves will shall may might must also just never yet s t d ll m re ve
 """.split())
+
+#: Closed-class German function words (articles, pronouns, prepositions, conjunctions,
+#: auxiliaries). The negations ("nicht", "kein", "nie") are among them, as in the English list.
+GERMAN_STOP_WORDS = frozenset("""
+der die das den dem des ein eine einen einem einer eines und oder aber doch sondern denn weil dass
+ob wenn als wie auch noch schon nur sehr so zu zum zur im in ins am an auf aus bei mit nach von vor
+über unter durch für gegen ohne um bis seit ich du er sie es wir ihr mich dich sich uns euch mir dir
+ihm ihn ihnen mein meine dein deine sein seine unser unsere euer eure ihre ist bin bist sind seid
+war waren wird werden wurde wurden hat habe hast haben hatte hatten kann können muss müssen soll
+sollen will wollen darf dürfen mag nicht kein keine keinen keinem keiner keines nie nichts man
+dies diese dieser dieses diesen jener jene welche welcher wer was wo wann hier dort da dann
+""".split())
+STOP_WORDS: dict[str, frozenset[str]] = {"en": ENGLISH_STOP_WORDS, "de": GERMAN_STOP_WORDS}
+
+#: VADER's negation rule (Hutto & Gilbert 2014): a lexicon word with one of these words among
+#: the three tokens before it has its valence multiplied by N_SCALAR = -0.74 (once per such
+#: word). English: VADER's own list (also any word ending in "n't"); German: the usual negations.
+N_SCALAR = -0.74
+_VADER_NEGATE = frozenset("""
+aint arent cannot cant couldnt darent didnt doesnt ain't aren't can't couldn't daren't didn't doesn't
+dont hadnt hasnt havent isnt mightnt mustnt neither don't hadn't hasn't haven't isn't mightn't mustn't
+neednt needn't never none nope nor not nothing nowhere oughtnt shant shouldnt uhuh wasnt werent
+oughtn't shan't shouldn't uh-uh wasn't weren't without wont wouldnt won't wouldn't rarely seldom despite
+""".split())
+NEGATORS: dict[str, frozenset[str]] = {
+    "en": _VADER_NEGATE,
+    "de": frozenset("nicht nichts kein keine keinen keinem keiner keines nie niemals niemand nirgends "
+                    "weder ohne".split()),
+}
 
 #: Coarse parts of speech: noun, verb, adjective (WordNet's satellite "s" counts as "a"), adverb.
 POS_ORDER = ("n", "v", "a", "r")
@@ -113,6 +143,9 @@ class Lexicon:
     name: str
     scores: Mapping[str, tuple[float, float]]
     by_pos: Mapping[tuple[str, str], tuple[float, float]] | None = None
+    #: ISO 639-1 code of the lexicon's language; None when a file did not say (it is then
+    #: taken to be in the language of the texts, and the scorer says so).
+    language: str | None = None
 
     @property
     def has_pos(self) -> bool:
@@ -169,7 +202,7 @@ def vader_lexicon() -> Lexicon:
         raise ComponentMissing(
             "the default lexicon needs the vaderSentiment package (pip install vaderSentiment); "
             f"or give a SentiWordNet file with swn:PATH ({error})") from None
-    return parse_vader(text.splitlines(), name="vader")
+    return replace(parse_vader(text.splitlines(), name="vader"), language="en")
 
 
 def parse_sentiwordnet(lines: Iterable[str], name: str = "swn") -> Lexicon:
@@ -212,7 +245,7 @@ def parse_sentiwordnet(lines: Iterable[str], name: str = "swn") -> Lexicon:
         for (word, entry_pos), value in by_pos.items():
             if entry_pos == pos:
                 scores[word] = value
-    return Lexicon(name, scores, by_pos)
+    return Lexicon(name, scores, by_pos, language="en")
 
 
 def load_sentiwordnet(path: str | Path) -> Lexicon:
@@ -229,13 +262,115 @@ def load_sentiwordnet(path: str | Path) -> Lexicon:
                         else f"{path.name}: {error}", line=error.line) from None
 
 
-def get_lexicon(spec: str) -> Lexicon:
-    """``vader`` (default) or ``swn:PATH``."""
+_LANGUAGE_LINE = re.compile(r"^#\s*language\s*:\s*([A-Za-z]{2,3})\s*$")
+
+
+def _polarity_to_scores(polarity: float) -> tuple[float, float]:
+    return max(0.0, -polarity), max(0.0, polarity)
+
+
+def parse_polarity_lexicon(lines: Iterable[str], name: str = "lexicon") -> Lexicon:
+    """A word list with polarities in -1..1, one word a line (docs/text.md, "Lexicon files"):
+
+    * **SentiWS** (German, Leipzig): ``Wort|POS<TAB>weight<TAB>Inflection,Inflection,...``;
+      the inflected forms get the weight of their base form. Its language is ``de``.
+    * **plain**: ``word<TAB>polarity`` (a comma or semicolon instead of the tab works too),
+      with an optional first line ``# language: xx`` naming the language.
+
+    Negativity = max(0, -polarity), positivity = max(0, polarity). ``#`` lines are comments; a
+    word listed twice keeps its last polarity."""
+    scores: dict[str, tuple[float, float]] = {}
+    language = None
+    sentiws = False
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip().lstrip("\ufeff")
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            found = _LANGUAGE_LINE.match(stripped)
+            if found:
+                language = found[1].lower()
+            continue
+        parts = re.split(r"\t|;|,(?=\s*[-+]?\d)", stripped, maxsplit=2) if "\t" not in stripped else stripped.split("\t")
+        if len(parts) < 2:
+            raise TextError(f"line {number}: expected 'word<TAB>polarity' (or SentiWS 'Wort|POS<TAB>weight<TAB>"
+                            f"forms'), got {stripped[:40]!r}", line=number)
+        word = parts[0].strip()
+        try:
+            polarity = float(parts[1].strip())
+        except ValueError:
+            raise TextError(f"line {number}: polarity {parts[1].strip()!r} is not a number", line=number) from None
+        if not -1 <= polarity <= 1:
+            raise TextError(f"line {number}: polarity {polarity:g} is outside -1..1", line=number)
+        if "|" in word:
+            sentiws = True
+            word = word.split("|", 1)[0]
+        value = _polarity_to_scores(polarity)
+        scores[word.lower()] = value
+        if len(parts) > 2:
+            for form in parts[2].split(","):
+                if form.strip():
+                    scores.setdefault(form.strip().lower(), value)
+    if not scores:
+        raise TextError("no entries found (expected lines 'word<TAB>polarity')")
+    if sentiws and language is None:
+        language = "de"
+    return Lexicon(name, scores, language=language)
+
+
+def load_lexicon_file(paths: str | Path | Sequence[str | Path]) -> Lexicon:
+    """One lexicon from one or more files (SentiWS comes as a positive and a negative file):
+    a SentiWordNet 3.0 file, a SentiWS file or a plain ``word<TAB>polarity`` list; all of one
+    language. Errors name the file and line."""
+    paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    if not paths:
+        raise TextError("no lexicon file given")
+    parts = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
+        except OSError as error:
+            raise TextError(f"{path}: cannot read the lexicon file ({error.strerror or error})") from None
+        lines = text.splitlines()
+        first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
+        fields = first.split("\t")
+        is_swn = len(fields) >= 5 and fields[0].strip().lower() in {"a", "n", "r", "v", "s"}
+        try:
+            if is_swn:
+                parts.append(parse_sentiwordnet(lines, name=path.name))
+            else:
+                parts.append(parse_polarity_lexicon(lines, name=path.name))
+        except TextError as error:
+            detail = str(error).split(": ", 1)[-1] if error.line else str(error)
+            where = f"{path.name}:{error.line}" if error.line else path.name
+            raise TextError(f"{where}: {detail}", line=error.line) from None
+    languages = {p.language for p in parts if p.language}
+    if len(languages) > 1:
+        raise TextError(f"the lexicon files are in different languages ({', '.join(sorted(languages))})")
+    if len(parts) == 1:
+        return parts[0]
+    scores: dict[str, tuple[float, float]] = {}
+    for part in parts:
+        scores.update(part.scores)
+    return Lexicon("+".join(p.name for p in parts), scores, language=next(iter(languages), None))
+
+
+def get_lexicon(spec: str | Sequence[str]) -> Lexicon:
+    """``vader`` (default, English), ``swn:PATH`` (SentiWordNet 3.0, English) or the path(s) of
+    lexicon files (:func:`load_lexicon_file`)."""
+    if not isinstance(spec, str):
+        specs = list(spec)
+        if len(specs) == 1:
+            return get_lexicon(specs[0])
+        return load_lexicon_file(specs)
     if spec == "vader":
         return vader_lexicon()
     if spec.startswith("swn:") and len(spec) > 4:
         return load_sentiwordnet(spec[4:])
-    raise TextError(f"unknown lexicon {spec!r}: use 'vader' or 'swn:PATH' (a SentiWordNet 3.0 file)")
+    if Path(spec).is_file():
+        return load_lexicon_file(spec)
+    raise TextError(f"unknown lexicon {spec!r}: use 'vader', 'swn:PATH' (a SentiWordNet 3.0 file) or the path "
+                    f"of a lexicon file (SentiWS or 'word<TAB>polarity')")
 
 
 # --------------------------------------------------------------------------- taggers
@@ -291,15 +426,25 @@ class TextPipeline:
 
     language: str = "en"
     lowercase: bool = True
-    stop_words: frozenset[str] = ENGLISH_STOP_WORDS
+    #: None: the list of the language (:data:`STOP_WORDS`; none for other languages).
+    stop_words: frozenset[str] | None = None
     lemmatize: bool = True
     surface_fallback: bool = True
     pos_filter: bool = False
     keep_pos: frozenset[str] = CONTENT_POS
     tagger: Callable[[list[str]], list[str]] | None = field(default=None, compare=False)
+    #: VADER's negation rule (:data:`N_SCALAR`); False gives the seed method's plain word scores.
+    negation: bool = True
+
+    def __post_init__(self):
+        language = (self.language or "en").split("-")[0].lower()
+        object.__setattr__(self, "language", language)
+        if self.stop_words is None:
+            object.__setattr__(self, "stop_words", STOP_WORDS.get(language, frozenset()))
 
     def describe(self) -> dict:
         return {"language": self.language, "lowercase": self.lowercase, "stop_words": len(self.stop_words),
+                "negation": self.negation,
                 "lemmatize": self.lemmatize, "surface_fallback": self.surface_fallback,
                 "pos_filter": ("tagger" if self.tagger else "lexicon") if self.pos_filter else "off",
                 "keep_pos": sorted(self.keep_pos)}
@@ -352,8 +497,9 @@ class _Vocabulary(dict):
         return value
 
 
-#: Per distinct whitespace-separated chunk: tokens, scored, not found, dropped, negativity, positivity.
-_FEATURES = 6
+#: Per distinct whitespace-separated chunk: tokens, scored, not found, dropped, negativity,
+#: positivity, negation words.
+_FEATURES = 7
 #: Separates texts in a batch; has no letters, so it counts as no token.
 _SENTINEL = "\x00\x01"
 
@@ -389,9 +535,34 @@ class TextScorer:
             else:
                 self.notes.append(f"part-of-speech filter is off: no tagger given and lexicon {self.lexicon.name!r} "
                                   "has no parts of speech; every word is kept")
+        self._check_language()
+        self._negators = NEGATORS.get(self.pipeline.language, frozenset()) if self.pipeline.negation else frozenset()
+        if self.pipeline.negation and not self._negators:
+            self.notes.append(f"no negation words known for language {self.pipeline.language!r}: negation is not "
+                              "handled")
         self._vocabulary = _Vocabulary()
+        self._keys: list[str] = []
         self._features = np.empty((0, _FEATURES))
         self._words: dict[tuple[str, str | None], tuple[int, float, float]] = {}
+
+    def _check_language(self) -> None:
+        """Texts are scored only with a lexicon of their language (a false friend such as the
+        German article "die", an English VADER entry, would otherwise count as negative)."""
+        language, lexicon = self.pipeline.language, self.lexicon
+        if lexicon.language is None:
+            self.notes.append(f"lexicon {lexicon.name!r} does not name its language: taken to be {language!r} "
+                              "(a first line '# language: xx' names it)")
+        elif lexicon.language != language:
+            raise TextError(
+                f"texts in {language!r} cannot be scored with lexicon {lexicon.name!r}, which is "
+                f"{lexicon.language!r}: give a lexicon of that language (--lexicon FILE, e.g. SentiWS for German)")
+
+    def is_negator(self, token: str) -> bool:
+        """Whether a token (lowercased) negates the next three (VADER's rule)."""
+        if not self._negators:
+            return False
+        token = token.replace("’", "'")
+        return token in self._negators or (self.pipeline.language == "en" and token.endswith("n't"))
 
     # -- one distinct word
     def classify(self, word: str, pos: str | None = None) -> tuple[int, float, float]:
@@ -427,7 +598,7 @@ class TextScorer:
             pairs = [(word, pos)]
         else:
             pairs = [(word, None) for word in TOKEN_RE.findall(key)]
-        row = [float(len(pairs)), 0.0, 0.0, 0.0, 0.0, 0.0]
+        row = [float(len(pairs)), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         for pair in pairs:
             outcome = self._words.get(pair)
             if outcome is None:
@@ -436,13 +607,40 @@ class TextScorer:
             row[1 + [SCORED, NOT_FOUND, DROPPED].index(status)] += 1
             row[4] += negativity
             row[5] += positivity
+            row[6] += self.is_negator(pair[0])
         return row
+
+    def _chunk_tokens(self, chunk_id: int) -> list[tuple[float, float, bool]]:
+        """(negativity, positivity, negates) of each token of a chunk, in order."""
+        key = self._keys[chunk_id]
+        if self._pos_mode == "tagger":
+            word, pos = key.split("\t", 1)
+            pairs = [(word, pos)]
+        else:
+            pairs = [(word, None) for word in TOKEN_RE.findall(key)]
+        return [(*self._words[pair][1:], self.is_negator(pair[0])) for pair in pairs]
+
+    def _negated_sums(self, chunk_ids: np.ndarray) -> tuple[float, float]:
+        """Negativity and positivity of one text with VADER's negation rule: each of the three
+        tokens before a word that is a negation multiplies its valence by N_SCALAR, i.e. turns
+        (negativity, positivity) into 0.74 (positivity, negativity)."""
+        tokens = [token for chunk in chunk_ids.tolist() for token in self._chunk_tokens(chunk)]
+        negativity = positivity = 0.0
+        factor = -N_SCALAR
+        for i, (neg, pos, _negates) in enumerate(tokens):
+            flips = sum(1 for j in range(max(0, i - 3), i) if tokens[j][2])
+            for _ in range(flips):
+                neg, pos = factor * pos, factor * neg
+            negativity += neg
+            positivity += pos
+        return negativity, positivity
 
     def _update_types(self) -> None:
         known = len(self._features)
         if len(self._vocabulary) == known:
             return
         new = list(self._vocabulary)[known:]  # dicts keep insertion order = id order
+        self._keys.extend(new)
         rows = np.array([self._chunk_features(key) for key in new], dtype=float).reshape(-1, _FEATURES)
         self._features = np.concatenate([self._features, rows])
 
@@ -483,10 +681,17 @@ class TextScorer:
             batch = texts[start:start + self.chunk_size]
             ids, owner = self._chunk_ids(batch)
             self._update_types()
-            parts.append([np.bincount(owner, weights=self._features[ids, column], minlength=len(batch))
-                          for column in range(_FEATURES)])
+            columns = [np.bincount(owner, weights=self._features[ids, column], minlength=len(batch))
+                       for column in range(_FEATURES)]
+            negated = np.flatnonzero(columns[6] > 0)
+            if negated.size:  # only texts with a negation word take the slower token-by-token path
+                starts = np.searchsorted(owner, negated, side="left")
+                ends = np.searchsorted(owner, negated, side="right")
+                for text, start, end in zip(negated.tolist(), starts.tolist(), ends.tolist(), strict=True):
+                    columns[4][text], columns[5][text] = self._negated_sums(ids[start:end])
+            parts.append(columns)
         if not parts:
-            return TextScores(*(np.empty(0, dtype=np.int64) if c < 4 else np.empty(0) for c in range(_FEATURES)))
+            return TextScores(*(np.empty(0, dtype=np.int64) if c < 4 else np.empty(0) for c in range(6)))
         columns = [np.concatenate(column) for column in zip(*parts, strict=True)]
         counts = [np.rint(column).astype(np.int64) for column in columns[:4]]
         return TextScores(counts[0], counts[1], counts[2], counts[3], columns[4], columns[5])

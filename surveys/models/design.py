@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.sanitize import sanitize_translations
 from surveys import kinds
 from surveys.models.base import (
     PROLIFIC_COMPLETION_URL,
@@ -211,6 +212,10 @@ class Wave(models.Model):
     opens_at = models.DateTimeField()
     closes_at = models.DateTimeField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.SCHEDULED)
+    period = models.CharField(
+        max_length=32, blank=True,
+        help_text="Repeated cross-sections: the period this wave is (a year such as 1974, YYYY-MM or a date); "
+                  "opens_at is its start, so trends keep irregular spacing.")
     items = models.ManyToManyField(Item, related_name="waves", blank=True,
                                    help_text="The attitude and attention items this wave asks.")
     # Prolific: where a participant goes after completing this wave.
@@ -282,6 +287,11 @@ class Intervention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.arm} at wave {self.wave.number}"
+
+    def save(self, *args, **kwargs):
+        # Researcher-written HTML reaches participants: kept to the allow-list (and again on render).
+        self.content = sanitize_translations(self.content)
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if self.wave_id and self.arm_id and self.wave.study_id != self.arm.study_id:

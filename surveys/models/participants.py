@@ -33,6 +33,11 @@ class ParticipantQuerySet(models.QuerySet):
         active_exclusion = Exclusion.objects.filter(participant=OuterRef("pk"), lifted_at__isnull=True)
         return self.filter(is_preview=False, withdrawn_at__isnull=True).exclude(Exists(active_exclusion))
 
+    def enrolled(self) -> "ParticipantQuerySet":
+        """Participants who count as enrolled: not previews, and they opened their personal link
+        (a join whose response never reached the browser does not count)."""
+        return self.filter(is_preview=False, link_opened_at__isnull=False)
+
 
 class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
@@ -42,6 +47,9 @@ class Participant(models.Model):
     arm = models.ForeignKey(Arm, on_delete=models.RESTRICT, null=True, blank=True, related_name="participants")
     language = models.CharField(max_length=8, default="en")
     groups = models.JSONField(default=dict, blank=True, help_text="Grouping answers: {item code: value}.")
+    weight = models.FloatField(
+        null=True, blank=True,
+        help_text="Imported survey data: the respondent's weight (its meaning: Study.weight_kind).")
     joined_at = models.DateTimeField(default=timezone.now)
     consented_at = models.DateTimeField(null=True, blank=True)
     consent_version = models.ForeignKey(ConsentVersion, on_delete=models.RESTRICT, null=True, blank=True,
@@ -54,6 +62,16 @@ class Participant(models.Model):
     screened_out_at = models.DateTimeField(
         null=True, blank=True, help_text="Turned away at baseline because the quota of their answer was full.")
     is_preview = models.BooleanField(default=False, help_text="Researcher test runs; never analysed or exported.")
+    link_opened_at = models.DateTimeField(
+        null=True, blank=True, default=timezone.now,
+        help_text="When the participant first opened their personal link. A web join leaves it empty until then: "
+                  "such participants are not counted as enrolled.",
+    )
+    join_key = models.CharField(
+        max_length=64, blank=True, default="", editable=False,
+        help_text="SHA-256 of the joining browser's one-time join cookie: the same browser retrying a join "
+                  "gets this participant back instead of a second enrolment.",
+    )
     preview_wave = models.ForeignKey(
         "Wave", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
         help_text="Preview participants only: the wave the researcher takes, whatever its state.",
@@ -77,6 +95,8 @@ class Participant(models.Model):
             models.CheckConstraint(condition=Q(preview_wave__isnull=True) | Q(is_preview=True),
                                    name="participant_preview_wave_only_for_previews"),
         ]
+        indexes = [models.Index(fields=["study", "join_key"], condition=~Q(join_key=""),
+                                name="participant_join_key")]
 
     def __str__(self) -> str:
         return self.public_id

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from common import access
+from common.sanitize import sanitize_translations
 from surveys.models.base import (
     SLUG_HELP,
     default_languages,
@@ -77,6 +78,22 @@ class Study(models.Model):
         default=False,
         help_text="When the retention period ends, delete the answers too (not only e-mail and external ids).",
     )
+    class Design(models.TextChoices):
+        PANEL = "panel", "panel (the same people in every wave)"
+        CROSS_SECTION = "cross_section", "repeated cross-sections (new people each period)"
+
+    class WeightKind(models.TextChoices):
+        NONE = "", "no weights"
+        FREQUENCY = "frequency", "frequency weights (whole numbers of identical respondents)"
+        SAMPLING = "sampling", "sampling weights (inverse selection probabilities)"
+
+    design = models.CharField(
+        max_length=16, choices=Design.choices, default=Design.PANEL,
+        help_text="Repeated cross-sections: waves are periods (Wave.period) with new respondents each; "
+                  "panel effect estimators do not apply.")
+    weight_kind = models.CharField(
+        max_length=10, choices=WeightKind.choices, default=WeightKind.NONE, blank=True,
+        help_text="What Participant.weight means; empty: unweighted.")
     # Enrolment (see docs/enrolment.md and surveys/enrolment.py): empty fields mean no limit.
     enrol_opens_at = models.DateTimeField(null=True, blank=True, help_text="Newcomers may join from (empty: any time).")
     enrol_closes_at = models.DateTimeField(null=True, blank=True, help_text="Newcomers may join until.")
@@ -105,6 +122,10 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.slug
+
+    def save(self, *args, **kwargs):
+        self.completion_text = sanitize_translations(self.completion_text)  # shown to participants
+        super().save(*args, **kwargs)
 
     @property
     def default_language(self) -> str:
@@ -182,5 +203,9 @@ class ConsentVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.slug} consent v{self.version}"
+
+    def save(self, *args, **kwargs):
+        self.text = sanitize_translations(self.text)  # shown to participants (and sanitized again on render)
+        super().save(*args, **kwargs)
 
 

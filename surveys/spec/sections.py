@@ -199,7 +199,13 @@ STUDY_SCHEMA = _obj({
                   "description": "The languages the study offers, the default first."},
     "primary_outcome": {"type": "string", "maxLength": 64,
                         "description": "The pre-registered primary outcome (an index name)."},
-}, required=("slug", "title", "languages"), description="Who the study is: slug, titles, languages.")
+    "design": {"enum": [value for value, _label in Study.Design.choices],
+               "description": "panel (the same people in every wave; the default) or cross_section (repeated "
+                              "cross-sections: each wave is a period with new respondents, docs/cross-sections.md)."},
+    "weight_kind": {"enum": [value for value, _label in Study.WeightKind.choices if value],
+                    "description": "What participants' weights are: frequency (whole numbers of identical "
+                                   "respondents) or sampling (inverse selection probabilities); absent: unweighted."},
+}, required=("slug", "title", "languages"), description="Who the study is: slug, titles, languages, design.")
 
 
 def _texts_of(study: Study, name: str) -> dict:
@@ -215,6 +221,10 @@ def export_study(study: Study) -> dict:
              "languages": list(study.languages)}
     if study.primary_outcome:
         value["primary_outcome"] = study.primary_outcome
+    if study.design != Study.Design.PANEL:
+        value["design"] = study.design
+    if study.weight_kind:
+        value["weight_kind"] = study.weight_kind
     return value
 
 
@@ -239,11 +249,25 @@ def apply_study(ctx: ApplyContext, value: dict) -> None:
     study.description_i18n = dict(value.get("description") or {})
     study.description = study.description_i18n.get(default, "")
     study.primary_outcome = value.get("primary_outcome", "")
+    study.design = value.get("design", Study.Design.PANEL)
+    study.weight_kind = value.get("weight_kind", Study.WeightKind.NONE)
+
+
+def refuse_study(ctx: ApplyContext, value: dict) -> list[str]:
+    """A study's design and weights are what its answers mean: fixed once someone answered."""
+    study = ctx.study
+    if study.pk is None or not study.participants.filter(is_preview=False).exists():
+        return []
+    return [f"study.{name}: cannot change from {getattr(study, name) or 'none'!r} to {wanted or 'none'!r}: "
+            f"the study has participants"
+            for name, wanted in (("design", value.get("design", Study.Design.PANEL)),
+                                 ("weight_kind", value.get("weight_kind", Study.WeightKind.NONE)))
+            if getattr(study, name) != wanted]
 
 
 # --- consent --------------------------------------------------------------------------------------
 
-CONSENT_SCHEMA = _list(_obj({"version": {"type": "integer", "minimum": 1}, "text": TEXTS},
+CONSENT_SCHEMA = _list(_obj({"version": {"type": "integer", "minimum": 1, "maximum": 10000}, "text": TEXTS},
                             required=("version", "text")),
                        "Consent texts; a participant's consent records its version. Never change a "
                        "version someone consented to: add the next one.")
@@ -296,7 +320,7 @@ def refuse_consent(ctx: ApplyContext, value: list) -> list[str]:
 
 ARMS_SCHEMA = _list(_obj({
     "name": {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,64}$", "description": "Used in group keys arm:<name>."},
-    "weight": {"type": "integer", "minimum": 1, "description": "Relative share of participants."},
+    "weight": {"type": "integer", "minimum": 1, "maximum": 1000000, "description": "Relative share of participants."},
     "control": {"type": "boolean"},
 }, required=("name",)), "Arms and their allocation weights; at most one control arm.")
 
@@ -537,11 +561,18 @@ def apply_items(ctx: ApplyContext, value: list) -> None:
     ctx.items = _sync(existing, wanted, create=create, update=update)
 
 
+def answer_count(item: Item) -> int:
+    """Answers to `item` outside previews; a grouping item's answers are kept on the participants."""
+    if item.role == Item.Role.GROUPING:
+        return item.study.participants.filter(is_preview=False, groups__has_key=item.code).count()
+    return item.responses.filter(submission__participant__is_preview=False).count()
+
+
 def refuse_items(ctx: ApplyContext, value: list) -> list[str]:
     wanted = {row["code"]: (i, _item_fields(row, 0)) for i, row in enumerate(value)}
     reasons = []
     for item in ctx.study.items.all():
-        answers = item.responses.filter(submission__participant__is_preview=False).count()
+        answers = answer_count(item)
         if not answers:
             continue
         if item.code not in wanted:
@@ -572,11 +603,13 @@ def apply_pages(ctx: ApplyContext, value: dict) -> None:
 # --- waves ----------------------------------------------------------------------------------------
 
 WAVES_SCHEMA = _list(_obj({
-    "number": {"type": "integer", "minimum": 1},
+    "number": {"type": "integer", "minimum": 1, "maximum": 1000},
     "opens_at": DATETIME, "closes_at": DATETIME,
     "opens_after_days": DAYS, "closes_after_days": DAYS,
     "items": {"type": "array", "items": {"type": "string"}, "description": "Codes of the attitude and "
               "attention items this wave asks (grouping items are asked once, at baseline)."},
+    "period": {"type": "string", "maxLength": 32, "description": "Repeated cross-sections: the period this wave "
+               "is (a year such as 1974, YYYY-MM or a date); opens_at is its start."},
     "completion_code": {"type": "string", "maxLength": 64, "description": "Prolific completion code."},
     "completion_url": URL,
     "interventions": _list(_obj({"arm": {"type": "string"}, "title": OPTIONAL_TEXTS, "content": TEXTS},
@@ -586,7 +619,8 @@ WAVES_SCHEMA = _list(_obj({
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC, seconds (and microseconds only when there are any), a Z for the zone."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def export_waves(study: Study) -> list:
@@ -595,6 +629,8 @@ def export_waves(study: Study) -> list:
     for wave in study.waves.order_by("number").prefetch_related("items", "interventions__arm"):
         row = {"number": wave.number, "opens_at": _iso(wave.opens_at), "closes_at": _iso(wave.closes_at),
                "items": [i.code for i in sorted(wave.items.all(), key=lambda i: order[i.pk])]}
+        if wave.period:
+            row["period"] = wave.period
         if wave.completion_code:
             row["completion_code"] = wave.completion_code
         if wave.completion_url:
@@ -671,7 +707,8 @@ def check_waves(spec: dict, problems: Problems) -> None:
 def apply_waves(ctx: ApplyContext, value: list) -> None:
     def fields(row):
         return {"opens_at": _when(row, "opens", ctx.anchor), "closes_at": _when(row, "closes", ctx.anchor),
-                "completion_code": row.get("completion_code", ""), "completion_url": row.get("completion_url", "")}
+                "completion_code": row.get("completion_code", ""), "completion_url": row.get("completion_url", ""),
+                "period": row.get("period", "")}
 
     def create(number, row):
         return Wave.objects.create(study=ctx.study, number=number, **fields(row))
@@ -735,7 +772,7 @@ MESSAGES_SCHEMA = _obj({
     "collect_email": {"type": "boolean", "description": "Ask for an optional e-mail address on the consent page."},
     "reminder_delays_hours": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 8760},
                               "maxItems": 10, "uniqueItems": True},
-    "last_chance_hours": {"type": ["integer", "null"], "minimum": 1},
+    "last_chance_hours": {"type": ["integer", "null"], "minimum": 1, "maximum": 8760},
     "templates": _list(_obj({
         "kind": {"enum": [k.value for k in MessageTemplate.Kind]},
         "language": LANGUAGE_CODE,
@@ -821,7 +858,7 @@ def apply_completion(ctx: ApplyContext, value: dict) -> None:
 
 
 RETENTION_SCHEMA = _obj({
-    "days": {"type": ["integer", "null"], "minimum": 0,
+    "days": {"type": ["integer", "null"], "minimum": 0, "maximum": 36500,
              "description": "Days after the study closes that identifying data is kept (null: no limit)."},
     "deletes_answers": {"type": "boolean", "description": "When the period ends, delete the answers too."},
 }, description="How long identifying data is kept.")
@@ -838,7 +875,8 @@ def apply_retention(ctx: ApplyContext, value: dict) -> None:
 
 # --- The registry, in the order of the file -------------------------------------------------------
 
-register(Section("study", "Study", STUDY_SCHEMA, export_study, apply_study, check_study, required=True))
+register(Section("study", "Study", STUDY_SCHEMA, export_study, apply_study, check_study, refuse_study,
+                 required=True))
 register(Section("consent", "Consent", CONSENT_SCHEMA, export_consent, apply_consent, check_consent, refuse_consent))
 register(Section("arms", "Arms", ARMS_SCHEMA, export_arms, apply_arms, check_arms, refuse_arms))
 register(Section("items", "Items", _item_schema(), export_items, apply_items, check_items, refuse_items))

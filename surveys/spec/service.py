@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from common.sanitize import sanitize_translations
 from surveys.models import DesignChange, Membership, Study
 from surveys.spec.schema import SPEC_VERSION
 from surveys.spec.sections import SECTIONS, ApplyContext, Problem
@@ -81,7 +83,20 @@ def export_spec(study: Study) -> dict:
     spec = {"spec_version": SPEC_VERSION}
     for section in SECTIONS:
         spec[section.key] = section.export(study)
-    return spec
+    return _in_language_order(spec, list(study.languages or []))
+
+
+def _in_language_order(value, languages: list[str]):
+    """Every translated text ({en: ..., de: ...}) with its languages in the study's declared order.
+    PostgreSQL's jsonb keeps an object's keys in its own order (shortest first), SQLite as written:
+    without this the same design would export differently on the two."""
+    if isinstance(value, list):
+        return [_in_language_order(v, languages) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if value and all(k in languages for k in value) and all(isinstance(v, str) for v in value.values()):
+        return {lang: value[lang] for lang in languages if lang in value}
+    return {k: _in_language_order(v, languages) for k, v in value.items()}
 
 
 # --- Diff -----------------------------------------------------------------------------------------
@@ -158,6 +173,22 @@ def _model_problems(error: ValidationError, where: str) -> list[Problem]:
     return [Problem(where, " ".join(error.messages))]
 
 
+def sanitize_spec(data: dict) -> dict:
+    """A copy of `data` whose rich texts participants read (consent, interventions, the
+    thank-you text) went through the allow-list sanitizer (common/sanitize.py)."""
+    data = copy.deepcopy(data)
+    for consent in data.get("consent") or []:
+        consent["text"] = sanitize_translations(consent["text"])
+    for wave in data.get("waves") or []:
+        for shown in wave.get("interventions") or []:
+            shown["content"] = sanitize_translations(shown["content"])
+            if shown.get("title"):
+                shown["title"] = sanitize_translations(shown["title"])
+    if (data.get("completion") or {}).get("text"):
+        data["completion"]["text"] = sanitize_translations(data["completion"]["text"])
+    return data
+
+
 def launch_anchor(study: Study | None) -> dt.datetime:
     """Where wave offsets (``opens_after_days``) count from: the study's launch when it has one,
     else the coming midnight (UTC): a design imported today starts tomorrow."""
@@ -190,7 +221,7 @@ def apply_spec(*, data, user=None, owner=None, slug: str | None = None, dry_run:
     problems = validate_spec(data)
     if problems:
         raise SpecInvalid(problems)
-    data = copy.deepcopy(data)
+    data = sanitize_spec(data)
     if slug:
         data["study"]["slug"] = slug
     slug = data["study"]["slug"]
@@ -202,7 +233,7 @@ def apply_spec(*, data, user=None, owner=None, slug: str | None = None, dry_run:
                 transaction.set_rollback(True)
     except ValidationError as error:
         raise SpecInvalid(_model_problems(error, "")) from None
-    except IntegrityError as error:
+    except DatabaseError as error:
         raise SpecInvalid([Problem("", f"the database refused the design: {error}")]) from None
     return result
 
@@ -245,3 +276,22 @@ def log_changes(*, study: Study, changes: list[Change], user, source: str) -> li
                      source=source, path=change.path[:300], before=change.before, after=change.after)
         for change in changes
     ])
+
+
+@contextmanager
+def logging_design_changes(study: Study, *, user, source: str):
+    """Log what the block changes in a launched study's design (for writers other than
+    `apply_spec`: the design API's item, wave, arm and study endpoints)."""
+    before = export_spec(study) if is_launched(study) else None
+    yield
+    if before is not None:
+        changes = diff_specs(before, export_spec(Study.objects.get(pk=study.pk)))
+        if changes:
+            log_changes(study=study, changes=changes, user=user, source=source)
+
+
+def design_change_log(study: Study) -> list[dict]:
+    """The study's logged design changes, oldest first, as the codebook and the design page show them."""
+    return [{"changed_at": c.changed_at.astimezone(dt.UTC).isoformat(), "by": c.username, "source": c.source,
+             "path": c.path, "before": c.before, "after": c.after}
+            for c in study.design_changes.order_by("changed_at", "id")]

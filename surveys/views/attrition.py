@@ -2,15 +2,13 @@
 decides): attrition per wave and arm with the at-risk list, and the CSV of Prolific ids that
 completed a wave."""
 
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from common import access
+from common import access, csvsafe
 from surveys import attrition
 
 PROLIFIC_COLUMNS = ["PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "completed_at", "withdrawn"]
@@ -21,14 +19,9 @@ PROLIFIC_COLUMNS = ["PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "completed_at", "w
 def study_attrition(request, slug: str):
     study = access.get_member_study(request.user, slug)
     return render(request, "surveys/attrition.html",
-                  {"study": study, "page": "attrition", **attrition.attrition_context(study, at_risk_limit=None)})
-
-
-def _csv_safe(value):
-    # Spreadsheets run cells starting with these as formulas.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+                  {"study": study, "page": "attrition", **attrition.attrition_context(
+                      study, at_risk_limit=None,
+                      participant_level=access.may_read_participant_data(request.user, study))})
 
 
 @never_cache
@@ -40,8 +33,8 @@ def prolific_completions(request, slug: str, number: int):
     wave = get_object_or_404(study.waves, number=number)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{study.slug}-wave{wave.number}-prolific-completed.csv"'
-    writer = csv.DictWriter(response, fieldnames=PROLIFIC_COLUMNS)
+    writer = csvsafe.DictWriter(response, fieldnames=PROLIFIC_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in attrition.list_prolific_completions(wave=wave):
-        writer.writerow({key: _csv_safe(value) for key, value in row.items()})
+        writer.writerow(row)
     return response

@@ -3,7 +3,7 @@ request, call one service or selector, and render; the rules live in services.py
 
 from __future__ import annotations
 
-import csv
+import secrets
 import time
 from functools import wraps
 from urllib.parse import quote
@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from common import access
+from common import access, csvsafe
 from surveys import selectors, services
 from surveys.forms import (
     EXTERNAL_ID_RE,
@@ -34,7 +34,7 @@ from surveys.forms import (
     WithdrawForm,
     quick_answers,
 )
-from surveys.models import Participant, Study, translate
+from surveys.models import Participant, Study, hash_secret, translate
 from surveys.models.base import PROLIFIC_COMPLETION_URL
 
 #: Largest request body a participant page accepts. A full page of free-text answers stays far
@@ -137,7 +137,7 @@ def landing(request, slug: str):
                 joined = services.join_study(
                     study=study, consent_version=version, language=language,
                     external_id=pid, external_study_id=prolific_study,
-                    email=form.cleaned_data.get("email") or "")
+                    email=form.cleaned_data.get("email") or "", join_key=_join_key(request))
             except services.SurveyError as error:
                 if isinstance(error, services.EnrolmentRefused) and error.code and pid:
                     return HttpResponseRedirect(PROLIFIC_COMPLETION_URL + quote(error.code), status=303)
@@ -152,7 +152,26 @@ def landing(request, slug: str):
                 return HttpResponseRedirect(url, status=303)
     context.update({"form": form, "consent_text": _consent_text(consent, language), "returning": returning,
                     "consent": consent})
-    return render(request, "surveys/landing.html", context, status=400 if form.errors else 200)
+    response = render(request, "surveys/landing.html", context, status=400 if form.errors else 200)
+    return _with_join_cookie(request, response, study)
+
+
+#: A random value the landing page gives the browser before it joins; the join stores its hash, so
+#: the same browser retrying a join whose response was lost gets that participant back.
+JOIN_COOKIE = "join"
+
+
+def _join_key(request) -> str:
+    value = request.COOKIES.get(JOIN_COOKIE, "")
+    return hash_secret(value) if 32 <= len(value) <= 64 else ""
+
+
+def _with_join_cookie(request, response, study: Study):
+    if not _join_key(request):
+        response.set_cookie(JOIN_COOKIE, secrets.token_urlsafe(32), max_age=7 * 24 * 3600,
+                            path=reverse("surveys:landing", args=[study.slug]), httponly=True, samesite="Lax",
+                            secure=request.is_secure())
+    return response
 
 
 def _consent_text(consent, language: str) -> str:
@@ -169,6 +188,7 @@ def participant(request, secret: str):
     """The participant's current page: baseline, intervention, items, or when the next wave opens."""
     token = _token_or_404(secret)
     person = token.participant
+    services.mark_link_opened(person)
     language = _use_study_language(request, person.study)
     if request.method == "POST":
         return _participant_post(request, person, secret, language)
@@ -311,6 +331,7 @@ def _post_baseline(request, person: Participant, secret: str, language: str):
         except services.InvalidAnswers as error:
             form.add_service_errors(error.errors)
         else:
+            request.answers_kept = True  # committed: the 500 page (common/errors.py) says so
             session_id = _session_id(request.POST)
             if session_id:
                 return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + "?SESSION_ID=" + session_id,
@@ -327,6 +348,7 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
                         message=_("The form was incomplete. Please go back to your personal link and try again."),
                         secret=secret)
     if submission is not None and (submission.completed_at is not None or page < submission.page):
+        request.answers_kept = True
         return _after_answers(person, secret, submission, stale=True)  # a second tab, a double click, a retry
     if submission is None:
         submission = services.start_wave(participant=person, wave=wave,
@@ -360,6 +382,7 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
             return _problem(request, status=error.status, study=person.study, title=_("Sorry"),
                             message=error.message, secret=secret)
         else:
+            request.answers_kept = True  # committed: the 500 page (common/errors.py) says so
             return _after_answers(person, secret, submission)
     state = selectors.ParticipantState(kind="items", wave=wave, submission=submission)
     return _render_state(request, person, secret, language, state, form=form, status=400)
@@ -406,6 +429,13 @@ def withdraw(request, secret: str):
     language = _use_study_language(request, person.study)
     form = WithdrawForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["delete_answers"] and not token.grants_data_access:
+            # A link issued by Prolific id alone (which others may know) never deletes answers.
+            return _problem(request, status=403, study=person.study, secret=secret,
+                            title=_("Please use your first personal link"),
+                            message=_("This link was issued when you returned through Prolific. To protect your "
+                                      "answers, deleting them needs the personal link you received when you "
+                                      "joined. Nothing was changed."))
         services.withdraw(participant=person, delete_answers=form.cleaned_data["delete_answers"])
         return HttpResponseRedirect(reverse("surveys:withdraw", args=[secret]), status=303)
     has_answers = bool(person.groups) or person.submissions.exists()
@@ -416,13 +446,6 @@ def withdraw(request, secret: str):
 
 MY_DATA_COLUMNS = ["participant", "wave", "item", "question", "value", "value_label", "text", "missing",
                    "answered_at"]
-
-
-def _csv_safe(value):
-    # Spreadsheets run cells starting with these as formulas; free text must never do that.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 @never_cache
@@ -440,10 +463,10 @@ def my_data(request, secret: str):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="my-answers-{person.public_id}.csv"'
     response.write("\ufeff")  # spreadsheet programs read UTF-8 only with a byte order mark
-    writer = csv.DictWriter(response, fieldnames=MY_DATA_COLUMNS)
+    writer = csvsafe.DictWriter(response, fieldnames=MY_DATA_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in selectors.list_my_answers(person, language=language):
-        writer.writerow({key: _csv_safe(value) for key, value in row.items()})
+        writer.writerow(row)
     return response
 
 

@@ -132,3 +132,78 @@ def test_every_dashboard_figure_passes_plotly_validation():
     # Four panels on two columns: two rows, the second panel's axes share the first's y range.
     assert distribution.layout.xaxis2.domain == (0.525, 1.0) and distribution.layout.yaxis2.matches == "y"
     assert distribution.layout.yaxis3.domain[1] < distribution.layout.yaxis.domain[0]
+
+
+# --- Reading the charts: axis titles, direction of more disagreement, empty charts -------------
+
+
+def test_trend_axes_are_titled_with_the_direction_of_more_disagreement():
+    figure = trend_figure(frame(), y_title="Agreement A (van der Eijk)", more_disagreement="lower")
+    assert figure.layout.yaxis.title.text == "Agreement A (van der Eijk) (↓ more disagreement)"
+    assert figure.layout.xaxis.title.text == "wave"
+    image = figure.to_dict()["layout"]  # what the PNG export draws from
+    assert image["yaxis"]["title"]["text"].startswith("Agreement A")
+
+
+def test_an_empty_chart_says_why():
+    from analysis.charts import event_study_figure, forest_figure
+
+    nothing = pd.DataFrame(columns=["arm", "wave", "outcome", "estimate", "ci_low", "ci_high"])
+    figure = event_study_figure(nothing, intervention_wave=3, empty="Answer is estimated per item: choose an item.")
+    assert [a.text for a in figure.layout.annotations] == ["Answer is estimated per item: choose an item."]
+    assert figure.layout.shapes == ()  # no zero line or intervention mark on empty axes
+    assert forest_figure(nothing).layout.annotations[0].text == "Nothing to show for this choice."
+    assert trend_figure(frame().iloc[:0]).layout.annotations[-1].text == "Nothing to show for this choice."
+
+
+def test_effects_as_shares_of_the_possible_range_keep_the_raw_value_beside_them():
+    from analysis.charts import forest_figure, share_of_range
+
+    effects = pd.DataFrame({"arm": ["t"] * 3, "outcome": ["agreement_a", "value", "cohens_d"],
+                            "estimate": [-0.1, 0.5, 0.2], "ci_low": [-0.3, -1.0, 0.0], "ci_high": [0.1, 2.0, 0.4]})
+    shares, left_out = share_of_range(effects, {"agreement_a": 2.0, "value": 100.0, "cohens_d": None},
+                                      labels={"agreement_a": "Agreement A"}, marks={"agreement_a": "← more disagreement"})
+    assert shares["estimate"].tolist() == pytest.approx([-0.05, 0.005])  # -0.1 of 2; 0.5 of a 0-100 scale
+    assert shares["ci_low"].tolist() == pytest.approx([-0.15, -0.01])
+    assert shares["raw"].tolist() == ["-0.1 [-0.3, 0.1]", "0.5 [-1, 2]"]
+    assert shares["outcome"].tolist() == ["Agreement A ← more disagreement", "value"]
+    assert left_out["outcome"].tolist() == ["cohens_d"]
+    figure = forest_figure(shares, x_title="share of the possible range")
+    assert list(figure.data[0].text) == ["-0.1 [-0.3, 0.1]", "0.5 [-1, 2]"]
+    assert figure.layout.xaxis.tickformat == ".0%" and figure.layout.yaxis.title.text == "outcome"
+
+
+def test_event_study_draws_placebo_points_hollow_and_the_reference_wave_at_zero():
+    from analysis.charts import event_study_figure
+
+    waves = pd.DataFrame({"arm": ["t"] * 3, "wave": [1, 3, 4], "estimate": [0.02, 0.2, 0.1],
+                          "ci_low": [-0.1, 0.1, 0.0], "ci_high": [0.1, 0.3, 0.2]})
+    figure = event_study_figure(waves, intervention_wave=3, reference_wave=2, y_title="effect on Answer")
+    trace = figure.data[0]
+    assert list(trace.x) == [1, 2, 3, 4] and as_list(trace.y) == [0.02, 0.0, 0.2, 0.1]
+    assert list(trace.marker.symbol) == ["circle-open", "diamond-open", "circle", "circle"]
+    assert as_list(trace.error_y.array) == pytest.approx([0.08, 0.0, 0.1, 0.1])
+    assert figure.layout.yaxis.title.text == "effect on Answer"
+    assert any("placebo" in a.text for a in figure.layout.annotations)
+
+
+def test_every_chart_axis_has_a_title():
+    from analysis import charts
+
+    counts = pd.DataFrame({"wave": [1, 2], "group": ["all"] * 2, "value": [1.0, 2.0], "count": [1, 2]})
+    distribution = charts.distribution_figure(counts, scale=(1, 7, 1), columns=2)
+    assert distribution.layout.xaxis.title.text == "answer" and distribution.layout.yaxis.title.text == "share of answers"
+    funnel = charts.funnel_figure(pd.DataFrame({"arm": ["a"], "stage": ["joined"], "step": [0], "count": [3],
+                                                "share": [1.0]}))
+    assert funnel.layout.xaxis.title.text == "stage" and funnel.layout.yaxis.title.text == "participants"
+
+
+def test_points_whose_interval_may_under_cover_are_marked():
+    from analysis.charts import UNDER_COVERAGE
+
+    data = frame().assign(n=[50, 300, 2000, 50, 300, 2000], flag=[True, False, False, True, False, False])
+    line = [t for t in trend_figure(data).data if t.mode == "lines+markers"][0]
+    assert list(line.marker.symbol) == ["circle-x-open", "circle", "circle"]
+    assert list(line.text) == [UNDER_COVERAGE, "", ""]
+    unflagged = [t for t in trend_figure(frame()).data if t.mode == "lines+markers"][0]
+    assert unflagged.marker.symbol is None

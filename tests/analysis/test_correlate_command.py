@@ -80,7 +80,7 @@ def test_a_text_disagreement_series_is_read_as_it_is(tmp_path):
     status, out, _ = run(series, outcome, "--bootstrap", "0", "--group", "x")
     assert json.loads(out)[0]["n"] == 2
     status, _, err = run(series, outcome, "--group", "nobody")
-    assert status == 1 and "no rows of group 'nobody'" in err
+    assert status == 2 and "no rows of group 'nobody'" in err
 
 
 def test_iso_dates_on_the_first_of_the_month_join_a_monthly_series(tmp_path):
@@ -107,14 +107,14 @@ def test_both_trending_series_are_warned_about(tmp_path):
 ])
 def test_bad_input_is_one_line_naming_file_line_and_column(tmp_path, b_text, message):
     status, out, err = run(write(tmp_path, A, "a.csv"), write(tmp_path, b_text, "b.csv"))
-    assert status == 1 and out == ""
+    assert status == 2 and out == ""
     assert err.strip().splitlines()[-1].startswith(f"correlate: {message}")
 
 
 def test_bad_options_are_refused(tmp_path):
     a, b = write(tmp_path, A, "a.csv"), write(tmp_path, B, "b.csv")
-    assert run(a, b, "--lags", "-1")[0] == 1
-    assert run(a, b, "--block-length", "0")[0] == 1
+    assert run(a, b, "--lags", "-1")[0] == 2
+    assert run(a, b, "--block-length", "0")[0] == 2
     assert run(a, b, "--method", "cosine")[0] == 2
 
 
@@ -128,3 +128,39 @@ def test_manage_py_correlate_runs_without_a_database(tmp_path):
                           env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["n"] == 5
+
+
+def test_from_and_to_limit_both_series_inclusively(tmp_path):
+    a, b = write(tmp_path, A, "a.csv"), write(tmp_path, B, "b.csv")
+    status, out, err = run(a, b, "--from", "2001", "--to", "2004", "--bootstrap", "0")
+    assert status == 0
+    level = json.loads(out)[0]
+    # pairs (1,2) (3,4) (2,1) (5,7): ranks 1 3 2 4 and 2 3 1 4, sum d^2 = 2, rho = 1 - 6*2/(4*15)
+    assert (level["n"], level["coefficient"]) == (4, pytest.approx(0.8))
+    assert "periods 2001..2004 only" in err
+    # 2000 and 2007 of B are outside; without bounds B keeps them but A has no partner for them
+    _, out, _ = run(a, b, "--to", "2003", "--bootstrap", "0")
+    assert json.loads(out)[0]["n"] == 3
+
+
+def test_from_and_to_take_years_on_a_monthly_series(tmp_path):
+    months = "period,value\n" + "".join(f"2001-{m:02d},{v}\n" for m, v in zip(range(1, 13), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], strict=True))
+    months += "2002-01,0\n"
+    other = "period,value\n" + "".join(f"2001-{m:02d},{v}\n" for m, v in zip(range(1, 13), [2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11], strict=True))
+    other += "2002-01,99\n"
+    status, out, _ = run(write(tmp_path, months, "m.csv"), write(tmp_path, other, "o.csv"),
+                         "--from", "2001", "--to", "2001", "--bootstrap", "0")
+    assert status == 0
+    level = json.loads(out)[0]
+    # 12 months, ranks swapped in pairs: sum d^2 = 12, rho = 1 - 72 / (12 * 143)
+    assert (level["n"], level["coefficient"]) == (12, pytest.approx(1 - 72 / 1716))
+
+
+def test_an_empty_or_bad_period_range_is_one_line(tmp_path):
+    a, b = write(tmp_path, A, "a.csv"), write(tmp_path, B, "b.csv")
+    status, _, err = run(a, b, "--from", "2005", "--to", "2001")
+    assert status == 2
+    assert err.strip().splitlines()[-1].endswith("the period range is empty: 2005 is after 2001")
+    status, _, err = run(a, b, "--from", "last year")
+    assert status == 2
+    assert "'last year' is not a year" in err

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
 from analysis.models import AnalysisRun, EffectEstimate, IndexResult
 from analysis.pipeline.dashboard_store import store_wave_dashboard
@@ -178,7 +179,8 @@ def test_trends_by_a_grouping_item_add_the_between_group_indices(client, dash):
     found = figures(response)
     assert [t["name"] for t in found["trend"]["data"] if t.get("mode") == "lines+markers"] == ["side: left", "side: right"]
     between = [t for t in found["between"]["data"] if t.get("mode") == "lines+markers"]
-    assert [t["name"] for t in between] == ["group_gap: side: left − side: right", "wasserstein: side: left − side: right"]
+    assert [t["name"] for t in between] == ["Group gap (difference of means): side: left − side: right",
+                                               "Distribution distance (Wasserstein): side: left − side: right"]
     assert between[0]["y"] == pytest.approx([-0.1, -0.2, -0.3])
     rows = csv_rows(client.get("/studies/dash/trends/?grouping=side&format=csv&chart=between"))
     assert [(r["wave"], r["group"], r["index"], float(r["value"])) for r in rows][:2] == [
@@ -265,16 +267,23 @@ def test_effects_show_forest_plots_durability_and_the_attrition_warning(client, 
     found = figures(response)
     individual = found["individual"]["data"]
     assert len(individual) == 1 and individual[0]["name"] == "treated"
-    assert individual[0]["x"] == [-0.4, -0.2] and individual[0]["y"] == ["value", "extremity"]
-    assert individual[0]["error_x"]["array"] == pytest.approx([0.5, 0.3])
-    assert individual[0]["error_x"]["arrayminus"] == pytest.approx([0.5, 0.3])
-    assert found["indices"]["data"][0]["y"] == ["mad_pairwise", "mean"]
+    # On one axis: shares of each outcome's possible range on a 7-point item (width 6): the
+    # answer over 6, extremity over 3 (half the scale), the raw values written beside them.
+    assert individual[0]["x"] == pytest.approx([-0.4 / 6, -0.2 / 3])
+    assert individual[0]["y"] == ["Answer", "Extremity → more disagreement"]
+    assert individual[0]["text"] == ["-0.4 [-0.9, 0.1]", "-0.2 [-0.5, 0.1]"]
+    assert individual[0]["error_x"]["array"] == pytest.approx([0.5 / 6, 0.3 / 3])
+    assert individual[0]["error_x"]["arrayminus"] == pytest.approx([0.5 / 6, 0.3 / 3])
+    assert "share of the outcome's possible range" in found["individual"]["layout"]["xaxis"]["title"]["text"]
+    indices = found["indices"]["data"][0]
+    assert indices["y"] == ["Pairwise distance (MAD) → more disagreement", "Mean answer"]
+    assert indices["x"] == pytest.approx([-0.05 / 0.5, 0.3 / 6])
     waves = found["waves"]["data"][0]
     assert waves["x"] == [1, 3] and waves["y"] == [0.05, -0.5]
     page = response.content.decode()
-    assert "Differential attrition" in page and "treated: mad_pairwise (did_bootstrap)" in page
+    assert "Differential attrition" in page and "treated: Pairwise distance (MAD) (difference in differences (cluster bootstrap))" in page
     assert "n = 5 participants" in page and "seed 42" in page
-    assert "mad_pairwise (primary)" in page
+    assert "Pairwise distance (MAD) <code>mad_pairwise</code> <span class=\"badge planned\">planned</span>" in page
     rows = csv_rows(client.get("/studies/dash/effects/?item=q1&format=csv&chart=indices"))
     assert [(r["outcome"], float(r["estimate"])) for r in rows] == [("mad_pairwise", -0.05), ("mean", 0.3)]
     table = csv_rows(client.get("/studies/dash/effects/?item=q1&format=csv&chart=table"))
@@ -311,7 +320,7 @@ def test_excluding_flagged_participants_is_recorded_and_recomputes(client, dash,
     from analysis.pipeline import enqueue
 
     sent = []
-    monkeypatch.setattr(enqueue, "dispatch_on_commit", lambda name, kwargs, **options: sent.append((name, kwargs)))
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append((name, kwargs)) or True)
     client.force_login(dash.owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/studies/dash/quality/exclude/",
@@ -451,12 +460,85 @@ def test_effects_offer_items_pooled_and_a_group(client, dash):
     assert 'value="pooled"' in page.content.decode() and 'value="side:1"' in page.content.decode()
     found = figures(client.get("/studies/dash/effects/?item=pooled&outcome=constraint"))
     assert "individual" not in found  # no answers-level estimates pooled over items
-    assert found["indices"]["data"][0]["y"] == ["constraint"] and found["indices"]["data"][0]["x"] == [0.07]
+    # constraint lies in 0..1: its share of the range is the raw value
+    assert found["indices"]["data"][0]["y"] == ["Constraint (item correlation) → more disagreement"]
+    assert found["indices"]["data"][0]["x"] == [0.07]
     within = client.get("/studies/dash/effects/?item=q1&group=side:1")
-    assert figures(within)["indices"]["data"][0]["x"] == [-0.2]
+    assert figures(within)["indices"]["data"][0]["x"] == [-0.2 / 0.5]
     assert "within side: left" in within.content.decode()
     # The everyone view leaves the group rows out; the table's CSV has them all.
-    assert figures(client.get("/studies/dash/effects/?item=q1"))["indices"]["data"][0]["x"] == [-0.05, 0.3]
+    assert figures(client.get("/studies/dash/effects/?item=q1"))["indices"]["data"][0]["x"] == \
+        pytest.approx([-0.05 / 0.5, 0.3 / 6])
     table = csv_rows(client.get("/studies/dash/effects/?item=q1&group=side:1&format=csv&chart=table"))
     assert sorted(r["group"] for r in table) == ["all", "all", "all", "all", "side:1"]
     assert client.get("/studies/dash/effects/?group=side:9").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["", "trends/", "effects/"])
+def test_every_study_page_shows_each_run_and_reloads_itself_while_one_is_active(client, dash, path):
+    client.force_login(dash.owner)
+    page = client.get(f"/studies/dash/{path}").content.decode()
+    strip = re.search(r'<section class="analysis-runs.*?</section>', page, re.S).group(0)
+    assert re.search(r"effects\s*<strong>done</strong>", strip)
+    assert len(re.findall(r"<strong>done</strong>", strip)) >= 2
+    assert 'http-equiv="refresh"' not in page and ">Refresh</a>" not in page  # nothing running
+
+    AnalysisRun.objects.create(study=dash.study, wave=dash.waves[3], kind="indices", status="running",
+                               started_at=timezone.now(), heartbeat_at=timezone.now())
+    AnalysisRun.objects.create(study=dash.study, kind="effects", status="queued")
+    page = client.get(f"/studies/dash/{path}").content.decode()
+    strip = re.search(r'<section class="analysis-runs.*?</section>', page, re.S).group(0)
+    assert re.search(r"wave 3 indices\s*<strong>running</strong>", strip)
+    assert re.search(r"effects\s*<strong>queued</strong>", strip)
+    assert '<meta http-equiv="refresh" content="5">' in page  # reloads without JavaScript
+    assert f'<a href="/studies/dash/{path}">Refresh</a>' in strip
+
+
+# --- Reading the dashboards: labels, help links, empty charts -----------------------------------
+
+
+def test_drop_downs_and_charts_use_labels_and_every_chart_links_to_the_glossary(client, dash):
+    client.force_login(dash.owner)
+    response = client.get("/studies/dash/trends/?index=mad_pairwise")
+    page = response.content.decode()
+    assert '<option value="mad_pairwise" selected>Pairwise distance (MAD)</option>' in page
+    trend = figures(response)["trend"]["layout"]
+    assert trend["title"]["text"].startswith("Pairwise distance (MAD)")
+    assert trend["yaxis"]["title"]["text"] == "Pairwise distance (MAD) (↑ more disagreement)"
+    assert 'href="/studies/dash/glossary/#mad_pairwise"' in page
+    mean = figures(client.get("/studies/dash/trends/?index=mean&item=q1"))["trend"]["layout"]
+    assert mean["yaxis"]["title"]["text"] == "Mean answer (q1's scale)"  # a position: no direction
+    for url in ("/studies/dash/", "/studies/dash/distributions/", "/studies/dash/effects/?item=q1",
+                "/studies/dash/quality/"):
+        html = client.get(url).content.decode()
+        assert html.count('class="chart-help"') == html.count('<figure class="chart"') > 0, url
+
+
+def test_the_pooled_answer_event_study_says_why_it_is_empty(client, dash):
+    EffectEstimate.objects.create(study=dash.study, arm=dash.arms["treated"], outcome="constraint", item=None,
+                                  wave=None, method="did_bootstrap", estimate=0.07, se=0.1, ci_low=-0.1, ci_high=0.2,
+                                  n=5, run=AnalysisRun.objects.get(kind="effects"))
+    client.force_login(dash.owner)
+    response = client.get("/studies/dash/effects/?item=pooled&outcome=value")
+    assert response.status_code == 200
+    waves = figures(response)["waves"]
+    assert waves["data"] == []
+    assert "estimated per item and never pooled over items" in waves["layout"]["annotations"][0]["text"]
+    assert "estimated per item and never pooled over items" in response.content.decode()  # said without JavaScript
+
+
+def test_the_event_study_marks_its_reference_wave_at_zero(client, dash):
+    client.force_login(dash.owner)
+    waves = figures(client.get("/studies/dash/effects/?item=q1&outcome=value"))["waves"]["data"][0]
+    # intervention at wave 2: wave 1 is the regression's reference, stored here as a placebo row
+    assert waves["marker"]["symbol"][0] in ("circle-open", "diamond-open")
+
+
+def test_the_glossary_lists_every_index_with_its_reading(client, dash):
+    from analysis.stats import glossary
+
+    client.force_login(dash.owner)
+    page = client.get("/studies/dash/glossary/").content.decode()
+    for term in glossary.TERMS:
+        assert f'id="{term.name}"' in page and escape(term.label) in page
+    assert "lower = more disagreement" in page and "Tastle" in page

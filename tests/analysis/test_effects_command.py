@@ -49,7 +49,10 @@ def test_json_records_are_flat_objects_with_the_design_fields_first(tmp_path):
     assert all(not isinstance(v, (dict, list)) for r in records for v in r.values())
     outcomes = {r["outcome"] for r in records}
     assert {"value", "extremity", "distance_other_group", "mean", "sd", "group_gap"} <= outcomes
-    assert {r["wave"] for r in records} == {1, 3, 4, "pooled"}
+    # waves 1 and 2 are before the intervention: event-study placebos (regressions: wave 1, the
+    # last pre wave 2 being the reference; index differences: both, against their mean)
+    assert {r["wave"] for r in records} == {1, 2, 3, 4, "pooled"}
+    assert {r["wave"] for r in records if r["method"] == "event_study"} == {1, 3, 4}
     twfe = next(r for r in records if r["method"] == "twfe" and r["outcome"] == "value")
     assert twfe["item"] == "q1" and twfe["arm"] == "intervention" and twfe["n"] == 60
     assert twfe["ci_low"] < twfe["estimate"] < twfe["ci_high"]
@@ -121,7 +124,7 @@ def corrupt(path: Path, line: int, column: str, value: str) -> Path:
 
 
 def assert_one_line_error(status, out, err, *fragments):
-    assert status == 1
+    assert status == 2
     assert out == ""
     lines = [line for line in err.splitlines() if line.startswith("effects: ") and "warning" not in line]
     message = lines[-1]
@@ -191,7 +194,7 @@ def test_manage_py_exits_non_zero_with_one_line_on_stderr(tmp_path):
          *FAST],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stdout == ""
     errors = [line for line in result.stderr.splitlines() if "answers.csv:4" in line]
     assert len(errors) == 1 and "column 'value'" in errors[0]

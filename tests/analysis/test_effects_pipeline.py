@@ -20,10 +20,17 @@ def test_seed_demo_stores_effects_of_the_intervention_arm(demo):
     pooled = EffectEstimate.objects.get(study=demo, arm__name="intervention", outcome="value", item__code="threat",
                                         wave__isnull=True, method="twfe")
     assert pooled.ci_low <= pooled.estimate <= pooled.ci_high and 0 <= pooled.p_holm <= 1
-    # one estimate per post wave (durability) for an index, and a pooled one
+    # one estimate per post wave (durability) for an index, a pooled one, and a placebo check
+    # per pre wave: against the mean of the two pre waves, so the two placebos cancel
     per_wave = EffectEstimate.objects.filter(study=demo, outcome="mad_pairwise", item__code="threat",
                                              method="did_bootstrap", sample="all", group="all")
-    assert sorted(per_wave.exclude(wave__isnull=True).values_list("wave__number", flat=True)) == [3, 4, 5]
+    assert sorted(per_wave.exclude(wave__isnull=True).values_list("wave__number", flat=True)) == [1, 2, 3, 4, 5]
+    placebo = dict(per_wave.filter(wave__number__lt=3).values_list("wave__number", "estimate"))
+    assert placebo[1] == pytest.approx(-placebo[2], abs=1e-12)
+    pooled_placebo = EffectEstimate.objects.filter(study=demo, outcome="mad_pairwise", item__isnull=True,
+                                                   method="did_bootstrap", sample="all", group="all",
+                                                   wave__number__lt=3)
+    assert pooled_placebo.count() == 2  # the pooled-index event study has its placebo points too
     assert per_wave.filter(wave__isnull=True).count() == 1
     # within each group, pooled over items, and the across-item indices
     groups = set(EffectEstimate.objects.filter(study=demo, outcome="mad_pairwise", item__code="threat",
@@ -33,7 +40,7 @@ def test_seed_demo_stores_effects_of_the_intervention_arm(demo):
                            ("alignment", "side:1|side:2")):
         rows = EffectEstimate.objects.filter(study=demo, outcome=outcome, item__isnull=True, group=group,
                                              method="did_bootstrap", sample="all", arm__name="intervention")
-        assert rows.count() == 4, (outcome, group)  # waves 3, 4, 5 and pooled
+        assert rows.count() == 6, (outcome, group)  # placebo waves 1, 2, waves 3, 4, 5 and pooled
         assert all(row.ci_low <= row.estimate <= row.ci_high for row in rows), (outcome, group)
     primary = EffectEstimate.objects.filter(study=demo, is_primary=True)
     assert set(primary.values_list("outcome", flat=True)) == {"mad_pairwise"}

@@ -102,6 +102,8 @@ def test_scale_bounds_fix_k_even_when_a_category_is_empty(tmp_path):
 def test_excluded_missing_values_are_summarized_on_stderr(tmp_path):
     _, _, err = run(write(tmp_path, SMALL), "--scale-min", "1", "--scale-max", "7", "--bootstrap", "0")
     assert "8 answers; 1 missing or empty values excluded (q2 1)" in err
+    assert "rows pooled over items (item null) of mean and sd are on each item's scale rescaled to [0, 1] " \
+           "(0-1 scale (POMP/100))" in err
 
 
 def test_it_reads_survey_tool_exports_with_bom_semicolons_whitespace_and_na(tmp_path):
@@ -130,14 +132,14 @@ def test_it_reads_utf16_exports(tmp_path):
 
 def test_it_rejects_a_value_that_is_not_a_number_naming_file_line_and_column(tmp_path):
     status, out, err = run(write(tmp_path, SMALL.replace("c,1,q1,6,right", "c,1,q1,abc,right")), "--bootstrap", "0")
-    assert status == 1 and out == ""
+    assert status == 2 and out == ""
     assert err == "indices: answers.csv:4: column 'value': 'abc' is not a number\n"
 
 
 def test_it_rejects_value_outside_scale_naming_file_line_and_column(tmp_path):
     path = write(tmp_path, SMALL.replace("d,1,q1,7,right", "d,1,q1,9,right"))
     status, _, err = run(path, "--scale-min", "1", "--scale-max", "7")
-    assert status == 1
+    assert status == 2
     assert err == "indices: answers.csv:5: column 'value': 9 is outside the scale 1..7 of item 'q1'\n"
 
 
@@ -149,7 +151,7 @@ def test_line_numbers_count_blank_lines(tmp_path):
 
 def test_it_rejects_a_missing_column_naming_the_header_line(tmp_path):
     status, _, err = run(write(tmp_path, SMALL), "--by", "party")
-    assert status == 1
+    assert status == 2
     assert err == ("indices: answers.csv:1: missing column 'party' "
                    "(the header has: participant, wave, item, value, side)\n")
 
@@ -163,12 +165,12 @@ def test_it_rejects_an_empty_wave_and_a_second_answer(tmp_path):
 
 def test_it_needs_both_scale_bounds(tmp_path):
     status, _, err = run(write(tmp_path, SMALL), "--scale-min", "1")
-    assert status == 1 and "give both --scale-min and --scale-max" in err
+    assert status == 2 and "give both --scale-min and --scale-max" in err
 
 
 def test_a_missing_file_is_one_line_on_stderr(tmp_path):
     status, _, err = run(tmp_path / "nope.csv")
-    assert status == 1 and err.count("\n") == 1 and "nope.csv: cannot read the file" in err
+    assert status == 2 and err.count("\n") == 1 and "nope.csv: cannot read the file" in err
 
 
 def test_output_option_writes_the_records_to_a_file(tmp_path):
@@ -214,6 +216,15 @@ def test_manage_py_indices_exits_non_zero_with_one_line_on_stderr(tmp_path):
     path = write(tmp_path, SMALL.replace("c,1,q1,6,right", "c,1,q1,abc,right"))
     done = subprocess.run([sys.executable, "manage.py", "indices", str(path)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == ["CommandError: answers.csv:4: column 'value': 'abc' is not a number"]
+
+
+def test_a_design_without_shared_answers_says_why_constraint_is_null(tmp_path):
+    text = "participant,wave,item,value\na,1,q1,1\nb,1,q1,3\nc,1,q2,2\nd,1,q2,5\n"
+    status, out, err = run(write(tmp_path, text), "--scale-min", "1", "--scale-max", "5", "--bootstrap", "0")
+    assert status == 0
+    constraint = [r for r in json.loads(out) if r["index"] == "constraint"]
+    assert [r["value"] for r in constraint] == [None]
+    assert "constraint is null: no pair of items has two participants with answers to both" in err

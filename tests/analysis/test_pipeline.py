@@ -12,6 +12,7 @@ from django.utils import timezone
 from analysis.models import AnalysisRun, IndexResult
 from analysis.pipeline import enqueue, indices, provenance
 from analysis.pipeline import inputs as selectors
+from analysis.pipeline import runs as runs_module
 from common import fastsql
 from surveys.models import Exclusion, Item, Response, Wave
 from surveys.signals import wave_closed
@@ -234,7 +235,96 @@ def test_the_sweep_redispatches_an_effects_run_whose_task_was_lost(panel, monkey
     sent = []
     monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append((name, kwargs)))
     enqueue.sweep_indices()
-    assert sent == [("analysis.compute_study_effects", {"study_id": panel["study"].pk})]
+    assert sent == [("analysis.compute_study_effects", {"study_id": panel["study"].pk, "run_id": run.pk})]
+
+
+def _aged(run, **seconds_ago):
+    """Set `run`'s timestamps (created_at, dispatched_at, started_at, heartbeat_at) that long ago."""
+    now = timezone.now()
+    AnalysisRun.objects.filter(pk=run.pk).update(
+        **{field: now - timezone.timedelta(seconds=ago) for field, ago in seconds_ago.items()})
+
+
+def test_a_run_whose_worker_stopped_beating_is_sent_again_within_a_minute(panel, monkeypatch):
+    alive = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="running")
+    _aged(alive, created_at=600, started_at=600, heartbeat_at=20)  # a long run, still beating
+    sent = []
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append(kwargs["run_id"]) or True)
+    assert enqueue.resend_lost_runs() == [] and sent == []
+    _aged(alive, heartbeat_at=61)  # its worker died a minute ago
+    assert enqueue.resend_lost_runs() == [alive.pk] and sent == [alive.pk]
+
+
+def test_a_queued_run_never_sent_or_not_picked_up_is_sent_again(panel, monkeypatch):
+    sent = []
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append(kwargs["run_id"]) or True)
+    never_sent = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="queued")
+    assert enqueue.resend_lost_runs() == []  # its message may still be on its way
+    _aged(never_sent, created_at=6)  # never sent (the broker refused it): sent at the next sweep
+    assert enqueue.resend_lost_runs() == [never_sent.pk]
+    assert AnalysisRun.objects.get(pk=never_sent.pk).dispatched_at is not None
+    assert enqueue.resend_lost_runs() == []  # sent a moment ago: waits for a worker
+    _aged(never_sent, dispatched_at=61)
+    assert enqueue.resend_lost_runs() == [never_sent.pk] and sent == [never_sent.pk, never_sent.pk]
+
+
+def test_recompute_sends_again_a_queued_run_the_broker_never_received(panel, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    stuck = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="queued")
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = enqueue.recompute_study(study_id=panel["study"].pk)
+    assert [run.pk for run in runs] == [stuck.pk]
+    stuck.refresh_from_db()
+    assert stuck.status == "done" and stuck.dispatched_at is not None
+
+
+def test_recompute_leaves_a_live_run_to_its_worker(panel, monkeypatch, django_capture_on_commit_callbacks):
+    live = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="running",
+                                      started_at=timezone.now(), heartbeat_at=timezone.now())
+    sent = []
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append(kwargs) or True)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert [run.pk for run in enqueue.recompute_study(study_id=panel["study"].pk)] == [live.pk]
+    assert sent == []
+
+
+def test_a_duplicate_message_of_a_finished_run_computes_nothing(panel, monkeypatch):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    run = indices.compute_wave_indices(**ids)
+    monkeypatch.setattr(indices, "wave_index_frame", lambda *a, **k: pytest.fail("computed twice"))
+    again = indices.compute_wave_indices(**ids, force=True, run_id=run.pk)
+    assert again.pk == run.pk and again.status == "done"
+    assert AnalysisRun.objects.count() == 1
+
+
+def test_a_run_claimed_by_a_live_worker_is_not_computed_by_a_second(panel, monkeypatch):
+    live = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="running",
+                                      started_at=timezone.now(), heartbeat_at=timezone.now())
+    monkeypatch.setattr(indices, "wave_index_frame", lambda *a, **k: pytest.fail("computed by a second worker"))
+    result = indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk, run_id=live.pk)
+    assert result.pk == live.pk and result.status == "running" and not IndexResult.objects.exists()
+
+
+def test_a_lost_run_is_adopted_and_a_late_result_of_its_first_worker_is_not_stored(panel):
+    ids = dict(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    lost = AnalysisRun.objects.create(study=panel["study"], wave=panel["wave"], kind="indices", status="running")
+    _aged(lost, started_at=300, heartbeat_at=300)
+    first = AnalysisRun.objects.get(pk=lost.pk)  # what the presumed-dead worker holds
+    adopted = indices.compute_wave_indices(**ids, run_id=lost.pk)
+    assert adopted.pk == lost.pk and adopted.status == "done"
+    with pytest.raises(runs_module.RunTakenOver):
+        with runs_module.swap(first):
+            pass
+
+
+def test_the_sweep_redispatches_a_report_run_whose_task_was_lost(panel, monkeypatch):
+    run = AnalysisRun.objects.create(study=panel["study"], kind="report", status="running",
+                                     started_at=timezone.now() - timezone.timedelta(hours=2))
+    assert run.wave is None
+    sent = []
+    monkeypatch.setattr(enqueue, "dispatch", lambda name, kwargs, **options: sent.append((name, kwargs)))
+    enqueue.sweep_indices()
+    assert sent == [("analysis.build_study_report", {"study_id": panel["study"].pk, "run_id": run.pk})]
 
 
 def test_a_broker_outage_never_fails_the_caller(panel, monkeypatch):
@@ -310,3 +400,37 @@ def test_a_withdrawal_recomputes_the_waves_it_touched(panel, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         answers_changed.send(sender=None, study_id=panel["study"].pk, wave_ids=[panel["wave"].pk], deleted=False)
     assert stored(panel["study"])[(1, "trust", "all", "n")][0] == 7
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_computation_holds_no_lock_on_the_study_wave_or_participant_rows(panel, monkeypatch):
+    """While the numbers are computed, another session can lock (NOWAIT) every row a participant's
+    request writes: the study, the wave, the participants."""
+    compute = indices.wave_index_frame
+    seen = []
+
+    def probe(*args, **kwargs):
+        from django.db import connections
+
+        def other_session():
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    for table, ids in (("surveys_study", [panel["study"].pk]), ("surveys_wave", [panel["wave"].pk]),
+                                       ("surveys_participant", [p.pk for p in panel["people"].values()])):
+                        cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) FOR UPDATE NOWAIT", [ids])
+                        seen.append((table, len(cursor.fetchall())))
+            except Exception as exc:  # noqa: BLE001
+                seen.append(("error", str(exc)))
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=other_session)
+        thread.start()
+        thread.join()
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(indices, "wave_index_frame", probe)
+    run = indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
+    assert run.status == "done"
+    assert seen == [("surveys_study", 1), ("surveys_wave", 1), ("surveys_participant", len(panel["people"]))]

@@ -52,14 +52,14 @@ def test_the_django_command_prints_the_same_records():
 
 def test_it_refuses_an_effect_the_model_cannot_produce_in_one_line():
     status, out, err = run([*BASE, "--effect", "0.1", "--outcome", "group_gap"])
-    assert status == 1 and out == ""
+    assert status == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("power: ") and "group_gap" in err
 
 
 def test_it_rejects_an_intervention_at_the_first_wave():
     status, _, err = run(["--participants", "60", "--waves", "4", "--intervention-wave", "1",
                           "--effect", "0.2", "--outcome", "value"])
-    assert status == 1 and "baseline" in err
+    assert status == 2 and "baseline" in err
 
 
 def test_the_django_command_raises_a_command_error():

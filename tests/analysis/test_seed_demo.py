@@ -26,7 +26,7 @@ def snapshot() -> dict[str, list[tuple]]:
 
 def seed(*args) -> str:
     out, err = io.StringIO(), io.StringIO()
-    call_command("seed_demo", "--participants", str(DEMO_PARTICIPANTS), *args, stdout=out, stderr=err)
+    call_command("seed_demo", "--participants", str(DEMO_PARTICIPANTS), "--without-gss", *args, stdout=out, stderr=err)
     return out.getvalue() + err.getvalue()
 
 
@@ -92,3 +92,22 @@ def test_seed_demo_reset_rebuilds_the_same_answers(demo_study):
     after = sorted(Response.objects.filter(value__isnull=False).values_list(
         "submission__participant__public_id", "submission__wave__number", "item__code", "value"))
     assert before == after and len(before) > 1000
+
+
+def test_the_demos_pooled_mean_lies_within_its_items_on_the_0_1_scale(demo_study):
+    from analysis.models import IndexResult
+
+    pooled = dict(IndexResult.objects.filter(study=demo_study, item__isnull=True, group="all", index="mean")
+                  .values_list("wave__number", "value"))
+    assert pooled
+    for wave, value in pooled.items():
+        rescaled = []
+        for row in IndexResult.objects.filter(study=demo_study, wave__number=wave, item__isnull=False, group="all",
+                                              index="mean").select_related("item"):
+            item = row.item
+            share = (row.value - item.scale_min) / (item.scale_max - item.scale_min)
+            rescaled.append(1 - share if item.reverse_coded else share)
+        # a 0-100 thermometer no longer swamps the 7-point items: the pooled mean is their average
+        assert value == pytest.approx(sum(rescaled) / len(rescaled))
+        assert min(rescaled) <= value <= max(rescaled)
+        assert 0 <= value <= 1

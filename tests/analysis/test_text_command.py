@@ -126,15 +126,15 @@ def test_swn_lexicon_and_pos_fallback_are_reported(tmp_path):
 ])
 def test_bad_input_is_one_line_naming_file_line_and_column(tmp_path, text, message):
     status, out, err = run(write(tmp_path, text), "--period", "month")
-    assert status == 1 and out == ""
+    assert status == 2 and out == ""
     assert err.strip().splitlines()[-1] == f"text_disagreement: {message}"
 
 
 def test_an_unknown_lexicon_or_missing_file_is_one_line(tmp_path):
     status, _, err = run(write(tmp_path, CORPUS), "--period", "month", "--lexicon", "liwc")
-    assert status == 1 and "unknown lexicon 'liwc'" in err
+    assert status == 2 and "unknown lexicon 'liwc'" in err
     status, _, err = run(tmp_path / "absent.csv", "--period", "month")
-    assert status == 1 and "cannot read the file" in err
+    assert status == 2 and "cannot read the file" in err
 
 
 def test_the_example_corpus_gives_24_months():
@@ -159,6 +159,67 @@ def test_manage_py_exits_non_zero_with_one_line_on_stderr_without_a_database(tmp
     done = subprocess.run([sys.executable, "manage.py", "text_disagreement", str(path), "--period", "year"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"})
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
         "CommandError: corpus.csv:3: column 'date': 'soon' is not an ISO date (e.g. 2021-03-05)"]
+
+
+GERMAN = """date,text
+2021-01-05,Die Katze schläft auf dem Sofa.
+2021-01-06,Das ist nicht gut.
+2021-02-01,Das ist gut.
+2021-02-02,Ein schlechter Tag.
+"""
+# SentiWS format: Wort|POS<TAB>weight<TAB>inflections
+SENTIWS_POSITIVE = "gut|ADJX\t0.3716\tgute,guten,guter,gutes\n"
+SENTIWS_NEGATIVE = "schlecht|ADJX\t-0.7706\tschlechte,schlechten,schlechter,schlechtes\n"
+
+
+def test_german_texts_are_refused_with_an_english_lexicon(tmp_path):
+    corpus = tmp_path / "de.csv"
+    corpus.write_text(GERMAN, encoding="utf-8")
+    status, _, err = run(corpus, "--period", "month", "--language", "de", "--bootstrap", "0")
+    assert status == 2
+    assert err.strip().splitlines()[-1] == (
+        "text_disagreement: texts in 'de' cannot be scored with lexicon 'vader', which is 'en': give a lexicon "
+        "of that language (--lexicon FILE, e.g. SentiWS for German)")
+
+
+def test_a_sentiws_lexicon_scores_german_with_negation(tmp_path):
+    corpus = tmp_path / "de.csv"
+    corpus.write_text(GERMAN, encoding="utf-8")
+    positive, negative = tmp_path / "SentiWS_Positive.txt", tmp_path / "SentiWS_Negative.txt"
+    positive.write_text(SENTIWS_POSITIVE, encoding="utf-8")
+    negative.write_text(SENTIWS_NEGATIVE, encoding="utf-8")
+    per_text = tmp_path / "per_text.csv"
+    status, out, err = run(corpus, "--period", "month", "--language", "de", "--bootstrap", "0",
+                           "--lexicon", positive, negative, "--per-text", per_text, "--no-lemmatize")
+    assert status == 0, err
+    lines = per_text.read_text().splitlines()
+    ratio = [float(line.rsplit(",", 1)[1]) if line.rsplit(",", 1)[1] else None for line in lines[1:]]
+    # "Die Katze ..." has no German lexicon word: no ratio (the English "die" is not consulted);
+    # "nicht gut": gut 0.3716 turned round by "nicht": negativity 0.74 * 0.3716;
+    # "gut": 0; "schlechter" (a listed form of schlecht): 0.7706
+    assert ratio == [None, pytest.approx(0.74 * 0.3716), 0.0, pytest.approx(0.7706)]
+    # month 2021-01: one scored word, negativity 0.274984
+    assert out.splitlines()[1].startswith("2021-01,0.27498")
+    assert "lexicon SentiWS_Positive.txt+SentiWS_Negative.txt" in err
+
+
+def test_negation_follows_vader_and_can_be_turned_off(tmp_path):
+    corpus = tmp_path / "en.csv"
+    corpus.write_text("date,text\n2021-01-05,\"Not bad, actually!\"\n", encoding="utf-8")
+    _, out, _ = run(corpus, "--period", "year", "--bootstrap", "0")
+    assert out.splitlines()[1].startswith("2021,0.0,")  # bad (.625) after "not": turned positive
+    _, out, _ = run(corpus, "--period", "year", "--bootstrap", "0", "--no-negation")
+    assert out.splitlines()[1].startswith("2021,0.625,")  # the seed method's plain word score
+
+
+def test_a_bad_lexicon_file_is_one_line_naming_file_and_line(tmp_path):
+    corpus = tmp_path / "en.csv"
+    corpus.write_text("date,text\n2021-01-05,fine\n", encoding="utf-8")
+    lexicon = tmp_path / "words.tsv"
+    lexicon.write_text("# language: en\ngood\t0.5\nbad\tvery\n", encoding="utf-8")
+    status, _, err = run(corpus, "--period", "year", "--lexicon", lexicon)
+    assert status == 2
+    assert err.strip().splitlines()[-1] == "text_disagreement: words.tsv:3: polarity 'very' is not a number"

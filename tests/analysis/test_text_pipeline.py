@@ -112,3 +112,26 @@ def test_text_index_frame_with_a_toy_lexicon_and_no_bootstrap():
     assert got[(1, "arm:y", "text_negativity")] == (0.0, 1)
     assert got[(2, "all", "text_negativity")] == (1.0, 1)
     assert frame["ci_low"].isna().all()
+
+
+def test_texts_are_scored_in_their_participants_language_or_left_out_with_a_note(tmp_path, settings):
+    import pandas as pd
+
+    texts = pd.DataFrame({"wave": [1, 1, 1], "item": ["q", "q", "q"], "arm": ["x", "x", "x"],
+                          "text": ["awful", "Die Katze ist nicht gut", "schlecht"], "language": ["en", "de", "de"]})
+    settings.TEXT_LEXICONS = ""
+    notes: list[str] = []
+    frame = text_pipeline.text_index_frame(texts, grouping=[], seed=1, bootstrap=0, level=0.95, notes=notes)
+    got = {(r.group, r.index): (r.value, r.n) for r in frame.itertuples()}
+    assert got[("all", "text_negativity")] == (pytest.approx(0.5), 1)  # only the English text: awful .5
+    assert notes == ["2 text answers in 'de' left out: no lexicon for language 'de': set TEXT_LEXICONS "
+                     "(e.g. de=/path/lexicon.txt; docs/text.md)"]
+    lexicon = tmp_path / "de.txt"
+    lexicon.write_text("gut|ADJX\t0.4\t\nschlecht|ADJX\t-0.8\t\n", encoding="utf-8")
+    settings.TEXT_LEXICONS = f"de={lexicon}"
+    notes = []
+    frame = text_pipeline.text_index_frame(texts, grouping=[], seed=1, bootstrap=0, level=0.95, notes=notes)
+    got = {(r.group, r.index): (r.value, r.n) for r in frame.itertuples()}
+    # awful .5; "nicht gut": 0.74 * 0.4 (negated); schlecht .8: (0.5 + 0.296 + 0.8) / 3 scored words
+    assert got[("all", "text_negativity")] == (pytest.approx((0.5 + 0.296 + 0.8) / 3), 3)
+    assert notes == []

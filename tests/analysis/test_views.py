@@ -8,7 +8,7 @@ from tests.factories import MembershipFactory, StudyFactory, SubmissionFactory, 
 pytestmark = pytest.mark.django_db
 
 
-PAGES = ("", "trends/", "distributions/", "effects/", "quality/")
+PAGES = ("", "trends/", "distributions/", "effects/", "quality/", "glossary/", "plan/", "report/")
 
 
 def test_pages_need_a_login(client, study):

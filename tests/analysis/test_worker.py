@@ -34,8 +34,22 @@ STALLING_WORKER = [sys.executable, str(Path(__file__).with_name("stalling_worker
 
 
 def start_worker(processes, *, stall: bool = False):
-    # A lost task returns fast (visibility timeout 5 s); the stalling worker waits a minute.
-    return processes.start(STALLING_WORKER if stall else None, CELERY_VISIBILITY_TIMEOUT="5", STALL_SECONDS="60")
+    # A lost run is found fast (a heartbeat every second, lost after 3); the stalling worker
+    # waits a minute.
+    return processes.start(STALLING_WORKER if stall else None, ANALYSIS_HEARTBEAT_SECONDS="1",
+                           ANALYSIS_RUN_LOST_AFTER_SECONDS="3", STALL_SECONDS="60")
+
+
+def resend_until(predicate, *, timeout: float = 90, what: str) -> None:
+    """Run the resend sweep (as beat would) until `predicate` holds."""
+    from django.test import override_settings
+
+    def swept() -> bool:
+        with override_settings(ANALYSIS_RUN_LOST_AFTER_SECONDS=3):
+            enqueue.resend_lost_runs()
+        return predicate()
+
+    wait_for(swept, timeout=timeout, what=what, interval=1)
 
 
 def stored(wave) -> dict:
@@ -121,11 +135,10 @@ def test_a_worker_killed_mid_computation_is_replaced_and_the_result_is_complete(
     finally:
         celery_processes.stop(slow, signal.SIGKILL)
     assert not IndexResult.objects.filter(wave=wave).exists()  # nothing half-stored
-    # A fresh worker gets the unacknowledged task again (visibility timeout 5 s) and finishes it.
+    # The run's heartbeat stopped: the resend sweep sends it again and a fresh worker finishes it.
     fresh = start_worker(celery_processes)
     try:
-        wait_for(lambda: AnalysisRun.objects.filter(wave=wave, status="done").exists(), timeout=90,
-                 what="redelivery")
+        resend_until(lambda: AnalysisRun.objects.filter(wave=wave, status="done").exists(), what="the resend")
     finally:
         celery_processes.stop(fresh)
     run = AnalysisRun.objects.get(wave=wave, status="done")

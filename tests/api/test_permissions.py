@@ -47,6 +47,9 @@ ENDPOINTS = [
     ("get", "export/codebook/", None, DATA, 200),
     ("get", "export/codebook/?format=csv", None, DATA, 200),
     ("post", "recompute/", None, DATA, 202),
+    ("get", "spec/", None, ALL, 200),
+    ("get", "spec/?format=yaml", None, ALL, 200),
+    ("put", "spec/?dry_run=true", {"spec_version": 1}, OWNER, 400),  # the body's problems: after the role
 ]
 
 ROLE_IN = {"panel": {"owner": "owner", "analyst": "analyst", "viewer": "viewer"}, "elsewhere": {"other": "owner"}}

@@ -94,7 +94,7 @@ def results(data):
     effects_run = AnalysisRun.objects.create(study=data.study, kind="effects", status="done")
     EffectEstimate.objects.create(study=data.study, arm=data.treated, outcome="value", item=None, wave=None,
                                   method="twfe", estimate=-0.3, se=0.1, ci_low=-0.5, ci_high=-0.1, p_value=0.003,
-                                  p_holm=0.006, n=2, run=effects_run)
+                                  p_holm=0.006, n=2, run=effects_run, is_primary=True, p_plan_holm=0.009)
     EffectEstimate.objects.create(study=data.study, arm=data.treated, outcome="mad_pairwise", wave=data.waves[2],
                                   item=data.items["reasons"], method="did", estimate=0.01, n=2, run=effects_run)
     return run
@@ -121,6 +121,8 @@ def test_effects_filter_by_wave_or_pooled(data, results, viewer_client):
     body = client.get(BASE + "effects/?wave=pooled").json()
     assert [(r["arm"], r["outcome"], r["wave"], r["estimate"], r["p_holm"]) for r in body["results"]] == [
         ("contact", "value", None, -0.3, 0.006)]
+    assert [(r["analysis"], r["p_plan_holm"]) for r in body["results"]] == [("planned", 0.009)]
     body = client.get(BASE + "effects/?wave=2&outcome=mad_pairwise").json()
     assert [(r["item"], r["method"], r["estimate"]) for r in body["results"]] == [("reasons", "did", 0.01)]
+    assert [(r["analysis"], r["p_plan_holm"]) for r in body["results"]] == [("exploratory", None)]
     assert client.get(BASE + "effects/?wave=soon").status_code == 400

@@ -14,7 +14,8 @@ PATHS = ["/api/v1/studies/", "/api/v1/studies/{slug}/", "/api/v1/studies/{slug}/
          "/api/v1/studies/{slug}/arms/{name}/", "/api/v1/studies/{slug}/participants/",
          "/api/v1/studies/{slug}/responses/", "/api/v1/studies/{slug}/indices/", "/api/v1/studies/{slug}/effects/",
          "/api/v1/studies/{slug}/export/", "/api/v1/studies/{slug}/export/codebook/",
-         "/api/v1/studies/{slug}/recompute/"]
+         "/api/v1/studies/{slug}/recompute/", "/api/v1/studies/{slug}/spec/", "/api/v1/spec/validate/",
+         "/api/v1/schema/study-spec.json"]
 
 
 def test_the_schema_is_openapi_3_with_every_endpoint_and_the_token_scheme(client):

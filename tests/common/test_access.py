@@ -24,6 +24,7 @@ TABLE = {
     "may_exclude": {"owner", "analyst", "superuser"},
     "may_edit_series": {"owner", "analyst", "superuser"},
     "may_edit_design": {"owner", "superuser"},
+    "may_edit_plan": {"owner", "superuser"},
     "may_see_external_ids": {"owner", "superuser"},
 }
 

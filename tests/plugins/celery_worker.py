@@ -84,6 +84,7 @@ class Processes:
         db = connection.settings_dict
         return {
             **os.environ,
+            "DJANGO_SETTINGS_MODULE": "disagreement.settings",  # not the tests' eager settings
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
             "CELERY_BROKER_URL": self.broker_url,
             **extra,

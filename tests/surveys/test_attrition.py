@@ -111,6 +111,11 @@ def test_the_attrition_page_shows_the_table_to_members_only(client, panel):
     html = response.content.decode()
     assert response.status_code == 200
     assert "<td>2</td><td>control</td><td>2</td><td>2</td>\n      <td>1</td><td>2</td><td>1</td>" in html
+    # A viewer sees the count of participants at risk, not who they are (participant-level data).
+    assert "At risk: missed wave 2 (2)" in html and panel["people"][1].public_id not in html
+    assert "prolific-completed" not in html and "ids (CSV)" not in html
+    client.force_login(MembershipFactory(study=panel["study"], role="analyst").user)
+    html = client.get("/studies/attrition/attrition/").content.decode()
     assert "At risk: missed wave 2 (2)" in html and panel["people"][1].public_id in html
     assert "p2@example.org" not in html
     client.force_login(UserFactory(username="outsider"))

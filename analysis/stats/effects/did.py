@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.stats import glossary
+from analysis.stats import glossary, units
 from analysis.stats import indices as ix
 from analysis.stats.effects.panel import POOLED, _bootstrap_summary, _ri_p
 from analysis.stats.tables import Scale
@@ -45,13 +45,15 @@ def index_values(name: str, counts: np.ndarray, points: np.ndarray, other=None) 
 
 
 def _did(values_t: np.ndarray, values_c: np.ndarray, pre: np.ndarray, post: np.ndarray):
-    """Per-post-wave DiD (S, P) and pooled DiD (S,) from index values (S, waves)."""
+    """Per-wave DiD (S, waves) against the pre-wave mean, and the pooled DiD (S,) over the post
+    waves, from index values (S, waves). The pre-wave columns are the placebo checks (they sum
+    to 0 over the pre waves; with one pre wave it is 0 by construction)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         base_t = values_t[:, pre].mean(axis=1, keepdims=True)
         base_c = values_c[:, pre].mean(axis=1, keepdims=True)
-        per_wave = (values_t[:, post] - base_t) - (values_c[:, post] - base_c)
-        return per_wave, per_wave.mean(axis=1)
+        per_wave = (values_t - base_t) - (values_c - base_c)
+        return per_wave, per_wave[:, post].mean(axis=1)
 
 
 def _index_pairs(panel) -> list[tuple[int, int]]:
@@ -104,13 +106,15 @@ class _IndexSeries:
 
 
 def _did_rows(panel, comparison, series: _IndexSeries, *, name, item, group, pre, post, level, n, n_obs):
-    """``did_bootstrap`` rows (each post wave and pooled) of one index series."""
+    """``did_bootstrap`` rows of one index series: each post wave, pooled, and each pre wave as a
+    placebo check when there are two or more (a single pre wave is the baseline itself)."""
     per_wave, pooled = _did(series.treated, series.control, pre, post)
     perm_wave = perm_pooled = None
     if series.perm_treated is not None:
         perm_wave, perm_pooled = _did(series.perm_treated, series.perm_control, pre, post)
     rows = []
-    for col, wave in [*enumerate(panel.waves[post]), (None, POOLED)]:
+    shown = post if pre.sum() < 2 else np.ones_like(post)
+    for col, wave in [*((int(c), panel.waves[c]) for c in np.flatnonzero(shown)), (None, POOLED)]:
         estimates = pooled if col is None else per_wave[:, col]
         estimate = float(estimates[0])
         se, low, high, p = _bootstrap_summary(estimate, estimates[1:], level)
@@ -135,6 +139,12 @@ def _reversed(name: str, values: np.ndarray, grid: Scale) -> np.ndarray:
     if rule == glossary.NEGATE:
         return -values
     return values
+
+
+def _unit_scale(name: str, values: np.ndarray, grid: Scale) -> np.ndarray:
+    """``mean``/``sd`` of an item on its scale rescaled to [0, 1] (POMP / 100), the unit of the
+    rows pooled over items (analysis/stats/units.py)."""
+    return units.to_unit_interval(values, grid.min, grid.max, spread=name == "sd")
 
 
 def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, post, level, pooled, reverse):
@@ -174,6 +184,9 @@ def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, p
                 if reverse[j]:
                     series = _IndexSeries(*(None if v is None else _reversed(name, v, grid) for v in (
                         series.treated, series.control, series.perm_treated, series.perm_control)))
+                if glossary.entry(name).own_units:
+                    series = _IndexSeries(*(None if v is None else _unit_scale(name, v, grid) for v in (
+                        series.treated, series.control, series.perm_treated, series.perm_control)))
                 pooled.add(name, group, series)
     return rows
 
@@ -181,7 +194,8 @@ def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, p
 class _PooledIndices:
     """Per-item index series of one comparison, averaged over items for the pooled rows
     (``item`` None): the pooled index of a wave is the mean of the per-item indices that are
-    defined in it (docs/indices.md), and its DiD and intervals follow from the same draws."""
+    defined in it (docs/indices.md), ``mean`` and ``sd`` on each item's scale rescaled to
+    [0, 1] (POMP / 100), and its DiD and intervals follow from the same draws."""
 
     def __init__(self, wanted: Iterable[str]) -> None:
         self.wanted = set(wanted)

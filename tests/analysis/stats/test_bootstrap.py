@@ -148,12 +148,13 @@ def panel_with_known_truth(waves: int, participants: int, seed: int) -> pd.DataF
 @pytest.mark.calibration
 def test_participant_intervals_cover_pooled_constraint_and_alignment_truths():
     # Per item: mean 2, within-group variance .45, between-group variance .25, so
-    # r(item, item) = .25 / .7, eta(item, group) = sqrt(.25 / .7), pooled mean 2.
+    # r(item, item) = .25 / .7, eta(item, group) = sqrt(.25 / .7), pooled mean 2, i.e. 0.5 on
+    # the 0-1 scale of 1..3 that pooled rows use.
     table = compute_index_table(panel_with_known_truth(300, 300, seed=40), scales=Scale(1, 3), by=["side"],
                                 bootstrap=400, seed=41).frame
     pooled = table[table["item"].isna()]
     truths = {("all", "constraint"): 0.25 / 0.7, ("side:A|side:B", "alignment"): np.sqrt(0.25 / 0.7),
-              ("all", "mean"): 2.0}
+              ("all", "mean"): 0.5}
     for (group, index), truth in truths.items():
         rows = pooled[(pooled["group"] == group) & (pooled["index"] == index)]
         assert len(rows) == 300

@@ -423,12 +423,16 @@ def test_index_did_equals_the_did_of_indices_computed_directly_from_answers():
     for name in ("sd", "agreement_a", "wasserstein"):
         series = {arm: np.array([index(arm, w, name) for w in (1, 2, 3, 4)]) for arm in ("control", "intervention")}
         diff = series["intervention"] - series["control"]
-        expected = diff[2:] - diff[:2].mean()
+        # every wave against the pre-wave mean: waves 1 and 2 are the placebo checks (they
+        # cancel), waves 3 and 4 the effects, pooled over the post waves
+        expected = diff - diff[:2].mean()
         whole = whole_arms(frame)
         rows = whole[(whole["outcome"] == name) & (whole["wave"] != "pooled")]
+        assert rows["wave"].tolist() == [1, 2, 3, 4]
         np.testing.assert_allclose(rows["estimate"].to_numpy(dtype=float), expected, atol=1e-12)
+        assert expected[0] == pytest.approx(-expected[1], abs=1e-12)
         pooled_row = whole[(whole["outcome"] == name) & (whole["wave"] == "pooled")]
-        assert float(pooled_row["estimate"].iloc[0]) == pytest.approx(expected.mean(), abs=1e-12)
+        assert float(pooled_row["estimate"].iloc[0]) == pytest.approx(expected[2:].mean(), abs=1e-12)
         assert pooled_row["group"].iloc[0] == ("group:left|group:right" if name == "wasserstein" else "all")
 
 
@@ -487,7 +491,8 @@ def test_records_have_the_design_fields_then_the_extras():
         "did_bootstrap_balanced", "twfe_balanced", "event_study_balanced",
     }
     waves = set(frame["wave"])
-    assert waves == {1, 3, 4, "pooled"}
+    assert waves == {1, 2, 3, 4, "pooled"}  # pre waves: placebo checks (event study: 2 is the reference)
+    assert set(frame.loc[frame["method"] == "event_study", "wave"]) == {1, 3, 4}
     assert frame.loc[frame["method"] == "event_study", "p_ri"].notna().all()
     assert frame.loc[frame["method"] == "twfe", "p_ri"].notna().all()
     assert frame.loc[frame["method"] == "did_bootstrap", "p_ri"].notna().all()

@@ -36,11 +36,13 @@ def table(answers) -> pd.DataFrame:
 
 
 def did(series: dict[str, np.ndarray]) -> np.ndarray:
-    """Per post wave DiD, then pooled, from {arm: index per wave}."""
+    """Per wave DiD against the pre-wave mean (the pre waves are placebo checks when there are
+    two or more), then pooled over the post waves, from {arm: index per wave}."""
     diff = series["intervention"] - series["control"]
     pre = np.array(WAVES) < V
-    per_wave = diff[~pre] - diff[pre].mean()
-    return np.append(per_wave, per_wave.mean())
+    per_wave = diff - diff[pre].mean()
+    shown = per_wave if pre.sum() >= 2 else per_wave[~pre]
+    return np.append(shown, per_wave[~pre].mean())
 
 
 def rows_of(table, outcome, item, group) -> np.ndarray:
@@ -106,11 +108,13 @@ def test_pooled_over_items_is_the_did_of_the_mean_of_item_indices_with_reverse_c
             return float(np.mean(per_item))
 
         series = {arm: np.array([value(arm, w) for w in WAVES]) for arm in ("control", "intervention")}
-        np.testing.assert_allclose(rows_of(table, name, None, group), did(series), atol=1e-10, err_msg=name)
+        # pooled mean and sd are on each item's scale rescaled to [0, 1]: 1..7 has width 6
+        expected = did(series) / (6 if name in ("mean", "sd") else 1)
+        np.testing.assert_allclose(rows_of(table, name, None, group), expected, atol=1e-10, err_msg=name)
     # the reverse-coded item pulls the pooled mean's effect the other way than the raw mean's
     raw_threat = rows_of(table, "mean", "threat", "all")[-1]
     raw_trust = rows_of(table, "mean", "trust", "all")[-1]
-    assert rows_of(table, "mean", None, "all")[-1] == pytest.approx((raw_threat - raw_trust) / 2, abs=1e-12)
+    assert rows_of(table, "mean", None, "all")[-1] == pytest.approx((raw_threat - raw_trust) / 2 / 6, abs=1e-12)
 
 
 def direct_constraint(frame: pd.DataFrame) -> float:

@@ -196,7 +196,9 @@ def test_pooled_rows_average_the_items_after_reverse_coding():
     frame = answers()
     table = compute_index_table(frame, scales=LIKERT, by=["side"], reverse=["q2"], bootstrap=0).frame
     means = [cell(table, 1, item, "side:left", "mean")["value"] for item in ("q1", "q2", "q3")]
-    assert cell(table, 1, None, "side:left", "mean")["value"] == pytest.approx((means[0] + 8 - means[1] + means[2]) / 3)
+    # pooled on each item's scale rescaled to [0, 1]: (mean - 1) / 6, reversed 1 - that
+    assert cell(table, 1, None, "side:left", "mean")["value"] == pytest.approx(
+        ((means[0] - 1) + (7 - means[1]) + (means[2] - 1)) / 6 / 3)
     gaps = [cell(table, 1, item, "side:left|side:right", "group_gap")["value"] for item in ("q1", "q2", "q3")]
     assert cell(table, 1, None, "side:left|side:right", "group_gap")["value"] == pytest.approx(
         (gaps[0] - gaps[1] + gaps[2]) / 3)
@@ -205,6 +207,27 @@ def test_pooled_rows_average_the_items_after_reverse_coding():
     # per-item rows are never reversed
     assert cell(table, 1, "q2", "all", "mean")["value"] == pytest.approx(
         frame.loc[(frame["wave"] == 1) & (frame["item"] == "q2"), "value"].mean())
+
+
+def test_pooled_mean_and_sd_are_on_each_items_scale_rescaled_to_0_1():
+    # a 7-point item (answers 1 and 4) and a 0-100 thermometer (answers 20 and 40)
+    frame = pd.DataFrame({
+        "participant": ["a", "b", "a", "b"], "wave": 1, "item": ["likert", "likert", "thermo", "thermo"],
+        "value": [1.0, 4.0, 20.0, 40.0],
+    })
+    scales = {"likert": Scale(1, 7), "thermo": Scale(0, 100)}
+    table = compute_index_table(frame, scales=scales, bootstrap=0).frame
+    # per item: own units
+    assert cell(table, 1, "likert", "all", "mean")["value"] == pytest.approx(2.5)
+    assert cell(table, 1, "thermo", "all", "mean")["value"] == pytest.approx(30.0)
+    assert cell(table, 1, "thermo", "all", "sd")["value"] == pytest.approx(14.142135623730951)
+    # pooled: likert (2.5 - 1) / 6 = 0.25, thermo 30 / 100 = 0.3; SDs 2.1213 / 6 and 14.142 / 100
+    assert cell(table, 1, None, "all", "mean")["value"] == pytest.approx(0.275)
+    assert cell(table, 1, None, "all", "sd")["value"] == pytest.approx((0.3535533905932738 + 0.1414213562373095) / 2)
+    reversed_ = compute_index_table(frame, scales=scales, reverse=["likert"], bootstrap=0).frame
+    assert cell(reversed_, 1, None, "all", "mean")["value"] == pytest.approx((0.75 + 0.3) / 2)
+    # the pooled mean lies within the items' range on the 0-1 scale
+    assert 0.25 <= cell(table, 1, None, "all", "mean")["value"] <= 0.3
 
 
 def test_pooled_n_counts_participants_with_at_least_one_answer():
@@ -253,8 +276,9 @@ def test_items_on_different_scales_keep_their_own_k():
     sub = frame[(frame["wave"] == 1) & slider]
     counts = counts_of(sub["value"] / 10 + 1, 11)
     assert cell(table, 1, "slider", "all", "entropy_norm")["value"] == pytest.approx(float(ix.entropy_norm(counts)))
+    # pooled on each item's scale rescaled to [0, 1]: slider 0..100, q1 1..7
     assert cell(table, 1, None, "all", "mean")["value"] == pytest.approx(
-        np.mean([sub["value"].mean(), frame.loc[(frame["wave"] == 1) & ~slider, "value"].mean()]))
+        np.mean([sub["value"].mean() / 100, (frame.loc[(frame["wave"] == 1) & ~slider, "value"].mean() - 1) / 6]))
 
 
 def test_a_participant_without_a_group_is_in_all_only():
@@ -281,7 +305,8 @@ def test_a_wave_with_one_item_has_no_constraint():
     frame = answers(items=("q1",))
     table = compute_index_table(frame, scales=LIKERT, bootstrap=0).frame
     assert "constraint" not in set(table["index"])
-    assert cell(table, 1, None, "all", "mean")["value"] == pytest.approx(cell(table, 1, "q1", "all", "mean")["value"])
+    assert cell(table, 1, None, "all", "mean")["value"] == pytest.approx(
+        (cell(table, 1, "q1", "all", "mean")["value"] - 1) / 6)
 
 
 def test_participant_indices_selects_the_participant_level_parts():
@@ -405,4 +430,32 @@ def test_group_cells_add_up_and_across_item_indices_stay_in_range(panel):
     pooled = [cell(t, 1, None, "all", "mean")["value"] for t in (table, reversed_)]
     if not np.isnan(mean_q0):
         defined = table[(table["item"].notna()) & (table["group"] == "all") & (table["index"] == "mean")]["value"]
-        assert pooled[1] - pooled[0] == pytest.approx((6 - 2 * mean_q0) / defined.notna().sum())
+        # on the 0-1 scale of 1..5: (m - 1) / 4 becomes 1 - (m - 1) / 4
+        assert pooled[1] - pooled[0] == pytest.approx((6 - 2 * mean_q0) / 4 / defined.notna().sum())
+
+
+def sparse_design(seed: int = 3) -> pd.DataFrame:
+    """12 items, 120 people answering 4 random items each (planned missingness), two sides."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for person in range(120):
+        for item in rng.choice(12, size=4, replace=False):
+            rows.append({"participant": person, "wave": 1, "item": f"q{item:02d}", "value": float(rng.integers(1, 6)),
+                         "side": "left" if person % 2 else "right"})
+    return pd.DataFrame(rows)
+
+
+def test_sparse_participant_features_give_the_dense_numbers(monkeypatch):
+    import analysis.stats.tables as tables
+
+    frame = sparse_design()
+    dense = compute_index_table(frame, scales=Scale(1, 5), by=["side"], reverse=["q03"], bootstrap=30, seed=4).frame
+    monkeypatch.setattr(tables, "_DENSE_LIMIT", 0)  # every participant feature matrix sparse
+    monkeypatch.setattr(tables, "_use_sparse", lambda rows, columns, nonzero: True)
+    again = compute_index_table(frame, scales=Scale(1, 5), by=["side"], reverse=["q03"], bootstrap=30, seed=4).frame
+    pd.testing.assert_frame_equal(dense, again, rtol=1e-9, atol=1e-12)
+    # constraint is the mean |r| over the pairs with shared answers, pairwise-complete (pandas)
+    wide = frame.pivot(index="participant", columns="item", values="value")
+    r = wide.corr(min_periods=2).to_numpy()
+    expected = np.nanmean(np.abs(r[np.triu_indices(12, 1)]))
+    assert cell(again, 1, None, "all", "constraint")["value"] == pytest.approx(expected)

@@ -63,6 +63,12 @@ def test_changing_consent_someone_gave_is_refused(demo_spec):
     assert reason.startswith("consent[0].text: the text of version 1 cannot change") and "add version 2" in reason
 
 
+def test_the_design_of_a_study_with_participants_is_refused(demo_spec):
+    demo_spec["study"]["design"] = "cross_section"
+    (reason,) = _refusals(demo_spec)
+    assert reason == "study.design: cannot change from 'panel' to 'cross_section': the study has participants"
+
+
 def test_a_refused_import_changes_nothing(demo_spec, demo_study):
     before = dump(export_spec(demo_study))
     demo_spec["study"]["title"]["en"] = "Changed"
@@ -185,3 +191,20 @@ def test_the_schema_in_docs_is_the_one_the_code_builds(settings):
 
     shipped = json.loads((Path(settings.BASE_DIR) / "docs" / "study-spec.schema.json").read_text())
     assert shipped == build_schema()
+
+
+def test_texts_participants_read_are_sanitized(every_kind):
+    every_kind["waves"][1]["interventions"][0]["content"]["en"] = '<p onclick="x()">Hi<script>alert(1)</script></p>'
+    every_kind["consent"][0]["text"]["en"] = '<a href="javascript:alert(1)">Agree</a>'
+    spec = export_spec(apply_spec(data=every_kind).study)
+    assert spec["waves"][1]["interventions"][0]["content"]["en"] == "<p>Hi</p>"
+    assert "javascript" not in spec["consent"][0]["text"]["en"]
+
+
+def test_a_grouping_item_participants_answered_keeps_its_scale(demo_spec):
+    side = _item(demo_spec, "side")
+    side["scale"]["max"] = 3
+    for labels in side["labels"].values():
+        labels["3"] = "Neither"
+    reasons = _refusals(demo_spec)
+    assert len(reasons) == 1 and reasons[0].startswith('items[0]: the scale of "side" cannot change (scale_max)')

@@ -115,3 +115,17 @@ def test_a_syntax_error_names_line_and_column():
 
 def test_unquoted_dates_read_as_iso_strings():
     assert load_text("opens_at: 2027-01-04T09:00:00Z") == {"opens_at": "2027-01-04T09:00:00Z"}
+
+
+def test_the_annotated_example_in_the_docs_is_valid(settings):
+    from pathlib import Path
+
+    text = (Path(settings.BASE_DIR) / "docs" / "building-a-study.md").read_text()
+    block = text.split("### A full, annotated example")[1].split("```yaml\n")[1].split("```")[0]
+    assert validate_spec(load_text(block)) == []
+
+
+def test_the_example_study_file_is_valid(settings):
+    from pathlib import Path
+
+    assert validate_spec(load_text((Path(settings.BASE_DIR) / "examples" / "demo-study.yaml").read_text())) == []

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0005_api_access'),
+        ('surveys', '0007_cross_sections'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

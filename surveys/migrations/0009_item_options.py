@@ -25,7 +25,7 @@ CREATE_TRIGGERS = migrations.RunPython(_sqlite_only(_triggers.SQLITE_FORWARD), _
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0006_design_spec'),
+        ('surveys', '0008_design_spec'),
     ]
 
     operations = [

@@ -1,0 +1,1 @@
+"""The study builder: researcher pages that design a study through its specification."""
