@@ -327,6 +327,7 @@ def main() -> int:
         rates = {}
         for count in args.throughput_workers:
             AnalysisRun.objects.filter(study_id=study_id).delete()
+            redis.Redis.from_url(args.broker).flushdb()  # no message left from the previous round
             worker = start(worker_command(count), env, logs / f"worker-{count}.log")
             try:
                 time.sleep(5)

@@ -3,6 +3,8 @@ items, waves and arms; waves with their interventions. Who may see and change wh
 in `common.access`: staff who are not superusers see only the studies they are members of (in
 lists, drop-downs and filters), and only a study's owners change its design."""
 
+from contextlib import ExitStack
+
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import Count, Q
@@ -13,6 +15,7 @@ from surveys.models import (
     Arm,
     ConsentVersion,
     DataDeletion,
+    DesignChange,
     Exclusion,
     ExportAudit,
     Intervention,
@@ -26,6 +29,13 @@ from surveys.models import (
     Study,
     Submission,
     Wave,
+)
+from surveys.spec.service import (
+    diff_specs,
+    export_spec,
+    is_launched,
+    log_changes,
+    logging_design_changes,
 )
 
 
@@ -194,8 +204,45 @@ class ArmInline(StudyInlineMixin, admin.TabularInline):
     extra = 0
 
 
+
+class DesignLogAdmin(StudyScopedAdmin):
+    """Design edits made here join a launched study's design change log, as the builder's do:
+    the design before the save (with its inlines and many-to-many fields) against after."""
+
+    def _study_of(self, obj) -> Study | None:
+        return obj if isinstance(obj, Study) else getattr(obj, "study", None)
+
+    def save_model(self, request, obj, form, change):
+        study = self._study_of(obj) if change or not isinstance(obj, Study) else None
+        request._design_before = (study, export_spec(study)) if study is not None and is_launched(study) else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "_design_before", None)
+        if before is not None:
+            study, spec = before
+            changes = diff_specs(spec, export_spec(Study.objects.get(pk=study.pk)))
+            if changes:
+                log_changes(study=study, changes=changes, user=request.user, source=DesignChange.Source.ADMIN)
+
+    def delete_model(self, request, obj):
+        study = self._study_of(obj)
+        if study is None or isinstance(obj, Study):
+            return super().delete_model(request, obj)
+        with logging_design_changes(study, user=request.user, source=DesignChange.Source.ADMIN):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        studies = {study.pk: study for study in map(self._study_of, queryset) if study is not None}
+        with ExitStack() as stack:
+            for study in studies.values() if queryset.model is not Study else ():
+                stack.enter_context(logging_design_changes(study, user=request.user, source=DesignChange.Source.ADMIN))
+            super().delete_queryset(request, queryset)
+
+
 @admin.register(Study)
-class StudyAdmin(StudyScopedAdmin):
+class StudyAdmin(DesignLogAdmin):
     study_path = ""
 
     list_display = ["slug", "title", "status", "participant_count", "created_at"]
@@ -227,7 +274,7 @@ class StudyAdmin(StudyScopedAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(StudyScopedAdmin):
+class ItemAdmin(DesignLogAdmin):
     list_display = ["code", "study", "kind", "role", "scale_min", "scale_max", "step", "order"]
     list_filter = ["study", "kind", "role"]
     search_fields = ["code"]
@@ -239,7 +286,7 @@ class InterventionInline(StudyInlineMixin, admin.StackedInline):
 
 
 @admin.register(Wave)
-class WaveAdmin(StudyScopedAdmin):
+class WaveAdmin(DesignLogAdmin):
     list_display = ["__str__", "number", "opens_at", "closes_at", "state"]
     list_filter = ["study", "state"]
     filter_horizontal = ["items"]
@@ -256,7 +303,7 @@ class WaveAdmin(StudyScopedAdmin):
 
 
 @admin.register(Arm)
-class ArmAdmin(StudyScopedAdmin):
+class ArmAdmin(DesignLogAdmin):
     list_display = ["name", "study", "allocation_weight", "is_control"]
     list_filter = ["study"]
 
@@ -325,7 +372,7 @@ class AllocationBlockAdmin(RecordAdmin):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(StudyScopedAdmin):
+class MessageTemplateAdmin(DesignLogAdmin):
     """A study's own wording of invitations and reminders per language (else the built-in text)."""
 
     list_display = ["study", "kind", "language", "subject"]

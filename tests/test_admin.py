@@ -179,3 +179,23 @@ def test_only_analysts_and_owners_of_the_participants_study_add_exclusions(clien
     assert not Exclusion.objects.exists()
     assert client.post(url, {"participant": own_participant.pk, "reason": "flagged", **when}).status_code == 302
     assert Exclusion.objects.get().excluded_by == mine.user
+
+
+def test_admin_design_edits_of_a_launched_study_join_the_change_log(superuser_client):
+    study = StudyFactory(status="active")
+    item = ItemFactory(study=study, code="q1", prompt={"en": "Before"})
+    arm = ArmFactory(study=study, name="extra")
+    url = reverse("admin:surveys_item_change", args=[item.pk])
+    data = {"study": study.pk, "code": "q1", "prompt": '{"en": "After"}', "kind": item.kind, "role": item.role,
+            "scale_min": item.scale_min, "scale_max": item.scale_max, "step": item.step, "labels": "{}",
+            "order": item.order}
+    assert superuser_client.post(url, data).status_code == 302
+    superuser_client.post(reverse("admin:surveys_arm_delete", args=[arm.pk]), {"post": "yes"})
+    log = list(study.design_changes.order_by("id").values_list("source", "username", "path", "before", "after"))
+    assert ("admin", "root", "items.q1.prompt.en", "Before", "After") in log
+    assert any(path.startswith("arms") and source == "admin" for source, _u, path, _b, _a in log)
+    draft = StudyFactory(status="draft")  # before launch nothing is logged
+    draft_item = ItemFactory(study=draft, code="q1", prompt={"en": "Before"})
+    data.update(study=draft.pk)
+    assert superuser_client.post(reverse("admin:surveys_item_change", args=[draft_item.pk]), data).status_code == 302
+    assert not draft.design_changes.exists()

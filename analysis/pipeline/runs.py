@@ -118,11 +118,17 @@ def claim_run(*, study_id: int, kind: str, wave_id: int | None = None, parameter
               run_id: int | None = None) -> AnalysisRun:
     """The active run of this key (or the run `run_id` a message names), with `run.claimed`
     telling whether this worker now computes it. Created running (with `parameters`) when no run
-    of the key is active and no finished `run_id` is named."""
+    of the key is active and no `run_id` is named; a message naming a run that is finished or
+    gone computes nothing."""
     for _attempt in range(3):
         if run_id is not None:
             named = AnalysisRun.objects.filter(pk=run_id).first()
-            if named is not None and named.status not in ACTIVE_STATUSES:
+            if named is None:  # its run was deleted (with its study, or by hand): nothing to do
+                gone = AnalysisRun(pk=run_id, study_id=study_id, kind=kind, wave_id=wave_id,
+                                   status=AnalysisRun.Status.SKIPPED, parameters=parameters)
+                gone.claimed = False
+                return gone
+            if named.status not in ACTIVE_STATUSES:
                 named.claimed = False  # a duplicate or late message: its run is finished
                 return named
         run = active_runs(study_id=study_id, kind=kind, wave_id=wave_id).first()

@@ -9,12 +9,14 @@ from surveys.models.study import Study
 class DesignChange(models.Model):
     """One changed value of a launched study's design (a path in its specification), with the
     value before and after. Written by the one service that changes designs
-    (`surveys.spec.service.apply_spec`); shown on the design page and in the codebook export."""
+    (`surveys.spec.service.apply_spec`) and, around their writes, by the design API and the admin
+    (`logging_design_changes`); shown on the design page and in the codebook export."""
 
     class Source(models.TextChoices):
         BUILDER = "builder", "builder"
         IMPORT = "import", "import (command line)"
         API = "api", "API"
+        ADMIN = "admin", "admin"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="design_changes")
     changed_at = models.DateTimeField(auto_now_add=True)

@@ -57,6 +57,13 @@ class StudySpecApi(StudyScopedMixin, APIView):
     renderer_classes = [JSONRenderer, YAMLRenderer]
     parser_classes = [JSONParser, YAMLParser, TextYAMLParser]
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method == "PUT":  # the answer to a write (changes or problems) is always JSON
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        elif request.query_params.get("format", "json") not in ("json", "yaml"):
+            raise exceptions.ValidationError({"format": ["Give json or yaml."]})
+
     @extend_schema(summary="The study's specification (any member; ?format=yaml|json)",
                    responses={200: OpenApiTypes.OBJECT})
     def get(self, request, slug: str):

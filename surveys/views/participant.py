@@ -406,10 +406,12 @@ def redirect_home(secret: str, *, stale: bool = False):
 
 
 def _int(value) -> int | None:
+    """A form's integer, or None when it is not one a database column can hold (64-bit)."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if -(2 ** 63) <= number < 2 ** 63 else None
 
 
 def _format_date(value) -> str:

@@ -434,3 +434,9 @@ def test_a_computation_holds_no_lock_on_the_study_wave_or_participant_rows(panel
     run = indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk)
     assert run.status == "done"
     assert seen == [("surveys_study", 1), ("surveys_wave", 1), ("surveys_participant", len(panel["people"]))]
+
+
+def test_a_message_naming_a_deleted_run_computes_nothing(panel, monkeypatch):
+    monkeypatch.setattr(indices, "wave_index_frame", lambda *a, **k: pytest.fail("computed a deleted run"))
+    result = indices.compute_wave_indices(study_id=panel["study"].pk, wave_id=panel["wave"].pk, run_id=999_999)
+    assert result.status == "skipped" and not AnalysisRun.objects.exists()

@@ -114,3 +114,9 @@ def test_design_api_writes_to_a_launched_study_are_logged_and_in_the_codebook(da
         ("items.reasons.prompt.de", None, "owner"), ("items.reasons.prompt.en", "Edited", "owner")]
     csv_text = analyst_client.get("/api/v1/studies/panel/export/codebook/?format=csv").content.decode()
     assert 'design_change,items.reasons.prompt.en,' in csv_text and '-> ""Edited"" (owner, api,' in csv_text
+
+
+def test_an_empty_format_is_a_400_and_put_always_answers_json(data, owner_client):
+    assert owner_client.get("/api/v1/studies/panel/spec/?format=").status_code == 400
+    response = owner_client.put("/api/v1/studies/panel/spec/?format=yaml", {}, format="json")
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"

@@ -69,3 +69,12 @@ def test_export_filters(data, query):
         assert response["Content-Type"].startswith("application/json")
     elif response.streaming:
         b"".join(response.streaming_content)  # the stream itself does not fail either
+
+
+@pytest.mark.parametrize("field", ["wave", "page", "shown"])
+def test_an_integer_too_large_for_the_database_is_no_500(survey, enroll, field):
+    participant, secret = enroll()
+    before = _counts()
+    response = Client().post(f"/p/{secret}/", {field: str(10 ** 30)})
+    assert response.status_code < 500
+    assert _counts() == before or response.status_code < 400
