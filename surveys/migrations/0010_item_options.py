@@ -25,7 +25,7 @@ CREATE_TRIGGERS = migrations.RunPython(_sqlite_only(_triggers.SQLITE_FORWARD), _
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0008_design_spec'),
+        ('surveys', '0009_design_change_admin'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0009_item_options'),
+        ('surveys', '0010_item_options'),
     ]
 
     operations = [

@@ -20,7 +20,7 @@ def _sqlite_only(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0010_enrolment'),
+        ('surveys', '0011_enrolment'),
     ]
 
     operations = [
