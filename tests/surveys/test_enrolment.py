@@ -117,3 +117,20 @@ def test_the_overview_shows_enrolled_vs_cap_per_stratum(client, survey, enroll):
     html = client.get("/studies/survey/").content.decode()
     assert '<tr><th scope="row">all</th><td>2</td><td>100</td></tr>' in html
     assert '<tr><th scope="row">side = 1</th><td>1</td><td>50</td></tr>' in html
+
+
+def test_the_cap_counts_participants_who_opened_their_link_and_is_checked_again_at_baseline(client, survey):
+    _policy(survey, enrol_cap=1)
+    first = link_of(_join(client, survey))  # joined; the link not opened yet: no place taken
+    other = client.__class__()
+    second = link_of(_join(other, survey))
+    assert enrolment.enrolled(survey.study).count() == 0
+    client.get(first)
+    other.get(second)
+    assert enrolment.enrolled(survey.study).count() == 2  # both reached the baseline
+    client.post(first, {"step": "baseline", "i_side": "1"})
+    other.post(second, {"step": "baseline", "i_side": "2"})
+    late = Participant.objects.get(screened_out_at__isnull=False)
+    assert late.arm_id is None and late.groups == {}
+    assert enrolment.enrolled(survey.study).count() == 1
+    assert _join(client.__class__(), survey).status_code == 410  # full for newcomers
