@@ -14,6 +14,7 @@ admin.site.index_title = "Studies, items, waves and participants"
 urlpatterns = [
     path("", RedirectView.as_view(url="/studies/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

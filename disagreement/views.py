@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -46,3 +46,15 @@ def healthz(request):
         if state["analysis"]["overdue"]:
             state["status"] = "degraded"
     return JsonResponse(state, status=200 if state["database"] == "ok" else 503)
+
+
+_FAVICON = settings.BASE_DIR / "static" / "favicon.ico"
+
+
+@require_GET
+def favicon(request):
+    """``/favicon.ico``: browsers ask for it on every page whatever the page links; our own icon
+    (``static/favicon.ico``), cached for a day, never a 404."""
+    response = HttpResponse(_FAVICON.read_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

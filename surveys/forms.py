@@ -149,6 +149,7 @@ class AnswerPageForm(forms.Form):
             bound = self[name]
             row = {"item": item, "name": name, "field": bound, "id": f"q-{item.code}", "template": kind.template,
                    "prompt": item.prompt_in(self.language), "kind": item.kind,
+                   "optional": item.optional and not kind.free_text,
                    "errors": bound.errors, "value": bound.value() if self.is_bound else None}
             row.update(kind.input.context(item, name, bound, self))
             rows.append(row)

@@ -29,8 +29,13 @@ TEXT_MAX_LENGTH = 2000
 #: The missing codes an answer may carry (``Response.Missing``'s values).
 MISSING_DONT_KNOW = "dont_know"
 MISSING_SKIPPED = "skipped"
-#: The form value of a "don't know" option.
+MISSING_PREFER_NOT = "prefer_not"
+#: Stored by the server for a question its display condition hid (never sent by a participant).
+MISSING_NOT_SHOWN = "not_shown"
+MISSING_CODES = [MISSING_DONT_KNOW, MISSING_SKIPPED, MISSING_PREFER_NOT, MISSING_NOT_SHOWN]
+#: The form values of the "don't know" and "prefer not to say" options.
 DONT_KNOW = "dk"
+PREFER_NOT = "pns"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class ScaleRule:
     name: str
     has_scale: bool
     categories: bool = False
+    #: Most scale points allowed (None: any number, for typed-in numbers).
+    max_points: int | None = 1001
 
     def clean(self, item) -> dict[str, str]:
         """Errors by field for `item`'s scale (fills min and step of categories when empty)."""
@@ -79,8 +86,8 @@ class ScaleRule:
             points = (item.scale_max - item.scale_min) / item.step
             if abs(points - round(points)) > 1e-9:
                 errors["step"] = _("(max - min) must be a whole number of steps.")
-            elif round(points) + 1 > 1001:
-                errors["step"] = _("At most 1001 scale points.")
+            elif self.max_points and round(points) + 1 > self.max_points:
+                errors["step"] = _("At most %(n)s scale points.") % {"n": self.max_points}
         return errors
 
     def k(self, item) -> int | None:
@@ -93,6 +100,7 @@ class ScaleRule:
 NO_SCALE = ScaleRule("none", has_scale=False)
 CATEGORIES = ScaleRule("categories", has_scale=True, categories=True)
 RANGE = ScaleRule("range", has_scale=True)
+OPEN_RANGE = ScaleRule("open range", has_scale=True, max_points=None)
 
 
 # --- Exports ----------------------------------------------------------------------------------------
@@ -141,6 +149,18 @@ class AnswerInput:
         return {}
 
 
+def _missing_answer(raw) -> Answer | None:
+    """The missing code a posted option or box stands for: "don't know", "prefer not to say", or
+    nothing given (skipped; only optional items get that far)."""
+    if raw == DONT_KNOW:
+        return Answer(missing=MISSING_DONT_KNOW)
+    if raw == PREFER_NOT:
+        return Answer(missing=MISSING_PREFER_NOT)
+    if raw in (None, ""):
+        return Answer(missing=MISSING_SKIPPED)
+    return None
+
+
 def _option_values(item) -> frozenset[str]:
     values = getattr(item, "_option_values", None)
     if values is None:
@@ -156,27 +176,33 @@ class OptionsInput(AnswerInput):
         choices = [(point_label(v), labels.get(point_label(v), "")) for v in item.scale_values()]
         if item.dont_know:
             choices.append((DONT_KNOW, _("Don't know")))
+        if item.prefer_not_to_say:
+            choices.append((PREFER_NOT, _("Prefer not to say")))
         fields[name] = forms.ChoiceField(
-            choices=choices, widget=forms.RadioSelect,
+            choices=choices, widget=forms.RadioSelect, required=not item.is_optional,
             error_messages={"required": _("Please choose an answer."),
                             "invalid_choice": _("Please choose one of the options shown.")})
 
     def answer(self, item, name, cleaned):
         raw = cleaned.get(name)
-        return Answer(missing=MISSING_DONT_KNOW) if raw == DONT_KNOW else Answer(value=float(raw))
+        return _missing_answer(raw) or Answer(value=float(raw))
 
     def quick(self, item, raw):
         if raw == DONT_KNOW and item.dont_know:
             return Answer(missing=MISSING_DONT_KNOW)
+        if raw == PREFER_NOT and item.prefer_not_to_say:
+            return Answer(missing=MISSING_PREFER_NOT)
         if raw in _option_values(item):
             return Answer(value=float(raw))
+        if raw is None and item.is_optional:
+            return Answer(missing=MISSING_SKIPPED)
         return None
 
     def context(self, item, name, bound, form):
         selected = str(bound.value() or "")
         return {"options": [
             {"value": value, "text": text, "id": f"q-{item.code}-{value}", "checked": value == selected,
-             "number": value if value != DONT_KNOW else "", "dk": value == DONT_KNOW}
+             "number": value if value not in (DONT_KNOW, PREFER_NOT) else "", "dk": value in (DONT_KNOW, PREFER_NOT)}
             for value, text in bound.field.choices
         ]}
 
@@ -193,22 +219,33 @@ class NumberInput(AnswerInput):
                             "max_value": off_scale, "step_size": off_scale})
         if item.dont_know:
             fields[name + "_dk"] = forms.BooleanField(required=False, label=_("Don't know"))
+        if item.prefer_not_to_say:
+            fields[name + "_pns"] = forms.BooleanField(required=False, label=_("Prefer not to say"))
 
     def clean(self, form, item, name, cleaned):
         if name not in cleaned:
             return
-        dk = cleaned.get(name + "_dk")
-        if cleaned[name] is None and not dk:
-            if item.dont_know:
+        boxes = [cleaned.get(name + "_dk"), cleaned.get(name + "_pns")]
+        if cleaned[name] is None and not any(boxes):
+            if item.is_optional:
+                return
+            if item.prefer_not_to_say:
+                form.add_error(name, _("Please give a number, or tick one of the boxes."))
+            elif item.dont_know:
                 form.add_error(name, _("Please give a number, or tick \"don't know\"."))
             else:
                 form.add_error(name, _("Please give a number."))
-        elif cleaned[name] is not None and dk:
-            form.add_error(name, _("Please either give a number or tick \"don't know\", not both."))
+        elif (cleaned[name] is not None and any(boxes)) or all(boxes):
+            form.add_error(name, _("Please either give a number or tick one box, not both.") if item.prefer_not_to_say
+                           else _("Please either give a number or tick \"don't know\", not both."))
 
     def answer(self, item, name, cleaned):
         if cleaned.get(name + "_dk"):
             return Answer(missing=MISSING_DONT_KNOW)
+        if cleaned.get(name + "_pns"):
+            return Answer(missing=MISSING_PREFER_NOT)
+        if cleaned.get(name) is None:
+            return Answer(missing=MISSING_SKIPPED)
         return Answer(value=cleaned.get(name))
 
     def context(self, item, name, bound, form):
@@ -218,7 +255,10 @@ class NumberInput(AnswerInput):
                 "min_label": labels.get(point_label(item.scale_min), ""),
                 "max_label": labels.get(point_label(item.scale_max), ""),
                 "dk_name": name + "_dk" if item.dont_know else "",
-                "dk_checked": bool(form.is_bound and form.data.get(name + "_dk"))}
+                "dk_checked": bool(form.is_bound and form.data.get(name + "_dk")),
+                "pns_name": name + "_pns" if item.prefer_not_to_say else "",
+                "pns_checked": bool(form.is_bound and form.data.get(name + "_pns")),
+                "unit": item.unit_in(form.language), "optional": item.is_optional}
 
 
 class TextInput(AnswerInput):
@@ -282,6 +322,9 @@ KINDS: tuple[ItemKind, ...] = (
     ItemKind("choice", _("single choice"), OptionsInput(), CATEGORIES, numeric=True, free_text=False, export=NUMBER,
              grouping=True, labels_every_value=True),
     ItemKind("text", _("free text"), TextInput(), NO_SCALE, numeric=False, free_text=True, export=STRING),
+    # A typed-in number within min..max in steps (age, hours, euros); any number of points.
+    ItemKind("number", _("numeric entry"), NumberInput(), OPEN_RANGE, numeric=True, free_text=False,
+             export=NUMBER),
 )
 
 BY_VALUE: dict[str, ItemKind] = {kind.value: kind for kind in KINDS}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from dataclasses import dataclass
 from functools import cache
 
+from django.core.cache import cache as django_cache
 from django.db import connection
 from django.utils import timezone
 
@@ -243,6 +245,8 @@ def _open_wave_state(participant: Participant, now: dt.datetime) -> ParticipantS
                                             fastsql.param(Wave, "opens_at", now), fastsql.param(Wave, "closes_at", now)])
     for row in rows:
         wave, submission = _wave_with_submission(row, participant)
+        if participant.first_wave and wave.number < participant.first_wave:
+            continue  # a late arrival: waves before their first are not theirs
         if submission is None or submission.completed_at is None:
             return ParticipantState(kind="items", wave=wave, submission=submission)
     return None
@@ -294,6 +298,8 @@ def get_participant_state(participant: Participant, *, now: dt.datetime | None =
     now = now or timezone.now()
     if participant.withdrawn_at is not None:
         return ParticipantState(kind="withdrawn")
+    if participant.screened_out_at is not None:
+        return ParticipantState(kind="screened_out")
     if needs_baseline(participant):
         return ParticipantState(kind="baseline")
     study = participant.study
@@ -310,13 +316,15 @@ def get_participant_state(participant: Participant, *, now: dt.datetime | None =
     submissions = {s.wave_id: s for s in Submission.objects.filter(participant=participant)}
     for wave in waves:
         submission = submissions.get(wave.pk)
+        if participant.first_wave and wave.number < participant.first_wave:
+            continue
         if submission is None or submission.completed_at is None:
             return ParticipantState(kind="items", wave=wave, submission=submission)
     completed = max((s for s in submissions.values() if s.completed_at), key=lambda s: s.completed_at, default=None)
     if participant.is_preview or study.status != Study.Status.ACTIVE:
         return ParticipantState(kind="over", completed=completed)
     next_wave = (
-        study.waves.exclude(state=Wave.State.CLOSED).filter(closes_at__gt=now)
+        study.waves.exclude(state=Wave.State.CLOSED).filter(closes_at__gt=now, number__gte=participant.first_wave or 1)
         .exclude(pk__in=[wave_id for wave_id, s in submissions.items() if s.completed_at])
         .order_by("opens_at", "number").first()
     )
@@ -358,3 +366,55 @@ def list_my_answers(participant: Participant, *, language: str) -> list[dict]:
 
 def completion_text(study: Study, language: str) -> str:
     return translate(study.completion_text, language, study.default_language)
+
+
+#: Seconds one question takes when the study has too few finished waves to measure it.
+DEFAULT_SECONDS_PER_ITEM = 12.0
+_PACE_SAMPLE = 200
+_PACE_MIN_SAMPLES = 5
+
+
+def seconds_per_item(study_id: int) -> float:
+    """The median time participants of the study took per question in their latest completed
+    waves (cached for ten minutes), or DEFAULT_SECONDS_PER_ITEM with fewer than five of them."""
+    key = f"surveys:pace:{study_id}"
+    pace = django_cache.get(key)
+    if pace is None:
+        rows = (Submission.objects
+                .filter(wave__study_id=study_id, completed_at__isnull=False, duration_seconds__isnull=False,
+                        participant__is_preview=False)
+                .order_by("-completed_at").values_list("duration_seconds", "item_order")[:_PACE_SAMPLE])
+        paces = sorted(seconds / len(order) for seconds, order in rows if order)
+        pace = paces[len(paces) // 2] if len(paces) >= _PACE_MIN_SAMPLES else DEFAULT_SECONDS_PER_ITEM
+        pace = min(max(pace, 2.0), 120.0)  # a forgotten tab is not a pace
+        django_cache.set(key, pace, 600)
+    return pace
+
+
+def minutes_left(items_left: int, pace: float) -> int:
+    """Whole minutes (at least 1) that `items_left` questions take at `pace` seconds each."""
+    return max(1, math.ceil(items_left * pace / 60)) if items_left > 0 else 0
+
+
+def prior_answers(participant: Participant, wave: Wave) -> dict[str, float | None]:
+    """What display conditions read: the baseline answers and, per item, the latest answer of an
+    earlier wave (None for a missing code)."""
+    answers: dict[str, float | None] = dict(participant.groups or {})
+    rows = (Response.objects.filter(submission__participant=participant, submission__wave__study_id=wave.study_id,
+                                    submission__wave__number__lt=wave.number)
+            .order_by("submission__wave__number").values_list("item__code", "value"))
+    for code, value in rows:
+        answers[code] = value
+    return answers
+
+
+def hidden_codes(participant: Participant, wave: Wave, items) -> set[str]:
+    """The codes among `items` whose display condition does not hold: asked for no answer, stored
+    as "not shown". No query unless one of them has a condition."""
+    conditional = [item for item in items if item.show_if]
+    if not conditional:
+        return set()
+    from surveys import logic
+
+    answers = prior_answers(participant, wave)
+    return {item.code for item in conditional if not logic.evaluate(item.show_if, answers)}

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import fastsql
-from surveys import randomization, selectors, summaries
+from surveys import enrolment, randomization, selectors, summaries
 from surveys.kinds import TEXT_MAX_LENGTH, Answer
 from surveys.models import (
     AllocationBlock,
@@ -53,6 +53,17 @@ class StudyNotOpen(SurveyError):
 
 class WaveClosed(SurveyError):
     status = 410
+
+
+class EnrolmentRefused(SurveyError):
+    """Enrolment is not open, has closed, or the study (or the participant's quota) is full;
+    `code`: the Prolific code to return with, if any."""
+
+    status = 410
+
+    def __init__(self, message: str, *, reason: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.reason, self.code = reason, code
 
 
 class ParticipantWithdrawn(SurveyError):
@@ -96,12 +107,16 @@ def join_study(*, study: Study, consent_version: ConsentVersion | None, language
         if current is None or consent_version is None or consent_version.pk != current.pk:
             raise SurveyError(_("The consent information has changed. Please read it again."))
         now = timezone.now()
+        decision = enrolment.join_decision(study, now)
+        if not decision.allowed:
+            raise EnrolmentRefused(decision.message, reason=decision.reason,
+                                   code=study.quota_full_code if decision.reason == "full" else "")
         try:
             with transaction.atomic():
                 participant = Participant.objects.create(
                     study=study, external_id=external_id, external_study_id=external_study_id if external_id else "",
-                    language=language, consented_at=now, consent_version=current, link_opened_at=None,
-                    join_key=join_key,
+                    language=language, consented_at=now, consent_version=current, first_wave=decision.first_wave,
+                    link_opened_at=None, join_key=join_key,
                 )
                 _token, secret = ParticipantToken.issue(participant)
                 if email and study.collect_email:
@@ -160,6 +175,13 @@ def record_baseline(*, participant: Participant, answers: Mapping[str, int | Non
         groups = dict(locked.groups or {})
         for code in items:
             groups.setdefault(code, answers.get(code))
+        if locked.study.quotas or locked.study.enrol_cap is not None:
+            Study.objects.select_for_update().filter(pk=locked.study_id).first()  # one baseline per study at a time
+            full = enrolment.full_at_baseline(locked.study, groups, exclude_pk=locked.pk)
+            if full is not None:
+                locked.screened_out_at = timezone.now()
+                locked.save(update_fields=["screened_out_at"])
+                return participant
         locked.groups = groups
         locked.save(update_fields=["groups"])
         assign_arm(participant=locked, rng=rng)
@@ -278,8 +300,12 @@ def _check_answer(item: Item, answer: Answer) -> str | None:
     if answer.missing:
         if answer.missing == Response.Missing.DONT_KNOW and not item.dont_know:
             return _("This question offers no \"don't know\".")
-        if answer.missing == Response.Missing.SKIPPED and item.is_numeric:
+        if answer.missing == Response.Missing.PREFER_NOT and not item.prefer_not_to_say:
+            return _("This question offers no \"prefer not to say\".")
+        if answer.missing == Response.Missing.SKIPPED and not item.is_optional:
             return _("Please answer this question.")
+        if answer.missing == Response.Missing.NOT_SHOWN:
+            return _("Unknown missing code.")  # only the server marks a question as not shown
         if answer.missing not in Response.Missing.values:
             return _("Unknown missing code.")
         return None
@@ -325,13 +351,18 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
         per_item_ms = None
         if page_time_ms is not None and on_page:
             per_item_ms = max(0, min(int(page_time_ms), 3_600_000)) // len(on_page)
+        hidden = selectors.hidden_codes(participant, wave, [items[c] for c in on_page if c in items])
         for code in on_page:
             item = items.get(code)
             if item is None:
                 continue  # removed from the wave since the order was drawn
             answer = answers.get(code)
+            if code in hidden:  # its display condition does not hold: not shown, whatever was sent
+                rows.append(Response(submission=submission, item=item, missing=Response.Missing.NOT_SHOWN,
+                                     answered_at=now))
+                continue
             if answer is None:
-                answer = Answer(missing=Response.Missing.SKIPPED) if not item.is_numeric else Answer()
+                answer = Answer(missing=Response.Missing.SKIPPED) if item.is_optional else Answer()
             problem = _check_answer(item, answer)
             if problem:
                 errors[code] = [problem]

@@ -34,7 +34,8 @@ from analysis.models import AnalysisRun
 from analysis.pipeline.provenance import CODE_VERSION
 from analysis.planning import plan_of
 from common import csvsafe, fastsql, formats, group_keys
-from surveys.kinds import kind_of
+from surveys.kinds import MISSING_CODES, kind_of
+from surveys.logic import describe as describe_condition
 from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
 from surveys.spec.service import design_change_log
 
@@ -474,7 +475,7 @@ LONG_LABELS = {
     "item": "Item code",
     "value": "Answer on the item's scale",
     "text": "Free-text answer",
-    "missing": "Missing code (dont_know, skipped)",
+    "missing": "Missing code (dont_know, skipped, prefer_not, not_shown)",
     "answered_at": "Time of the answer (UTC)",
     "response_time_ms": "Response time (ms)",
     "arm": "Arm",
@@ -559,7 +560,9 @@ def _item_entry(item: Item, language: str, waves: list[int]) -> dict:
     return {"code": item.code, "prompt": item.prompt_in(language), "prompts": item.prompt, "kind": item.kind,
             "role": item.role, "scale_min": item.scale_min, "scale_max": item.scale_max, "step": item.step,
             "k": item.k, "reverse_coded": item.reverse_coded, "dont_know": item.dont_know,
-            "expected_answer": item.expected_answer,
+            "expected_answer": item.expected_answer, "prefer_not_to_say": item.prefer_not_to_say,
+            "required": not item.is_optional, "unit": item.unit_in(language),
+            "show_if": describe_condition(item.show_if),
             "value_labels": {_label_key(k): v for k, v in item.value_labels(language).items()},
             "waves": waves}
 
@@ -595,7 +598,7 @@ def build_codebook(spec: ExportSpec, *, user, file_format: str) -> dict:
             else:
                 kind = {"wave": "integer", "value": "number", "response_time_ms": "integer",
                         "answered_at": "datetime"}.get(name, "string")
-                extra = {"missing_codes": ["dont_know", "skipped"]} if name == "missing" else {}
+                extra = {"missing_codes": list(MISSING_CODES)} if name == "missing" else {}
                 variable(name, LONG_LABELS[name], kind, **extra)
     else:
         for name in wide_header(spec, []):
@@ -611,8 +614,9 @@ def build_codebook(spec: ExportSpec, *, user, file_format: str) -> dict:
                      item=column.item.code, wave=column.wave, value_labels=entry["value_labels"],
                      scale_min=column.item.scale_min, scale_max=column.item.scale_max, step=column.item.step,
                      reverse_coded=column.item.reverse_coded,
-                     missing_codes=(["dont_know", "skipped"] if column.item.is_numeric else []),
-                     note="A missing code (don't know, skipped) is empty here; the long shape keeps it.")
+                     missing_codes=(list(MISSING_CODES) if column.item.is_numeric else []),
+                     note="A missing code (don't know, skipped, prefer not to say, not shown) is empty here; "
+                          "the long shape keeps it.")
     return {
         "study": {"slug": spec.study.slug, "title": spec.study.title, "description": spec.study.description,
                   "status": spec.study.status, "languages": spec.study.languages, "language": language,

@@ -32,6 +32,7 @@ from analysis.stats.quality import (
 )
 from common import access, csvsafe, group_keys
 from surveys.attrition import attrition_context
+from surveys.enrolment import overview as enrolment_overview
 from surveys.exclusions import exclude_participants
 from surveys.kinds import kind_of
 from surveys.models import Item, Study
@@ -134,6 +135,7 @@ def study_overview(request, slug: str):
         # invited / reminded / started / completed per wave and arm, and who missed the last wave
         **attrition_context(study, at_risk_limit=10, panel=panel,
                             participant_level=access.may_read_participant_data(request.user, study)),
+        "enrolment": enrolment_overview(study),
     }
     return render(request, "analysis/study_overview.html", context)
 

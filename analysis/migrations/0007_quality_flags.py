@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('analysis', '0006_plan_and_report'),
-        ('surveys', '0010_panel_counts'),
+        ('surveys', '0013_panel_counts'),
     ]
 
     operations = [

@@ -49,6 +49,8 @@ class Response(models.Model):
     class Missing(models.TextChoices):
         DONT_KNOW = kinds.MISSING_DONT_KNOW, _("don't know")
         SKIPPED = kinds.MISSING_SKIPPED, _("skipped")
+        PREFER_NOT = kinds.MISSING_PREFER_NOT, _("prefer not to say")
+        NOT_SHOWN = kinds.MISSING_NOT_SHOWN, _("not shown")
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="responses")
     item = models.ForeignKey(Item, on_delete=models.RESTRICT, related_name="responses")
@@ -67,7 +69,7 @@ class Response(models.Model):
                 condition=(
                     Q(value__isnull=False, text="", missing="")
                     | Q(value__isnull=True, missing="") & ~Q(text="")
-                    | Q(value__isnull=True, text="") & Q(missing__in=["dont_know", "skipped"])
+                    | Q(value__isnull=True, text="") & Q(missing__in=kinds.MISSING_CODES)
                 ),
                 name="response_exactly_one_kind_of_answer",
             ),
@@ -84,6 +86,9 @@ class Response(models.Model):
         if self.missing:
             if self.missing == self.Missing.DONT_KNOW and not self.item.dont_know:
                 raise ValidationError({"missing": _("%(code)s offers no \"don't know\".") % {"code": self.item.code}})
+            if self.missing == self.Missing.PREFER_NOT and not self.item.prefer_not_to_say:
+                raise ValidationError({"missing": _("%(code)s offers no \"prefer not to say\".") % {
+                    "code": self.item.code}})
         elif self.item.is_numeric:
             self.item.validate_value(self.value)
         elif self.value is not None:

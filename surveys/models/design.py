@@ -37,7 +37,7 @@ class Item(models.Model):
         ATTENTION = "attention", _("attention check")
 
     #: Fields that define the answer scale; frozen once an answer exists.
-    SCALE_FIELDS = ("kind", "scale_min", "scale_max", "step", "reverse_coded", "dont_know")
+    SCALE_FIELDS = ("kind", "scale_min", "scale_max", "step", "reverse_coded", "dont_know", "prefer_not_to_say")
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
     code = models.CharField(max_length=32, validators=[validate_item_code], help_text="Variable name in exports.")
@@ -53,6 +53,15 @@ class Item(models.Model):
                   "Choice items need a label for every value.",
     )
     dont_know = models.BooleanField(default=False, help_text='Offer "don\'t know" (stored as a missing code).')
+    prefer_not_to_say = models.BooleanField(
+        default=False, help_text='Offer "prefer not to say" (stored as a missing code, never a scale value).')
+    optional = models.BooleanField(
+        default=False, help_text="May be left unanswered (stored as skipped). Free-text items are always optional.")
+    unit = models.JSONField(default=dict, blank=True, help_text='Numeric entry: the unit per language, e.g. {"en": "years"}.')
+    show_if = models.JSONField(
+        default=dict, blank=True,
+        help_text='Display logic: shown only when this condition on earlier answers holds, e.g. '
+                  '{"item": "side", "op": "==", "value": 1} (see surveys/logic.py). Empty: always shown.')
     expected_answer = models.FloatField(null=True, blank=True, help_text="Attention checks: the correct value.")
     reverse_coded = models.BooleanField(default=False, help_text="Higher values mean less of the construct.")
     order = models.PositiveIntegerField(default=0)
@@ -96,6 +105,14 @@ class Item(models.Model):
         return kinds.kind_of(self.kind).numeric
 
     @property
+    def is_optional(self) -> bool:
+        """May be left unanswered: marked optional, or free text."""
+        return self.optional or kinds.kind_of(self.kind).free_text
+
+    def unit_in(self, language: str) -> str:
+        return translate(self.unit, language, self.study.default_language) if self.unit else ""
+
+    @property
     def k(self) -> int | None:
         """Number of scale points; sliders use (max - min) / step + 1."""
         return kinds.kind_of(self.kind).scale.k(self)
@@ -135,6 +152,12 @@ class Item(models.Model):
         errors: dict[str, str] = kind.scale.clean(self) if kind else {}
         if self.role == self.Role.GROUPING and kind and not kind.grouping:
             errors["role"] = _("A grouping item must be a choice item.")
+        if self.role == self.Role.GROUPING and self.optional:
+            errors["optional"] = _("A grouping item decides the participant's stratum: it cannot be optional.")
+        if self.unit and kind and kind.value != "number":
+            errors["unit"] = _("Only numeric entry items have a unit.")
+        if self.show_if:
+            errors.update(self._logic_errors())
         if self.role == self.Role.ATTENTION and self.expected_answer is None:
             errors["expected_answer"] = _("An attention check needs the expected answer.")
         if kind and kind.labels_every_value and self.scale_max and not errors:
@@ -147,6 +170,22 @@ class Item(models.Model):
             errors["kind"] = _("This item has answers; its scale is frozen. Create a new item instead.")
         if errors:
             raise ValidationError(errors)
+
+    def _logic_errors(self) -> dict[str, str]:
+        """Display-logic problems against the study's other items (surveys/logic.py)."""
+        from surveys import logic
+
+        if self.role == self.Role.GROUPING:
+            return {"show_if": _("Grouping items are always shown (they decide the stratum).")}
+        others = {i.code: i for i in Item.objects.filter(study_id=self.study_id).exclude(pk=self.pk)}
+        points = {code: (set(i.scale_values()) if kinds.kind_of(i).scale.categories else None)
+                  for code, i in others.items()}
+        problems = logic.check(self.show_if, code=self.code, points=points)
+        conditions = {code: i.show_if for code, i in others.items()} | {self.code: self.show_if}
+        cycle = next(iter(logic.cycles(conditions)), None)
+        if cycle:
+            problems.append(("show_if", "a cycle: " + " -> ".join(cycle)))
+        return {"show_if": "; ".join(f"{path}: {message}" for path, message in problems)} if problems else {}
 
     def scale_changed(self) -> bool:
         if self.pk is None:

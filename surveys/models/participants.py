@@ -56,6 +56,11 @@ class Participant(models.Model):
                                         related_name="participants")
     assigned_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Enrolment: a late arrival enrolled at a later wave; one turned away by a full quota.
+    first_wave = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Late arrivals: the first wave they take (earlier waves are not theirs).")
+    screened_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="Turned away at baseline because the quota of their answer was full.")
     is_preview = models.BooleanField(default=False, help_text="Researcher test runs; never analysed or exported.")
     link_opened_at = models.DateTimeField(
         null=True, blank=True, default=timezone.now,

@@ -16,6 +16,14 @@ from surveys.models.base import (
     validate_translations,
 )
 
+
+def _in_language(texts, language: str) -> str:
+    if not isinstance(texts, dict) or not language:
+        return ""
+    text = texts.get(language) or texts.get(language.split("-")[0])
+    return text if isinstance(text, str) else ""
+
+
 # --- Study --------------------------------------------------------------------------------------
 
 
@@ -86,6 +94,21 @@ class Study(models.Model):
     weight_kind = models.CharField(
         max_length=10, choices=WeightKind.choices, default=WeightKind.NONE, blank=True,
         help_text="What Participant.weight means; empty: unweighted.")
+    # Enrolment (see docs/enrolment.md and surveys/enrolment.py): empty fields mean no limit.
+    enrol_opens_at = models.DateTimeField(null=True, blank=True, help_text="Newcomers may join from (empty: any time).")
+    enrol_closes_at = models.DateTimeField(null=True, blank=True, help_text="Newcomers may join until.")
+    enrol_closes_at_wave = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Enrolment closes when this wave opens (instead of, or before, a date).")
+    late_arrivals = models.CharField(
+        max_length=10, default="refuse", blank=True, choices=[("refuse", _("refuse")), ("next_wave", _("enrol at the next wave"))],
+        help_text="After enrolment closes: refuse newcomers, or let them join at the next wave (baseline first).")
+    enrol_cap = models.PositiveIntegerField(null=True, blank=True, help_text="Most participants overall (empty: no cap).")
+    quotas = models.JSONField(
+        default=dict, blank=True,
+        help_text='Most participants per grouping answer: {"side": {"1": 500, "2": 500}}.')
+    quota_full_code = models.CharField(
+        max_length=64, blank=True,
+        help_text="Prolific code for those turned away by a full quota or cap (e.g. a screen-out code).")
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="studies")
 
@@ -108,9 +131,18 @@ class Study(models.Model):
     def default_language(self) -> str:
         return self.languages[0] if self.languages else settings.LANGUAGE_CODE
 
+    def title_in(self, language: str) -> str:
+        """The title in `language` (or its base language), else the default language's column."""
+        return _in_language(self.title_i18n, language) or self.title
+
+    def description_in(self, language: str) -> str:
+        return _in_language(self.description_i18n, language) or self.description
+
     def clean(self) -> None:
         if self.items_per_page is None:
             self.items_per_page = self._meta.get_field("items_per_page").default
+        if not self.late_arrivals:  # left empty in a form: the default, refuse
+            self.late_arrivals = "refuse"
         valid = {code for code, _name in settings.LANGUAGES}
         if not isinstance(self.languages, list) or not self.languages:
             raise ValidationError({"languages": _('List at least one language code, e.g. ["en"].')})

@@ -199,7 +199,13 @@ STUDY_SCHEMA = _obj({
                   "description": "The languages the study offers, the default first."},
     "primary_outcome": {"type": "string", "maxLength": 64,
                         "description": "The pre-registered primary outcome (an index name)."},
-}, required=("slug", "title", "languages"), description="Who the study is: slug, titles, languages.")
+    "design": {"enum": [value for value, _label in Study.Design.choices],
+               "description": "panel (the same people in every wave; the default) or cross_section (repeated "
+                              "cross-sections: each wave is a period with new respondents, docs/cross-sections.md)."},
+    "weight_kind": {"enum": [value for value, _label in Study.WeightKind.choices if value],
+                    "description": "What participants' weights are: frequency (whole numbers of identical "
+                                   "respondents) or sampling (inverse selection probabilities); absent: unweighted."},
+}, required=("slug", "title", "languages"), description="Who the study is: slug, titles, languages, design.")
 
 
 def _texts_of(study: Study, name: str) -> dict:
@@ -215,6 +221,10 @@ def export_study(study: Study) -> dict:
              "languages": list(study.languages)}
     if study.primary_outcome:
         value["primary_outcome"] = study.primary_outcome
+    if study.design != Study.Design.PANEL:
+        value["design"] = study.design
+    if study.weight_kind:
+        value["weight_kind"] = study.weight_kind
     return value
 
 
@@ -239,6 +249,20 @@ def apply_study(ctx: ApplyContext, value: dict) -> None:
     study.description_i18n = dict(value.get("description") or {})
     study.description = study.description_i18n.get(default, "")
     study.primary_outcome = value.get("primary_outcome", "")
+    study.design = value.get("design", Study.Design.PANEL)
+    study.weight_kind = value.get("weight_kind", Study.WeightKind.NONE)
+
+
+def refuse_study(ctx: ApplyContext, value: dict) -> list[str]:
+    """A study's design and weights are what its answers mean: fixed once someone answered."""
+    study = ctx.study
+    if study.pk is None or not study.participants.filter(is_preview=False).exists():
+        return []
+    return [f"study.{name}: cannot change from {getattr(study, name) or 'none'!r} to {wanted or 'none'!r}: "
+            f"the study has participants"
+            for name, wanted in (("design", value.get("design", Study.Design.PANEL)),
+                                 ("weight_kind", value.get("weight_kind", Study.WeightKind.NONE)))
+            if getattr(study, name) != wanted]
 
 
 # --- consent --------------------------------------------------------------------------------------
@@ -366,8 +390,14 @@ def _item_schema() -> dict:
                    "description": "Value labels per language: {en: {'1': Strongly disagree, '7': Strongly agree}}."},
         "dont_know": {"type": "boolean", "description": "Offer \"don't know\" (stored as a missing code)."},
         "reverse_coded": {"type": "boolean", "description": "Higher values mean less of the construct."},
-        "required": {"type": "boolean", "description": "Numeric kinds are always answered; free text may be "
-                     "left empty (stored as skipped)."},
+        "required": {"type": "boolean", "description": "false: the question may be left unanswered (stored as "
+                     "skipped). Free text is always optional; other kinds are required unless false."},
+        "prefer_not_to_say": {"type": "boolean", "description": "Offer \"prefer not to say\" (stored as a "
+                              "missing code, never a scale value)."},
+        "unit": {**TEXTS, "description": "Numeric entry: the unit per language, e.g. {en: years}."},
+        "show_if": {"type": "object", "description": "Display logic: shown only when this condition on earlier "
+                    "answers (baseline and earlier waves) holds: {item, op, value} with op one of == != < <= > >= "
+                    "in, or {all: [...]}, {any: [...]}, {not: ...}. Hidden questions are stored as not_shown."},
         "attention_answer": {"type": "number", "description": "Attention checks: the expected answer."},
     }, required=("code", "kind", "prompt")), "The questions, in the order participants see them.")
 
@@ -381,7 +411,14 @@ def export_items(study: Study) -> list:
             row["scale"] = {"min": _number(item.scale_min), "max": _number(item.scale_max), "step": _number(item.step)}
         if item.labels:
             row["labels"] = {lang: dict(labels) for lang, labels in item.labels.items()}
-        row.update({"dont_know": item.dont_know, "reverse_coded": item.reverse_coded, "required": not kind.free_text})
+        row.update({"dont_know": item.dont_know, "reverse_coded": item.reverse_coded,
+                    "required": not item.is_optional})
+        if item.prefer_not_to_say:
+            row["prefer_not_to_say"] = True
+        if item.unit:
+            row["unit"] = dict(item.unit)
+        if item.show_if:
+            row["show_if"] = item.show_if
         if item.expected_answer is not None:
             row["attention_answer"] = _number(item.expected_answer)
         rows.append(row)
@@ -393,8 +430,37 @@ def _scaled(row: dict) -> SimpleNamespace:
     return SimpleNamespace(scale_min=scale.get("min"), scale_max=scale.get("max"), step=scale.get("step"))
 
 
+def _check_logic(spec: dict, problems: Problems) -> None:
+    """Display conditions: known items, possible comparisons, no cycles (surveys/logic.py)."""
+    from surveys import logic
+
+    rows = dict(_listed(spec, "items"))
+    points = {}
+    for row in rows.values():
+        kind = kinds.BY_VALUE.get(row.get("kind"))
+        scaled = _scaled(row)
+        if kind is not None and kind.scale.categories and scaled.scale_max:
+            points[row.get("code")] = {float(v) for v in range(1, int(scaled.scale_max) + 1)}
+        else:
+            points[row.get("code")] = None
+    conditions = {}
+    for i, row in rows.items():
+        if "show_if" not in row:
+            continue
+        if row.get("role") == "grouping":
+            problems.add(f"items[{i}].show_if", "grouping items are always shown (they decide the stratum)")
+            continue
+        conditions[row.get("code")] = row["show_if"]
+        for path, message in logic.check(row["show_if"], code=row.get("code"), points=points,
+                                         path=f"items[{i}].show_if"):
+            problems.add(path, message)
+    for cycle in logic.cycles(conditions):
+        problems.add("items", "display conditions form a cycle: " + " -> ".join(cycle))
+
+
 def check_items(spec: dict, problems: Problems) -> None:
     _duplicates(spec, "items", "code", problems, "item code")
+    _check_logic(spec, problems)
     languages = _languages(spec)
     for i, row in _listed(spec, "items"):
         path = f"items[{i}]"
@@ -419,9 +485,14 @@ def check_items(spec: dict, problems: Problems) -> None:
         role = row.get("role", "attitude")
         if role == "grouping" and not kind.grouping:
             problems.add(f"{path}.role", f"a grouping item must be one of: {', '.join(kinds.values(grouping=True))}")
-        if "required" in row and row["required"] != (not kind.free_text):
-            problems.add(f"{path}.required", "free-text items are optional (an empty answer is stored as skipped)"
-                         if kind.free_text else f"{kind.value} items are always required")
+        if row.get("required") is True and kind.free_text:
+            problems.add(f"{path}.required", "free-text items are optional (an empty answer is stored as skipped)")
+        if row.get("required") is False and role == "grouping":
+            problems.add(f"{path}.required", "grouping items are always required (they decide the stratum)")
+        if "unit" in row:
+            _texts_in(languages, row.get("unit"), f"{path}.unit", problems, required=False)
+            if kind.value != "number":
+                problems.add(f"{path}.unit", "only numeric entry items have a unit")
         answer = row.get("attention_answer")
         if role == "attention" and answer is None:
             problems.add(path, "an attention check needs its attention_answer")
@@ -457,6 +528,9 @@ def _item_fields(row: dict, order: int) -> dict:
             "step": None if scaled.step is None else float(scaled.step),
             "labels": {lang: dict(v) for lang, v in (row.get("labels") or {}).items()},
             "dont_know": bool(row.get("dont_know", False)), "reverse_coded": bool(row.get("reverse_coded", False)),
+            "prefer_not_to_say": bool(row.get("prefer_not_to_say", False)),
+            "optional": row.get("required") is False and not kind.free_text, "unit": dict(row.get("unit") or {}),
+            "show_if": row.get("show_if") or {},
             "expected_answer": None if row.get("attention_answer") is None else float(row["attention_answer"]),
             "order": order}
 
@@ -534,6 +608,8 @@ WAVES_SCHEMA = _list(_obj({
     "opens_after_days": DAYS, "closes_after_days": DAYS,
     "items": {"type": "array", "items": {"type": "string"}, "description": "Codes of the attitude and "
               "attention items this wave asks (grouping items are asked once, at baseline)."},
+    "period": {"type": "string", "maxLength": 32, "description": "Repeated cross-sections: the period this wave "
+               "is (a year such as 1974, YYYY-MM or a date); opens_at is its start."},
     "completion_code": {"type": "string", "maxLength": 64, "description": "Prolific completion code."},
     "completion_url": URL,
     "interventions": _list(_obj({"arm": {"type": "string"}, "title": OPTIONAL_TEXTS, "content": TEXTS},
@@ -553,6 +629,8 @@ def export_waves(study: Study) -> list:
     for wave in study.waves.order_by("number").prefetch_related("items", "interventions__arm"):
         row = {"number": wave.number, "opens_at": _iso(wave.opens_at), "closes_at": _iso(wave.closes_at),
                "items": [i.code for i in sorted(wave.items.all(), key=lambda i: order[i.pk])]}
+        if wave.period:
+            row["period"] = wave.period
         if wave.completion_code:
             row["completion_code"] = wave.completion_code
         if wave.completion_url:
@@ -629,7 +707,8 @@ def check_waves(spec: dict, problems: Problems) -> None:
 def apply_waves(ctx: ApplyContext, value: list) -> None:
     def fields(row):
         return {"opens_at": _when(row, "opens", ctx.anchor), "closes_at": _when(row, "closes", ctx.anchor),
-                "completion_code": row.get("completion_code", ""), "completion_url": row.get("completion_url", "")}
+                "completion_code": row.get("completion_code", ""), "completion_url": row.get("completion_url", ""),
+                "period": row.get("period", "")}
 
     def create(number, row):
         return Wave.objects.create(study=ctx.study, number=number, **fields(row))
@@ -796,7 +875,8 @@ def apply_retention(ctx: ApplyContext, value: dict) -> None:
 
 # --- The registry, in the order of the file -------------------------------------------------------
 
-register(Section("study", "Study", STUDY_SCHEMA, export_study, apply_study, check_study, required=True))
+register(Section("study", "Study", STUDY_SCHEMA, export_study, apply_study, check_study, refuse_study,
+                 required=True))
 register(Section("consent", "Consent", CONSENT_SCHEMA, export_consent, apply_consent, check_consent, refuse_consent))
 register(Section("arms", "Arms", ARMS_SCHEMA, export_arms, apply_arms, check_arms, refuse_arms))
 register(Section("items", "Items", _item_schema(), export_items, apply_items, check_items, refuse_items))
@@ -806,3 +886,6 @@ register(Section("messages", "Messages", MESSAGES_SCHEMA, export_messages, apply
 register(Section("completion", "Completion", COMPLETION_SCHEMA, export_completion, apply_completion,
                  check_completion))
 register(Section("retention", "Retention", RETENTION_SCHEMA, export_retention, apply_retention))
+
+# Later parts of a study, each in its own module, join the registry here.
+from surveys.spec import enrolment as _enrolment  # noqa: E402, F401

@@ -83,7 +83,20 @@ def export_spec(study: Study) -> dict:
     spec = {"spec_version": SPEC_VERSION}
     for section in SECTIONS:
         spec[section.key] = section.export(study)
-    return spec
+    return _in_language_order(spec, list(study.languages or []))
+
+
+def _in_language_order(value, languages: list[str]):
+    """Every translated text ({en: ..., de: ...}) with its languages in the study's declared order.
+    PostgreSQL's jsonb keeps an object's keys in its own order (shortest first), SQLite as written:
+    without this the same design would export differently on the two."""
+    if isinstance(value, list):
+        return [_in_language_order(v, languages) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if value and all(k in languages for k in value) and all(isinstance(v, str) for v in value.values()):
+        return {lang: value[lang] for lang in languages if lang in value}
+    return {k: _in_language_order(v, languages) for k, v in value.items()}
 
 
 # --- Diff -----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from functools import wraps
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
@@ -23,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from common import access, csvsafe
 from surveys import selectors, services
 from surveys.forms import (
+    EXTERNAL_ID_RE,
     AnswerPageForm,
     ConsentForm,
     ContinueForm,
@@ -32,11 +35,15 @@ from surveys.forms import (
     quick_answers,
 )
 from surveys.models import Participant, Study, hash_secret, translate
+from surveys.models.base import PROLIFIC_COMPLETION_URL
 
 #: Largest request body a participant page accepts. A full page of free-text answers stays far
 #: below it; anything larger is refused with 413 before the body is parsed.
 MAX_BODY_BYTES = 256 * 1024
 PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+#: Shown after a page that had been answered already (a second tab, the back button) was sent again.
+STALE_NOTICE = _lazy("You sent a page you had already answered, perhaps from another tab or window. Its "
+                     "answers were saved the first time and were not changed. Here is where you are now.")
 
 
 def limit_body(view):
@@ -132,6 +139,8 @@ def landing(request, slug: str):
                     external_id=pid, external_study_id=prolific_study,
                     email=form.cleaned_data.get("email") or "", join_key=_join_key(request))
             except services.SurveyError as error:
+                if isinstance(error, services.EnrolmentRefused) and error.code and pid:
+                    return HttpResponseRedirect(PROLIFIC_COMPLETION_URL + quote(error.code), status=303)
                 if error.status == 400:
                     form.add_error(None, error.message)
                 else:
@@ -184,7 +193,8 @@ def participant(request, secret: str):
     if request.method == "POST":
         return _participant_post(request, person, secret, language)
     state = selectors.get_participant_state(person)
-    return _render_state(request, person, secret, language, state)
+    notice = STALE_NOTICE if request.GET.get("stale") else ""
+    return _render_state(request, person, secret, language, state, notice=str(notice))
 
 
 def _render_state(request, person: Participant, secret: str, language: str, state, *, form=None, status=200,
@@ -192,12 +202,27 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     context = _participant_context(request, person, secret, language, state=state, notice=notice)
     if state.kind == "withdrawn":
         return render(request, "surveys/withdrawn.html", context, status=status)
+    if state.kind == "screened_out":
+        study = person.study
+        context.update({"title": _("This study is full for your group"), "message": _(
+            "Thank you for your answers. The study already has all the participants it needs from your group, "
+            "so there are no questions for you. Nothing more is stored about you.")})
+        if study.quota_full_code and person.external_id:
+            context["prolific_link"] = PROLIFIC_COMPLETION_URL + quote(study.quota_full_code)
+        return render(request, "surveys/problem.html", context, status=status)
     if state.kind == "baseline":
         items = selectors.list_missing_baseline_items(person)
         context["form"] = form or AnswerPageForm(items=items, language=language)
+        if form is None and not person.is_preview:
+            context["personal_link"] = _personal_link(request, secret)
+        # Prolific's SESSION_ID reaches the first wave through the baseline page.
+        context["session_id"] = _session_id(request.GET if form is None else request.POST)
         return render(request, "surveys/baseline.html", context, status=status)
     if state.kind in ("waiting", "over"):
         context["completion_text"] = selectors.completion_text(person.study, language) if state.completed else ""
+        if state.completed is not None and state.completed.wave.completion_code:
+            context["completion_code"] = state.completed.wave.completion_code
+            context["completion_link"] = state.completed.wave.redirect_url()
         return render(request, "surveys/waiting.html", context, status=status)
     wave = state.wave
     submission = state.submission
@@ -224,12 +249,31 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     per_page = person.study.items_per_page
     design = selectors.get_wave_design(wave, person.study)
     codes = [code for code in selectors.page_codes(submission, submission.page, per_page) if code in design.items]
+    hidden = selectors.hidden_codes(person, wave, [design.items[code] for code in codes])
+    codes = [code for code in codes if code not in hidden]
     if form is None:  # unanswered questions: their HTML is the same for everyone
         context["items_html"] = mark_safe("".join(_item_html(design, code, language) for code in codes))
     pages = selectors.page_count(submission, per_page)
+    # No baseline: the first page of the first wave is the participant's first page.
+    if (form is None and submission.page == 0 and not person.groups and not person.is_preview
+            and person.submissions.count() == 1):
+        context["personal_link"] = _personal_link(request, secret)
+    items_left = len(submission.item_order) - submission.page * per_page
+    context["minutes_left"] = selectors.minutes_left(items_left, selectors.seconds_per_item(person.study_id))
+    context["percent_done"] = round(100 * submission.page / pages) if pages else 0
     context.update({"form": form, "page": submission.page, "page_number": submission.page + 1, "pages": pages,
                     "shown_ms": int(time.time() * 1000), "last_page": submission.page + 1 >= pages})
     return render(request, "surveys/wave.html", context, status=status)
+
+
+def _session_id(data) -> str:
+    value = data.get("SESSION_ID", "")
+    return value if isinstance(value, str) and EXTERNAL_ID_RE.fullmatch(value) else ""
+
+
+def _personal_link(request, secret: str) -> str:
+    """The participant's link as text to keep (shown once, on the first page after joining)."""
+    return request.build_absolute_uri(reverse("surveys:participant", args=[secret]))
 
 
 _ITEM_HTML: dict = {}
@@ -278,7 +322,7 @@ def _participant_post(request, person: Participant, secret: str, language: str):
 def _post_baseline(request, person: Participant, secret: str, language: str):
     items = selectors.list_missing_baseline_items(person)
     if not items:
-        return redirect_home(secret)
+        return redirect_home(secret, stale=True)
     form = AnswerPageForm(request.POST, items=items, language=language)
     if form.is_valid():
         answers = {code: (None if a.missing else int(a.value)) for code, a in form.answers().items()}
@@ -288,6 +332,10 @@ def _post_baseline(request, person: Participant, secret: str, language: str):
             form.add_service_errors(error.errors)
         else:
             request.answers_kept = True  # committed: the 500 page (common/errors.py) says so
+            session_id = _session_id(request.POST)
+            if session_id:
+                return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + "?SESSION_ID=" + session_id,
+                                            status=303)
             return redirect_home(secret)
     state = selectors.ParticipantState(kind="baseline")
     return _render_state(request, person, secret, language, state, form=form, status=400)
@@ -301,7 +349,7 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
                         secret=secret)
     if submission is not None and (submission.completed_at is not None or page < submission.page):
         request.answers_kept = True
-        return _after_answers(person, secret, submission)  # a double click or a retry
+        return _after_answers(person, secret, submission, stale=True)  # a second tab, a double click, a retry
     if submission is None:
         submission = services.start_wave(participant=person, wave=wave,
                                          user_agent=request.headers.get("User-Agent", ""))
@@ -310,7 +358,8 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
                         message=_("Please continue on the current page of your personal link."), secret=secret)
     items = selectors.get_wave_design(wave, person.study).items
     codes = [c for c in selectors.page_codes(submission, page, person.study.items_per_page) if c in items]
-    page_items = [items[c] for c in codes]
+    hidden = selectors.hidden_codes(person, wave, [items[c] for c in codes])
+    page_items = [items[c] for c in codes if c not in hidden]
     # The usual page (every answer a plain option) needs no form; anything else gets the form's
     # checks and messages.
     answers = quick_answers(request.POST, page_items)
@@ -339,18 +388,21 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
     return _render_state(request, person, secret, language, state, form=form, status=400)
 
 
-def _after_answers(person: Participant, secret: str, submission):
+def _after_answers(person: Participant, secret: str, submission, *, stale: bool = False):
     if submission.completed_at is not None and not person.is_preview:
         wave = submission.wave
         wave.study = person.study
         url = wave.redirect_url()  # the wave's URL or Prolific code, else the study's completion URL
-        if url:
+        # Prolific's completion link completes a Prolific submission: only those who came from
+        # Prolific have one. Anyone else sees the code on our end page (with the link to use it).
+        if url and (person.external_id or wave.completion_url or not wave.completion_code):
             return HttpResponseRedirect(url, status=303)
-    return redirect_home(secret)
+    return redirect_home(secret, stale=stale)
 
 
-def redirect_home(secret: str):
-    return HttpResponseRedirect(reverse("surveys:participant", args=[secret]), status=303)
+def redirect_home(secret: str, *, stale: bool = False):
+    url = reverse("surveys:participant", args=[secret])
+    return HttpResponseRedirect(url + "?stale=1" if stale else url, status=303)
 
 
 def _int(value) -> int | None:

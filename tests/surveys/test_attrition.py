@@ -172,9 +172,22 @@ def test_finishing_a_wave_with_a_completion_code_redirects_to_prolific_with_that
     survey.study.completion_url = "https://example.org/study-done"
     survey.study.save()
     Wave.objects.filter(pk=survey.waves[2].pk).update(completion_code="W2CODE")
-    _participant, secret = enroll()
+    _participant, secret = enroll(external_id="5f0c1e2d3b4a5968", external_study_id="st2")
     url = f"/p/{secret}/"
     _response, _hidden, codes = page_form(client, url)
     answer_page(client, url, codes)
     _response, _hidden, codes = page_form(client, url)
     assert link_of(answer_page(client, url, codes)) == "https://app.prolific.com/submissions/complete?cc=W2CODE"
+
+
+def test_finishing_a_prolific_wave_without_coming_from_prolific_shows_the_code_and_the_link(client, survey, enroll):
+    Wave.objects.filter(pk=survey.waves[2].pk).update(completion_code="W2CODE")
+    _participant, secret = enroll()
+    url = f"/p/{secret}/"
+    _response, _hidden, codes = page_form(client, url)
+    answer_page(client, url, codes)
+    _response, _hidden, codes = page_form(client, url)
+    assert link_of(answer_page(client, url, codes)) == url
+    page = client.get(url).content.decode()
+    assert '<strong id="completion-code">W2CODE</strong>' in page
+    assert 'href="https://app.prolific.com/submissions/complete?cc=W2CODE"' in page

@@ -151,7 +151,7 @@ def test_a_repeated_post_stores_exactly_one_answer_set(client, started):
     again = client.post(f"/p/{secret}/", good_answers())
     changed = client.post(f"/p/{secret}/", good_answers(i_reasons="1"))  # a retry after editing
     assert first.status_code == again.status_code == changed.status_code == 303
-    assert first["Location"] == again["Location"]
+    assert again["Location"] == changed["Location"] == first["Location"] + "?stale=1"  # says it was answered
     assert stored() == 7
     submission = Submission.objects.get(participant=participant)
     assert submission.responses.get(item__code="reasons").value == 5

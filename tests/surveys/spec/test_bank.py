@@ -32,7 +32,7 @@ def test_bank_items_take_the_studys_languages(every_kind):
     every_kind["study"]["description"] = {}
     for section in (every_kind["consent"], every_kind["items"]):
         for row in section:
-            for key in ("text", "prompt"):
+            for key in ("text", "prompt", "unit"):
                 if key in row:
                     row[key] = {"de": next(iter(row[key].values()))}
             if "labels" in row:

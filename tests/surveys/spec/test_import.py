@@ -63,6 +63,12 @@ def test_changing_consent_someone_gave_is_refused(demo_spec):
     assert reason.startswith("consent[0].text: the text of version 1 cannot change") and "add version 2" in reason
 
 
+def test_the_design_of_a_study_with_participants_is_refused(demo_spec):
+    demo_spec["study"]["design"] = "cross_section"
+    (reason,) = _refusals(demo_spec)
+    assert reason == "study.design: cannot change from 'panel' to 'cross_section': the study has participants"
+
+
 def test_a_refused_import_changes_nothing(demo_spec, demo_study):
     before = dump(export_spec(demo_study))
     demo_spec["study"]["title"]["en"] = "Changed"

@@ -67,3 +67,23 @@ def test_the_demo_study_is_defined_by_the_example_file(demo_study, settings):
     for key in ("study", "consent", "arms", "items", "pages", "messages", "completion", "retention"):
         assert exported[key] == example[key], key
     assert [w["items"] for w in exported["waves"]] == [w["items"] for w in example["waves"]]
+
+
+def test_the_cross_section_fields_round_trip(every_kind):
+    every_kind["study"]["design"] = "cross_section"
+    every_kind["study"]["weight_kind"] = "sampling"
+    every_kind["waves"][0]["period"] = "1974"
+    study = apply_spec(data=every_kind).study
+    assert (study.design, study.weight_kind) == ("cross_section", "sampling")
+    assert study.waves.get(number=1).period == "1974"
+    exported = export_spec(study)
+    assert exported["study"]["design"] == "cross_section" and exported["waves"][0]["period"] == "1974"
+    Study.objects.all().delete()
+    assert dump(export_spec(apply_spec(data=load_text(dump(exported))).study)) == dump(exported)
+
+
+def test_translated_texts_follow_the_declared_language_order(every_kind):
+    every_kind["study"]["title"] = dict(reversed(list(every_kind["study"]["title"].items())))
+    study = apply_spec(data=every_kind).study
+    assert list(export_spec(study)["study"]["title"]) == [
+        lang for lang in every_kind["study"]["languages"] if lang in every_kind["study"]["title"]]

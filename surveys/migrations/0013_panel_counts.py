@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0009_design_change_admin'),
+        ('surveys', '0012_display_logic'),
     ]
 
     operations = [

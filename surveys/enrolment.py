@@ -1,0 +1,120 @@
+"""Enrolment policy: who may join a study now, at which wave, and whether their stratum has room.
+
+A study's policy (fields on ``Study``; the spec's ``enrolment`` section):
+- a window: ``enrol_opens_at``, and closing at ``enrol_closes_at`` or when wave
+  ``enrol_closes_at_wave`` opens, whichever comes first;
+- late arrivals (after it closes): ``refuse`` them with a clear page, or ``next_wave``: they join,
+  answer the baseline, and take waves from the next one that opens;
+- ``enrol_cap``: most participants overall; ``quotas``: most per grouping answer
+  (``{"side": {"1": 500, "2": 500}}``). Both are checked at baseline (under a lock on the study
+  row), when the answer is known; the cap is also checked when a newcomer joins, so nobody consents
+  to a study that is already full. Those turned away see a clear page and, from Prolific, go back
+  with ``quota_full_code``.
+
+Counts are of enrolled participants (``Participant.objects.enrolled()``: not previews, and they
+opened their personal link, i.e. reached the baseline) who are not withdrawn and not screened out.
+A join whose link never reached the browser does not take a place; the overview's "enrolled vs
+cap" counts the same set. Arms stay
+balanced within strata however quotas close: arms come from permuted blocks per stratum
+(``services.assign_arm``), so a closed stratum leaves its blocks, and the others', as they were.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from surveys.models import Participant, Study, Wave
+
+REFUSE = "refuse"
+NEXT_WAVE = "next_wave"
+POLICIES = (REFUSE, NEXT_WAVE)
+
+
+@dataclass(frozen=True)
+class JoinDecision:
+    """May a newcomer join now; if not, `reason` ("not_yet", "closed", "full") and `message`;
+    `first_wave`: the wave a late arrival starts with (None: the current one)."""
+
+    allowed: bool
+    reason: str = ""
+    message: str = ""
+    first_wave: int | None = None
+
+
+def closes_at(study: Study) -> dt.datetime | None:
+    """When enrolment closes: the date, or the opening of wave N, whichever is first."""
+    edges = [study.enrol_closes_at] if study.enrol_closes_at else []
+    if study.enrol_closes_at_wave:
+        opens = Wave.objects.filter(study=study, number=study.enrol_closes_at_wave).values_list(
+            "opens_at", flat=True).first()
+        if opens is not None:
+            edges.append(opens)
+    return min(edges) if edges else None
+
+
+def enrolled(study: Study):
+    """The participants who count against the cap and the quotas."""
+    return Participant.objects.enrolled().filter(study=study, withdrawn_at__isnull=True,
+                                                 screened_out_at__isnull=True)
+
+
+def join_decision(study: Study, now: dt.datetime) -> JoinDecision:
+    """Whether a newcomer may join `study` at `now` (returning participants always may)."""
+    if study.enrol_opens_at and now < study.enrol_opens_at:
+        return JoinDecision(False, "not_yet", _("Enrolment in this study has not opened yet. Please come back later."))
+    first_wave = None
+    closing = closes_at(study)
+    if closing is not None and now >= closing:
+        if study.late_arrivals != NEXT_WAVE:
+            return JoinDecision(False, "closed", _("Enrolment in this study has closed. Thank you for your interest."))
+        upcoming = (study.waves.exclude(state=Wave.State.CLOSED).filter(opens_at__gt=now)
+                    .order_by("opens_at", "number").values_list("number", flat=True).first())
+        if upcoming is None:
+            return JoinDecision(False, "closed", _("Enrolment in this study has closed. Thank you for your interest."))
+        first_wave = upcoming
+    if study.enrol_cap is not None and enrolled(study).count() >= study.enrol_cap:
+        return JoinDecision(False, "full", _("This study has all the participants it needs. Thank you for your interest."))
+    return JoinDecision(True, first_wave=first_wave)
+
+
+def full_at_baseline(study: Study, groups: dict, *, exclude_pk: int | None = None) -> str | None:
+    """At baseline: "cap" when the study's cap is reached by the others, else the full quota
+    (`full_quota`), else None."""
+    if study.enrol_cap is not None:
+        others = enrolled(study)
+        if exclude_pk is not None:
+            others = others.exclude(pk=exclude_pk)
+        if others.count() >= study.enrol_cap:
+            return "cap"
+    return full_quota(study, groups, exclude_pk=exclude_pk)
+
+
+def full_quota(study: Study, groups: dict, *, exclude_pk: int | None = None) -> str | None:
+    """The first "code=value" whose quota `groups` would exceed, or None when there is room."""
+    for code, caps in sorted((study.quotas or {}).items()):
+        value = groups.get(code)
+        if value is None or not isinstance(caps, dict) or str(value) not in caps:
+            continue
+        taken = enrolled(study).filter(**{f"groups__{code}": value})
+        if exclude_pk is not None:
+            taken = taken.exclude(pk=exclude_pk)
+        if taken.count() >= int(caps[str(value)]):
+            return f"{code}={value}"
+    return None
+
+
+def overview(study: Study) -> dict:
+    """Enrolled vs cap, overall and per quota value, for the study's overview page."""
+    base = enrolled(study)
+    rows = []
+    for code, caps in sorted((study.quotas or {}).items()):
+        for value, cap in sorted((caps or {}).items()):
+            number = float(value) if "." in value else int(value)
+            rows.append({"stratum": f"{code} = {value}", "enrolled": base.filter(**{f"groups__{code}": number}).count(),
+                         "cap": cap})
+    return {"enrolled": base.count(), "cap": study.enrol_cap, "quotas": rows, "closes_at": closes_at(study),
+            "opens_at": study.enrol_opens_at, "late_arrivals": study.late_arrivals,
+            "screened_out": Participant.objects.filter(study=study, screened_out_at__isnull=False).count()}

@@ -1,0 +1,124 @@
+"""Display logic: a question shows only when a condition on the participant's earlier answers
+holds. Pure Python (no database): `check` validates a condition when a study is saved,
+`evaluate` decides on the server whether a question is shown.
+
+A condition (``Item.show_if``; the spec's ``items[].show_if``) is one of
+- ``{"item": "side", "op": "==", "value": 1}`` with ``op`` one of ``== != < <= > >=``;
+- ``{"item": "side", "op": "in", "value": [1, 2]}``;
+- ``{"all": [c, ...]}``, ``{"any": [c, ...]}``, ``{"not": c}``.
+It reads the baseline (grouping) answers and the answers of earlier waves (the latest one per
+item): those are known whatever order this wave's questions are shown in. An unanswered (or
+"don't know") question never satisfies a comparison, so ``not`` of one holds.
+"""
+
+from __future__ import annotations
+
+import operator
+
+OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+       ">=": operator.ge}
+
+
+def references(condition) -> set[str]:
+    """The item codes a condition reads."""
+    if not isinstance(condition, dict) or not condition:
+        return set()
+    if "item" in condition:
+        return {str(condition["item"])}
+    parts = condition.get("all") or condition.get("any") or ([condition["not"]] if "not" in condition else [])
+    return set().union(*(references(part) for part in parts)) if parts else set()
+
+
+def check(condition, *, code: str, points: dict[str, set[float] | None], path: str = "show_if") -> list[tuple[str, str]]:
+    """Problems of `code`'s condition as (path, message): malformed, unknown items (`points` maps
+    each known item code to its scale points, None for free text or an open range), comparisons
+    no answer can satisfy. Cycles are found across items by `cycles`."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(condition, dict) or len(condition) == 0:
+        return [(path, "a condition is an object: {item, op, value}, {all: [...]}, {any: [...]} or {not: ...}")]
+    if "item" in condition:
+        item, op, value = condition.get("item"), condition.get("op"), condition.get("value")
+        if set(condition) - {"item", "op", "value"}:
+            problems.append((path, "a comparison has only item, op and value"))
+        if item == code:
+            problems.append((f"{path}.item", f'"{code}" cannot depend on its own answer'))
+        elif item not in points:
+            problems.append((f"{path}.item", f'unknown item "{item}"'))
+        if op not in OPS and op != "in":
+            problems.append((f"{path}.op", f"{op!r} is not one of: {', '.join([*OPS, 'in'])}"))
+            return problems
+        values = value if op == "in" else [value]
+        if op == "in" and (not isinstance(value, list) or not value):
+            return [*problems, (f"{path}.value", "\"in\" needs a non-empty list of values")]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return [*problems, (f"{path}.value", "compare with numbers (answers are points of the item's scale)")]
+        scale = points.get(item)
+        if scale:  # an impossible comparison: no point of the scale satisfies it
+            test = (lambda p: p in values) if op == "in" else (lambda p: OPS[op](p, value))
+            if not any(test(p) for p in scale):
+                problems.append((path, f"no answer to \"{item}\" satisfies {op} {value}: the condition never holds"))
+        return problems
+    keys = set(condition)
+    if len(keys) != 1 or not keys <= {"all", "any", "not"}:
+        return [(path, "use exactly one of all, any, not (or a comparison {item, op, value})")]
+    if "not" in condition:
+        return check(condition["not"], code=code, points=points, path=f"{path}.not")
+    key = keys.pop()
+    parts = condition[key]
+    if not isinstance(parts, list) or not parts:
+        return [(f"{path}.{key}", f"{key} needs a non-empty list of conditions")]
+    for i, part in enumerate(parts):
+        problems += check(part, code=code, points=points, path=f"{path}.{key}[{i}]")
+    return problems
+
+
+def cycles(conditions: dict[str, dict]) -> list[list[str]]:
+    """Cycles among items' conditions (a shows if b, b shows if a): each as a list of codes."""
+    graph = {code: references(cond) for code, cond in conditions.items() if cond}
+    found, state = [], {}
+
+    def visit(code, trail):
+        if state.get(code) == "done":
+            return
+        if code in trail:
+            found.append(trail[trail.index(code):] + [code])
+            return
+        for nxt in sorted(graph.get(code, ())):
+            visit(nxt, [*trail, code])
+        state[code] = "done"
+
+    for code in sorted(graph):
+        visit(code, [])
+    return found
+
+
+def evaluate(condition, answers: dict[str, float | None]) -> bool:
+    """Whether `condition` holds for `answers` (item code -> the value; None or absent: no answer).
+    An empty condition always holds."""
+    if not condition:
+        return True
+    if "item" in condition:
+        value = answers.get(condition["item"])
+        if value is None:
+            return False
+        if condition["op"] == "in":
+            return value in condition["value"]
+        return OPS[condition["op"]](value, condition["value"])
+    if "all" in condition:
+        return all(evaluate(part, answers) for part in condition["all"])
+    if "any" in condition:
+        return any(evaluate(part, answers) for part in condition["any"])
+    return not evaluate(condition["not"], answers)
+
+
+def describe(condition) -> str:
+    """The condition as a sentence for codebooks: 'shown only if side == 1 and not (age < 18)'."""
+    if not condition:
+        return ""
+    if "item" in condition:
+        return f"{condition['item']} {condition['op']} {condition['value']}"
+    if "not" in condition:
+        return f"not ({describe(condition['not'])})"
+    key = "all" if "all" in condition else "any"
+    joined = f" {'and' if key == 'all' else 'or'} ".join(describe(part) for part in condition[key])
+    return f"({joined})" if len(condition[key]) > 1 else joined
