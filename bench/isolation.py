@@ -141,34 +141,9 @@ def build_study(participants: int, waves: int, n_items: int) -> int:
 
 
 class Browser(Client):
-    """`Client` that also keeps the last redirect's Location."""
+    """`Client` with a longer timeout (joins wait while the machine is loaded)."""
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, str, float]:
-        import http.client
-
-        headers = {"Host": f"127.0.0.1:{self.port}", "User-Agent": "Mozilla/5.0 Firefox/130.0 bench",
-                   "Accept-Language": "en"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Origin"] = f"http://127.0.0.1:{self.port}"
-        started = time.perf_counter()
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            text = response.read().decode(errors="replace")
-            elapsed = time.perf_counter() - started
-            for header, value in response.getheaders():
-                if header.lower() == "set-cookie":
-                    name, _, rest = value.partition("=")
-                    self.cookies[name] = rest.split(";", 1)[0]
-                elif header.lower() == "location":
-                    self.last_location = value.split("?")[0]
-            return response.status, text, elapsed
-        finally:
-            connection.close()
+    timeout = 60
 
 
 def join_and_answer(port: int, latencies: dict[str, list[float]], errors: list[str]) -> None:

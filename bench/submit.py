@@ -150,9 +150,12 @@ ITEM_RE = re.compile(r'name="i_(\w+?)"')
 class Client:
     """One simulated participant's browser: plain HTTP/1.1, cookies by hand."""
 
+    timeout = 30  # seconds
+
     def __init__(self, port: int):
         self.port = port
         self.cookies: dict[str, str] = {}
+        self.last_location = ""  # the last redirect's Location, without its query
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, str, float]:
         headers = {"Host": f"127.0.0.1:{self.port}", "User-Agent": "Mozilla/5.0 Firefox/130.0 bench",
@@ -163,16 +166,18 @@ class Client:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Origin"] = f"http://127.0.0.1:{self.port}"
         started = time.perf_counter()
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
-            text = response.read().decode()
+            text = response.read().decode(errors="replace")
             elapsed = time.perf_counter() - started
             for header, value in response.getheaders():
                 if header.lower() == "set-cookie":
                     name, _, rest = value.partition("=")
                     self.cookies[name] = rest.split(";", 1)[0]
+                elif header.lower() == "location":
+                    self.last_location = value.split("?")[0]
             return response.status, text, elapsed
         finally:
             connection.close()
