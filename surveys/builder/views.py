@@ -17,7 +17,6 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods
 
 from common import access
-from common.sanitize import sanitize_html
 from surveys import kinds
 from surveys.builder import edits
 from surveys.forms import AnswerPageForm
@@ -262,6 +261,6 @@ def design_preview(request, slug: str):
     context = {"study": study, "wave": wave, "form": form, "rows": form.rows(), "preview_language": language,
                "intervention_title": translate(intervention.title, language, study.default_language)
                if intervention else "",
-               "intervention_content": sanitize_html(translate(intervention.content, language, study.default_language))
+               "intervention_content": translate(intervention.content, language, study.default_language)
                if intervention else ""}
     return render(request, "surveys/builder/preview_page.html", context)
