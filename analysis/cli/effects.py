@@ -27,7 +27,7 @@ import pandas as pd
 
 from analysis.cli import base as cli
 from analysis.cli.base import EXIT_BAD_INPUT, InputError
-from analysis.cli.indices import _located, infer_scales, read_answers
+from analysis.cli.indices import _located, given_scale, infer_scales, read_answers
 from analysis.stats.effects import (
     DEFAULT_INDICES,
     EXTRA_FIELDS,
@@ -148,10 +148,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> EffectTable:
     if missing_codes:
         answers["value"] = answers["value"].where(~answers["value"].isin(missing_codes))
     if scale_min is not None:
-        try:
-            scales: Scale | dict = Scale(scale_min, scale_max, step)
-        except ValueError as error:
-            raise InputError(f"bad scale: {error}") from None
+        scales: Scale | dict = given_scale(scale_min, scale_max, step)
     else:
         scales = infer_scales(answers, path, step)
         listed = ", ".join(f"{item} {scale}" for item, scale in list(scales.items())[:8])

@@ -100,10 +100,7 @@ def run(options: dict, *, stdout: TextIO, stderr: TextIO) -> IndexTable:
     answers = read_answers(path, [*by, *weights_cli.design_columns(options)])
     missing_codes = list(options.get("missing_code") or [])
     if scale_min is not None:
-        try:
-            scales: Scale | dict = _bounded(Scale(scale_min, scale_max, step))
-        except ValueError as error:
-            raise InputError(f"bad scale: {error}") from None
+        scales: Scale | dict = given_scale(scale_min, scale_max, step)
     else:
         scales = infer_scales(answers, path, step, missing_codes)
         listed = ", ".join(f"{item} {scale}" for item, scale in list(scales.items())[:8])
@@ -244,6 +241,14 @@ def _bounded(scale: Scale) -> Scale:
         raise ValueError(f"{scale.min:g}..{scale.max:g} in steps of {scale.step:g} has {points} points; "
                          f"at most {MAX_SCALE_POINTS} are allowed")
     return scale
+
+
+def given_scale(scale_min: float, scale_max: float, step: float) -> Scale:
+    """The scale of --scale-min/--scale-max/--scale-step, within MAX_SCALE_POINTS, or one line."""
+    try:
+        return _bounded(Scale(scale_min, scale_max, step))
+    except ValueError as error:
+        raise InputError(f"bad scale: {error}") from None
 
 
 def infer_scales(answers: pd.DataFrame, path: Path, step: float, missing_codes=()) -> dict:

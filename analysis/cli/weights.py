@@ -113,10 +113,7 @@ def run_counts(options: dict, *, stdout: TextIO, stderr: TextIO):
     scale_min, scale_max = options.get("scale_min"), options.get("scale_max")
     step = options.get("scale_step") or 1.0
     if scale_min is not None:
-        try:
-            scales: Scale | dict = Scale(scale_min, scale_max, step)
-        except ValueError as error:
-            raise InputError(f"bad scale: {error}") from None
+        scales: Scale | dict = command.given_scale(scale_min, scale_max, step)
     else:
         scales = command.infer_scales(table.rename(columns={"category": "value"}), path, step)
         cli.say(stderr, f"{command.PROG}: no --scale-min/--scale-max given: each item's scale runs from its lowest "
