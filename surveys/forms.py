@@ -10,6 +10,7 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from surveys import groups
 from surveys.kinds import Answer, kind_of
 from surveys.models import Item
 
@@ -116,6 +117,7 @@ class AnswerPageForm(forms.Form):
         self.language = language
         for item in items:
             kind_of(item).input.add_fields(self.fields, item, FIELD_PREFIX + item.code, language)
+        groups.add_fields(self.fields, items, FIELD_PREFIX)
 
     def clean(self):
         cleaned = super().clean()
@@ -128,11 +130,14 @@ class AnswerPageForm(forms.Form):
                     % {"codes": ", ".join(k[len(FIELD_PREFIX):][:40] for k in foreign[:5])})
         for item in self.items:
             kind_of(item).input.clean(self, item, FIELD_PREFIX + item.code, cleaned)
+        groups.clean(self, self.items, FIELD_PREFIX, cleaned)
         return cleaned
 
     def answers(self) -> dict[str, Answer]:
-        return {item.code: kind_of(item).input.answer(item, FIELD_PREFIX + item.code, self.cleaned_data)
-                for item in self.items}
+        answers = {item.code: kind_of(item).input.answer(item, FIELD_PREFIX + item.code, self.cleaned_data)
+                   for item in self.items}
+        answers.update(groups.answers(self.items, FIELD_PREFIX, self.cleaned_data))
+        return answers
 
     def add_service_errors(self, errors: dict[str, list[str]]) -> None:
         for code, messages in errors.items():
@@ -141,7 +146,8 @@ class AnswerPageForm(forms.Form):
                 self.add_error(field if field in self.fields else None, message)
 
     def rows(self) -> list[dict]:
-        """What the template needs per item, in page order: the common row and the kind's own."""
+        """What the template needs per item, in page order: the common row and the kind's own; a
+        group's members as one row of the group (surveys/groups.py)."""
         rows = []
         for item in self.items:
             kind = kind_of(item)
@@ -153,4 +159,4 @@ class AnswerPageForm(forms.Form):
                    "errors": bound.errors, "value": bound.value() if self.is_bound else None}
             row.update(kind.input.context(item, name, bound, self))
             rows.append(row)
-        return rows
+        return groups.group_rows(rows, self, FIELD_PREFIX)

@@ -97,7 +97,21 @@ class ScaleRule:
         return int(round((item.scale_max - item.scale_min) / item.step)) + 1
 
 
+class BinaryRule(ScaleRule):
+    """0 (not selected) and 1 (selected), nothing else: min 0, max 1, step 1, filled when empty."""
+
+    def clean(self, item) -> dict[str, str]:
+        item.scale_min = 0 if item.scale_min is None else item.scale_min
+        item.scale_max = 1 if item.scale_max is None else item.scale_max
+        item.step = 1 if item.step is None else item.step
+        if (item.scale_min, item.scale_max, item.step) != (0, 1, 1):
+            return {"scale_min": _("An option of a multiple-choice question is 0 (not selected) or 1 (selected): "
+                                  "min 0, max 1, step 1.")}
+        return {}
+
+
 NO_SCALE = ScaleRule("none", has_scale=False)
+BINARY = BinaryRule("binary", has_scale=True, max_points=2)
 CATEGORIES = ScaleRule("categories", has_scale=True, categories=True)
 RANGE = ScaleRule("range", has_scale=True)
 OPEN_RANGE = ScaleRule("open range", has_scale=True, max_points=None)
@@ -261,6 +275,21 @@ class NumberInput(AnswerInput):
                 "unit": item.unit_in(form.language), "optional": item.is_optional}
 
 
+class CheckboxInput(AnswerInput):
+    """One option of a multiple-choice question: a box, ticked = 1, left empty = 0. The question's
+    own rules (at least one box when required; "none of these", "don't know" and "prefer not to
+    say" exclusive, stored as a missing code on every option) are the group's: surveys/groups.py."""
+
+    def add_fields(self, fields, item, name, language):
+        fields[name] = forms.BooleanField(required=False, label=item.prompt_in(language))
+
+    def answer(self, item, name, cleaned):
+        return Answer(value=1.0 if cleaned.get(name) else 0.0)
+
+    def context(self, item, name, bound, form):
+        return {"checked": bool(form.is_bound and bound.value())}
+
+
 class TextInput(AnswerInput):
     """An optional text of at most TEXT_MAX_LENGTH characters; empty is "skipped"."""
 
@@ -308,6 +337,13 @@ class ItemKind:
     #: A rating scale shown as numbered points: the quality check flags a submission that gives
     #: every such attitude item the same point (straightlining).
     straightlining: bool = False
+    #: Value labels every item of the kind has, whatever its own labels say (options: 0/1).
+    fixed_labels: tuple[tuple[str, str], ...] = ()
+    #: Asked only as part of a question group (surveys/groups.py), never alone.
+    group_only: bool = False
+    #: Enters the indices across items (pooled rows, constraint, alignment) as an attitude item.
+    #: Options of a multiple-choice question do not: each is a 0/1 item of its own (docs/indices.md).
+    pooled: bool = True
 
     @property
     def template(self) -> str:
@@ -325,6 +361,10 @@ KINDS: tuple[ItemKind, ...] = (
     # A typed-in number within min..max in steps (age, hours, euros); any number of points.
     ItemKind("number", _("numeric entry"), NumberInput(), OPEN_RANGE, numeric=True, free_text=False,
              export=NUMBER),
+    # One option of a multiple-choice question ("select all that apply"): a binary 0/1 item.
+    ItemKind("option", _("option (select all that apply)"), CheckboxInput(), BINARY, numeric=True,
+             free_text=False, export=NUMBER, fixed_labels=(("0", "not selected"), ("1", "selected")),
+             group_only=True, pooled=False),
 )
 
 BY_VALUE: dict[str, ItemKind] = {kind.value: kind for kind in KINDS}

@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from common import fastsql
+from surveys import groups
 from surveys.models import (
     Intervention,
     Item,
@@ -183,13 +184,19 @@ def get_intervention(*, wave: Wave, arm_id: int | None) -> Intervention | None:
     return fastsql.instance(fastsql.columns(Intervention, "x"), rows[0], 0) if rows else None
 
 
-def page_codes(submission: Submission, page: int, per_page: int) -> list[str]:
-    """Item codes shown on `page` (0-based) of a submission, in the participant's recorded order."""
-    return list(submission.item_order[page * per_page:(page + 1) * per_page])
+def page_codes(submission: Submission, page: int, per_page: int, items: dict | None = None) -> list[str]:
+    """Item codes shown on `page` (0-based) of a submission, in the participant's recorded order.
+    With the wave's `items`, a matrix or multiple-choice question counts as one question of the
+    page and is never split (surveys/groups.py)."""
+    if not items:
+        return list(submission.item_order[page * per_page:(page + 1) * per_page])
+    units = groups.units(list(submission.item_order), items)
+    return [code for unit in units[page * per_page:(page + 1) * per_page] for code in unit]
 
 
-def page_count(submission: Submission, per_page: int) -> int:
-    return -(-len(submission.item_order) // per_page)
+def page_count(submission: Submission, per_page: int, items: dict | None = None) -> int:
+    count = len(groups.units(list(submission.item_order), items)) if items else len(submission.item_order)
+    return -(-count // per_page)
 
 
 @dataclass(frozen=True)

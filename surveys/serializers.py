@@ -150,7 +150,9 @@ class ItemSerializer(StudyChildSerializer):
     class Meta:
         model = Item
         fields = ["code", "prompt", "kind", "role", "scale_min", "scale_max", "step", "k", "labels", "dont_know",
-                  "expected_answer", "reverse_coded", "order", "waves", "has_answers"]
+                  "expected_answer", "reverse_coded", "order", "waves", "has_answers", "group", "stem", "none_option"]
+        # A matrix's or multiple-choice question's items are written through the study spec.
+        read_only_fields = ["group", "stem", "none_option"]
 
     def validate_labels(self, value):
         if value in (None, ""):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import fastsql
-from surveys import enrolment, randomization, selectors, summaries
+from surveys import enrolment, groups, randomization, selectors, summaries
 from surveys.kinds import TEXT_MAX_LENGTH, Answer
 from surveys.models import (
     AllocationBlock,
@@ -253,8 +253,9 @@ def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", se
         raise ParticipantWithdrawn(_("You have withdrawn from this study."))
     if not selectors.wave_accepts_answers(participant=participant, wave=wave):
         raise WaveClosed(_("This wave is closed."))
-    order = sorted(selectors.list_wave_items(wave))
-    (rng or _SYSTEM_RANDOM).shuffle(order)
+    wave_items = selectors.list_wave_items(wave)
+    # Random question order; a matrix's or multiple-choice question's items stay together, in order.
+    order = groups.shuffle_units(sorted(wave_items), wave_items, rng or _SYSTEM_RANDOM)
     submission = Submission(participant=participant, wave=wave, item_order=order,
                             user_agent_family=_user_agent_family(user_agent), external_session_id=session_id)
     try:
@@ -339,7 +340,7 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
             raise InvalidAnswers({"__all__": [_("This page is out of date. Please continue on the current page.")]})
         items = selectors.list_wave_items(wave)
         per_page = participant.study.items_per_page
-        on_page = selectors.page_codes(submission, page, per_page)
+        on_page = selectors.page_codes(submission, page, per_page, items)
         errors: dict[str, list[str]] = {}
         for code in answers:
             if code not in items:
@@ -369,12 +370,15 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
                 continue
             rows.append(Response(submission=submission, item=item, value=answer.value, text=answer.text,
                                  missing=answer.missing, answered_at=now, response_time_ms=per_item_ms))
+        shown = [items[c] for c in on_page if c in items and c not in hidden]
+        for code, messages in groups.check_answers(shown, answers).items():
+            errors.setdefault(code, messages)
         if errors:
             raise InvalidAnswers(errors)
         fastsql.insert_many(rows, _RESPONSE_FIELDS)
         submission.page = page + 1
         fields = ["page"]
-        if submission.page >= selectors.page_count(submission, per_page):
+        if submission.page >= selectors.page_count(submission, per_page, items):
             submission.completed_at = now
             submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
             fields += ["completed_at", "duration_seconds"]

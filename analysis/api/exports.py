@@ -34,9 +34,20 @@ from analysis.models import AnalysisRun
 from analysis.pipeline.provenance import CODE_VERSION
 from analysis.planning import plan_of
 from common import csvsafe, fastsql, formats, group_keys
+from surveys import groups
 from surveys.kinds import MISSING_CODES, kind_of
 from surveys.logic import describe as describe_condition
-from surveys.models import Arm, Exclusion, Item, Participant, Response, Study, Submission, Wave
+from surveys.models import (
+    Arm,
+    Exclusion,
+    Item,
+    Participant,
+    Response,
+    Study,
+    Submission,
+    Wave,
+    translate,
+)
 from surveys.spec.service import design_change_log
 
 CHUNK_BYTES = 1 << 18  # bytes per streamed block
@@ -564,7 +575,16 @@ def _item_entry(item: Item, language: str, waves: list[int]) -> dict:
             "required": not item.is_optional, "unit": item.unit_in(language),
             "show_if": describe_condition(item.show_if),
             "value_labels": {_label_key(k): v for k, v in item.value_labels(language).items()},
-            "waves": waves}
+            "waves": waves, **_group_entry(item, language)}
+
+
+def _group_entry(item: Item, language: str) -> dict:
+    """A matrix statement's or multiple-choice option's question (surveys/groups.py)."""
+    kind = groups.group_kind_of(item)
+    if kind is None:
+        return {"group": "", "group_kind": "", "group_prompt": ""}
+    stem = translate(item.stem, language, item.study.default_language) if item.stem else ""
+    return {"group": item.group, "group_kind": kind.value, "group_prompt": stem}
 
 
 def _label_key(key) -> str:
@@ -612,6 +632,7 @@ def build_codebook(spec: ExportSpec, *, user, file_format: str) -> dict:
             entry = item_entries[column.item.code]
             variable(column.name, entry["prompt"], kind_of(column.item).export.type,
                      item=column.item.code, wave=column.wave, value_labels=entry["value_labels"],
+                     group=entry["group"], group_prompt=entry["group_prompt"],
                      scale_min=column.item.scale_min, scale_max=column.item.scale_max, step=column.item.step,
                      reverse_coded=column.item.reverse_coded,
                      missing_codes=(list(MISSING_CODES) if column.item.is_numeric else []),
@@ -635,7 +656,7 @@ def build_codebook(spec: ExportSpec, *, user, file_format: str) -> dict:
 
 
 CODEBOOK_CSV_COLUMNS = ["section", "name", "label", "type", "item", "wave", "scale_min", "scale_max", "step",
-                        "reverse_coded", "value_labels", "missing_codes"]
+                        "reverse_coded", "value_labels", "missing_codes", "group", "group_prompt"]
 
 
 def codebook_csv(codebook: dict) -> str:

@@ -18,7 +18,7 @@ from analysis.models import AnalysisRun, IndexResult
 from analysis.pipeline import dashboard_store, enqueue, runs, text
 from analysis.pipeline.inputs import WaveInputs, intervention_wave_of, read_wave_inputs
 from analysis.pipeline.provenance import INDEX_PARAMETERS, wave_fingerprint, wave_seed
-from analysis.stats.tables import Scale, compute_index_table
+from analysis.stats.tables import PARTICIPANT_PARTS, Scale, compute_index_table
 from analysis.stats.weighted import weighted_index_table
 from surveys.models import Participant, Study, Wave
 
@@ -111,12 +111,24 @@ def wave_index_frame(answers: pd.DataFrame, *, scales: dict, grouping: list[str]
     if weights is not None:
         answers = answers.assign(weight=answers["participant"].astype(str).map(weights))
         compute = partial(weighted_index_table, weight="weight", kind=weight_kind or "sampling")
-    table = compute(
-        answers, scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in scales.items()},
-        by=["arm", *grouping], reverse={code for code, s in scales.items() if s.reverse_coded},
-        bootstrap=bootstrap, seed=seed, level=level,
-    )
-    return table.frame[columns]
+    # Items outside the indices across items (multiple-choice options, 0/1 each) get their per-item
+    # rows only, from a second table; a wave without such items is one table, as always.
+    apart = {code for code, s in scales.items() if not s.pooled}
+    frames = []
+    for part, participant_indices in (({c: s for c, s in scales.items() if c not in apart}, PARTICIPANT_PARTS),
+                                      ({c: s for c, s in scales.items() if c in apart}, ())):
+        rows = answers[answers["item"].isin(part)] if apart else answers
+        if not part or rows.empty:
+            continue
+        table = compute(
+            rows, scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in part.items()},
+            by=["arm", *grouping], reverse={code for code, s in part.items() if s.reverse_coded},
+            bootstrap=bootstrap, seed=seed, level=level, participant_indices=participant_indices,
+        )
+        frames.append(table.frame[columns])
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def finite(value) -> float | None:

@@ -29,6 +29,8 @@ class ItemScale:
     scale_max: float
     step: float
     reverse_coded: bool
+    #: In the indices across items (pooled rows, constraint, alignment); options are not.
+    pooled: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def read_study_items(*, study_id: int) -> StudyItems:
         ids[code] = pk
         kind_ = kinds.kind_of(kind)
         if role == Item.Role.ATTITUDE and kind_.numeric:
-            scales[code] = ItemScale(code, scale_min, scale_max, step, reverse_coded)
+            scales[code] = ItemScale(code, scale_min, scale_max, step, reverse_coded, pooled=kind_.pooled)
         if role == Item.Role.ATTITUDE and kind_.straightlining:
             likert.append(pk)
         elif role == Item.Role.GROUPING:

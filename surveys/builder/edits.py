@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
-from surveys import kinds
+from surveys import groups, kinds
 from surveys.spec.bank import add_from_bank
 
 
@@ -37,15 +37,23 @@ def _number(raw: str, path: str):
     return int(value) if value.is_integer() else value
 
 
-def parse_labels(raw: str, path: str) -> dict:
-    """Lines "1 = Strongly disagree" -> {"1": "Strongly disagree"}."""
-    labels = {}
+def _lines(raw: str, path: str, example: str) -> list[tuple[int, str, str]]:
+    """Non-empty lines "left = right" of a text box as (line number, left, right)."""
+    pairs = []
     for n, line in enumerate((raw or "").splitlines(), start=1):
         if not line.strip():
             continue
         if "=" not in line:
-            raise FormProblem(path, f'line {n}: write "value = label", e.g. "1 = Strongly disagree"')
-        value, label = (part.strip() for part in line.split("=", 1))
+            raise FormProblem(path, f'line {n}: write {example}')
+        left, right = (part.strip() for part in line.split("=", 1))
+        pairs.append((n, left, right))
+    return pairs
+
+
+def parse_labels(raw: str, path: str) -> dict:
+    """Lines "1 = Strongly disagree" -> {"1": "Strongly disagree"}."""
+    labels = {}
+    for n, value, label in _lines(raw, path, '"value = label", e.g. "1 = Strongly disagree"'):
         number = _number(value, f"{path} line {n}")
         labels[kinds.point_label(number) if number is not None else value] = label
     return labels
@@ -66,7 +74,54 @@ def _find(rows: list, key: str, value):
 # --- Items ----------------------------------------------------------------------------------------
 
 
+def parse_members(raw: str, path: str) -> dict:
+    """Lines "trust_a = Most people can be trusted." -> {"trust_a": "Most people can be trusted."}."""
+    return {code: text for _n, code, text in _lines(raw, path, '"code = text", e.g. "trust_a = Most people '
+                                                                 'can be trusted."')}
+
+
+def format_members(row: dict, language: str) -> str:
+    """A group entry's statements or options in one language, as the builder's text box shows them."""
+    kind = groups.BY_VALUE[row["kind"]]
+    key = "label" if kind.value == "multiple" else "prompt"
+    return "\n".join(f"{m['code']} = {m[key].get(language, '')}" for m in row[kind.members_key])
+
+
+def group_from_post(post, languages: list[str], kind: groups.GroupKind) -> dict:
+    """A matrix or multiple-choice entry: its statements or options from one text box per
+    language, one "code = text" line each (the default language's lines say which there are)."""
+    texts_by_lang = {lang: parse_members(post.get(f"members_{lang}", ""), f"{kind.members_key}.{lang}")
+                     for lang in languages}
+    key = "label" if kind.value == "multiple" else "prompt"
+    reversed_codes = set(post.get("reverse_codes", "").replace(",", " ").split())
+    members = []
+    for code in texts_by_lang[languages[0]]:
+        member = {"code": code, key: {lang: texts_by_lang[lang][code] for lang in languages
+                                      if texts_by_lang[lang].get(code)}}
+        if kind.value == "matrix" and code in reversed_codes:
+            member["reverse_coded"] = True
+        members.append(member)
+    entry = {"code": post.get("code", "").strip(), "kind": kind.value, "role": "attitude",
+             "prompt": texts(post, "prompt", languages)}
+    if kind.value == "matrix":
+        entry["scale"] = {"min": 1, "max": _number(post.get("scale_max"), "scale.max"), "step": 1}
+        labels = {lang: parse_labels(post.get(f"labels_{lang}", ""), f"labels.{lang}") for lang in languages}
+        labels = {lang: value for lang, value in labels.items() if value}
+        if labels:
+            entry["labels"] = labels
+    entry.update({"dont_know": _bool(post, "dont_know"), "required": not _bool(post, "optional")})
+    if _bool(post, "prefer_not_to_say"):
+        entry["prefer_not_to_say"] = True
+    if kind.value == "multiple" and _bool(post, "none_option"):
+        entry["none_option"] = True
+    entry[kind.members_key] = members
+    return entry
+
+
 def item_from_post(post, languages: list[str]) -> dict:
+    group = groups.BY_VALUE.get(post.get("kind", ""))
+    if group is not None:
+        return group_from_post(post, languages, group)
     kind = kinds.BY_VALUE.get(post.get("kind", ""))
     item = {"code": post.get("code", "").strip(), "kind": post.get("kind", ""), "role": post.get("role", "attitude"),
             "prompt": texts(post, "prompt", languages)}
@@ -134,9 +189,14 @@ def duplicate_item(spec: dict, code: str) -> dict:
 
 def delete_item(spec: dict, code: str) -> dict:
     spec = copy.deepcopy(spec)
+    gone = {code}
+    for row in spec["items"]:
+        kind = groups.BY_VALUE.get(row.get("kind"))
+        if kind is not None and row["code"] == code:  # a group: its statements or options go too
+            gone |= {m["code"] for m in row[kind.members_key]}
     spec["items"] = [row for row in spec["items"] if row["code"] != code]
     for wave in spec["waves"]:
-        wave["items"] = [c for c in wave["items"] if c != code]
+        wave["items"] = [c for c in wave["items"] if c not in gone]
     return spec
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods
 
 from common import access
-from surveys import kinds
+from surveys import groups, kinds
 from surveys.builder import edits
 from surveys.forms import AnswerPageForm
 from surveys.models import DesignChange, Item, Study, translate
@@ -207,13 +207,18 @@ def design_context(request, study: Study, *, may_edit: bool) -> dict:
     stored = {item.code: item for item in study.items.all()}
     items = []
     for row in spec["items"]:
-        item = stored[row["code"]]
-        form = AnswerPageForm(items=[item], language=languages[0])
-        items.append({"spec": row, "kind": kinds.kind_of(item), "rows": form.rows(),
+        group = groups.BY_VALUE.get(row["kind"])  # a matrix or multiple choice: its items together
+        members = [stored[m["code"]] for m in row[group.members_key]] if group else [stored[row["code"]]]
+        form = AnswerPageForm(items=members, language=languages[0])
+        items.append({"spec": row, "kind": group or kinds.kind_of(members[0]), "rows": form.rows(),
+                      "is_group": group is not None, "reverse_codes": " ".join(
+                          m["code"] for m in row.get("statements", []) if m.get("reverse_coded")),
+                      "members_text": {lang: edits.format_members(row, lang) for lang in languages} if group else {},
                       "labels_text": {lang: edits.format_labels(row.get("labels", {}).get(lang, {}))
                                       for lang in languages},
-                      "answered": answer_count(item) > 0,
-                      "waves": [w["number"] for w in spec["waves"] if row["code"] in w["items"]]})
+                      "answered": any(answer_count(m) > 0 for m in members),
+                      "waves": [w["number"] for w in spec["waves"]
+                                if {row["code"], *(m.code for m in members)} & set(w["items"])]})
     waves = []
     for entry in _timeline(spec["waves"]):
         wave = entry["wave"]
@@ -226,7 +231,8 @@ def design_context(request, study: Study, *, may_edit: bool) -> dict:
     templates = {(t["kind"], t["language"]): t for t in spec["messages"]["templates"]}
     return {
         "study": study, "spec": spec, "may_edit": may_edit, "languages": languages,
-        "all_languages": _languages(), "items": items, "waves": waves, "kinds": kinds.KINDS,
+        "all_languages": _languages(), "items": items, "waves": waves, "kinds": [k for k in kinds.KINDS if not k.group_only],
+        "group_kinds": groups.GROUP_KINDS,
         "roles": Item.Role.choices, "bank": bank_entries(), "changes": design_change_log(study)[::-1],
         "launched": is_launched(study), "role": access.member_role(request.user, study),
         "message_rows": [{"kind": kind, "language": lang, **templates.get((kind, lang), {})}

@@ -62,6 +62,16 @@ class Item(models.Model):
         default=dict, blank=True,
         help_text='Display logic: shown only when this condition on earlier answers holds, e.g. '
                   '{"item": "side", "op": "==", "value": 1} (see surveys/logic.py). Empty: always shown.')
+    group = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="The matrix or multiple-choice question this item is part of (its code; surveys/groups.py). "
+                  "Empty: a question of its own.")
+    stem = models.JSONField(
+        default=dict, blank=True,
+        help_text="Items of a group: the group's question per language (the same on every item of the group).")
+    none_option = models.BooleanField(
+        default=False, help_text='Options of a multiple-choice question: offer an exclusive "none of these" '
+                                 "(stored as 0 on every option).")
     expected_answer = models.FloatField(null=True, blank=True, help_text="Attention checks: the correct value.")
     reverse_coded = models.BooleanField(default=False, help_text="Higher values mean less of the construct.")
     order = models.PositiveIntegerField(default=0)
@@ -121,6 +131,9 @@ class Item(models.Model):
         return translate(self.prompt, language, self.study.default_language)
 
     def value_labels(self, language: str) -> dict[str, str]:
+        fixed = kinds.kind_of(self.kind).fixed_labels
+        if fixed:
+            return dict(fixed)
         labels = self.labels or {}
         for lang in (language, self.study.default_language):
             if isinstance(labels.get(lang), dict):
@@ -156,6 +169,7 @@ class Item(models.Model):
             errors["optional"] = _("A grouping item decides the participant's stratum: it cannot be optional.")
         if self.unit and kind and kind.value != "number":
             errors["unit"] = _("Only numeric entry items have a unit.")
+        errors.update(self._group_errors(kind))
         if self.show_if:
             errors.update(self._logic_errors())
         if self.role == self.Role.ATTENTION and self.expected_answer is None:
@@ -170,6 +184,29 @@ class Item(models.Model):
             errors["kind"] = _("This item has answers; its scale is frozen. Create a new item instead.")
         if errors:
             raise ValidationError(errors)
+
+    def _group_errors(self, kind) -> dict[str, str]:
+        """Items of a matrix (Likert statements) or multiple-choice question (options)."""
+        from surveys import groups
+
+        if kind is None:
+            return {}
+        if kind.group_only and not self.group:
+            return {"group": _("An option belongs to a multiple-choice question: give its group.")}
+        if not self.group:
+            if self.stem or self.none_option:
+                return {"group": _("Only items of a matrix or multiple-choice question have a stem or "
+                                   "\"none of these\".")}
+            return {}
+        if self.group == self.code:
+            return {"group": _("A group's code must differ from the codes of its items.")}
+        if self.role != self.Role.ATTITUDE:
+            return {"role": _("Statements and options of a matrix or multiple-choice question are attitude items.")}
+        if kind.value not in groups.MEMBER_KINDS:
+            return {"kind": _("A matrix has Likert statements and a multiple-choice question has options.")}
+        if self.none_option and not kind.group_only:
+            return {"none_option": _("Only multiple-choice questions offer \"none of these\".")}
+        return {}
 
     def _logic_errors(self) -> dict[str, str]:
         """Display-logic problems against the study's other items (surveys/logic.py)."""

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.template import Template, TemplateSyntaxError
 
-from surveys import kinds
+from surveys import groups, kinds
 from surveys.models import (
     Arm,
     ConsentVersion,
@@ -68,6 +68,8 @@ class ApplyContext:
     items: dict[str, Item] = field(default_factory=dict)
     arms: dict[str, Arm] = field(default_factory=dict)
     waves: dict[int, Wave] = field(default_factory=dict)
+    #: A matrix's or multiple-choice question's code -> its items' codes, in order.
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -376,8 +378,11 @@ def refuse_arms(ctx: ApplyContext, value: list) -> list[str]:
 
 def _item_schema() -> dict:
     return _list(_obj({
-        "code": {"type": "string", "pattern": ITEM_CODE_RE.pattern, "description": "Variable name in exports."},
-        "kind": {"enum": kinds.values(), "description": "One of the platform's item kinds (surveys/kinds.py)."},
+        "code": {"type": "string", "pattern": ITEM_CODE_RE.pattern, "description": "Variable name in exports "
+                 "(of a matrix or multiple-choice question: the group's name; each statement or option has its own)."},
+        "kind": {"enum": kinds.values(group_only=False) + list(groups.BY_VALUE), "description": "One of the "
+                 "platform's item kinds (surveys/kinds.py), or a group of items (surveys/groups.py): matrix "
+                 "(statements sharing one Likert scale) or multiple (select all that apply: one 0/1 item per option)."},
         "role": {"enum": [r.value for r in Item.Role], "description": "attitude (every wave), grouping "
                  "(once, at baseline) or attention (a check with an expected answer)."},
         "prompt": TEXTS,
@@ -399,7 +404,80 @@ def _item_schema() -> dict:
                     "answers (baseline and earlier waves) holds: {item, op, value} with op one of == != < <= > >= "
                     "in, or {all: [...]}, {any: [...]}, {not: ...}. Hidden questions are stored as not_shown."},
         "attention_answer": {"type": "number", "description": "Attention checks: the expected answer."},
+        "statements": _list(_obj({
+            "code": {"type": "string", "pattern": ITEM_CODE_RE.pattern, "description": "Variable name in exports."},
+            "prompt": TEXTS,
+            "reverse_coded": {"type": "boolean", "description": "Higher values mean less of the construct."},
+        }, required=("code", "prompt")), "matrix: the statements, each its own Likert item on the shared scale."),
+        "options": _list(_obj({
+            "code": {"type": "string", "pattern": ITEM_CODE_RE.pattern, "description": "Variable name in exports."},
+            "label": TEXTS,
+        }, required=("code", "label")), "multiple: the options, each its own item: 0 = not selected, 1 = selected."),
+        "none_option": {"type": "boolean", "description": "multiple: offer an exclusive \"None of these\" (stored "
+                        "as 0 on every option)."},
     }, required=("code", "kind", "prompt")), "The questions, in the order participants see them.")
+
+
+def _member_row(group: dict, member: dict, kind: groups.GroupKind) -> dict:
+    """A statement or option of a group entry as a plain item row."""
+    row = {key: value for key, value in group.items() if key not in ("statements", "options", "none_option")}
+    row.update({"code": member.get("code"), "kind": kind.member_kind, "group": group.get("code"),
+                "stem": group.get("prompt")})
+    if kind.value == "multiple":
+        row.update({"prompt": member.get("label"), "scale": {"min": 0, "max": 1, "step": 1},
+                    "none_option": bool(group.get("none_option", False))})
+    else:
+        row.update({"prompt": member.get("prompt"), "reverse_coded": bool(member.get("reverse_coded", False))})
+    return row
+
+
+def flat_items(value) -> list[tuple[int, dict]]:
+    """Every item of the spec's `items` as (index of its entry, plain item row): a matrix's
+    statements and a multiple-choice question's options become items of their own."""
+    rows = []
+    for i, row in enumerate(value if isinstance(value, list) else []):
+        if not isinstance(row, dict):
+            continue
+        kind = groups.BY_VALUE.get(row.get("kind"))
+        if kind is None:
+            rows.append((i, row))
+            continue
+        members = row.get(kind.members_key)
+        for member in members if isinstance(members, list) else []:
+            if isinstance(member, dict):
+                rows.append((i, _member_row(row, member, kind)))
+    return rows
+
+
+def group_members(value) -> dict[str, list[str]]:
+    """A group entry's code -> its items' codes."""
+    result: dict[str, list[str]] = {}
+    for _i, row in flat_items(value):
+        if row.get("group"):
+            result.setdefault(row["group"], []).append(row.get("code"))
+    return result
+
+
+def _group_entry(members: list[dict]) -> dict:
+    """Consecutive exported rows of one group as the group's entry."""
+    first = members[0]
+    kind = groups.MEMBER_KINDS[first["kind"]]
+    entry = {"code": first["group"], "kind": kind.value, "role": first["role"], "prompt": first["stem"]}
+    for key in ("scale", "labels") if kind.value == "matrix" else ():
+        if key in first:
+            entry[key] = first[key]
+    entry.update({"dont_know": first["dont_know"], "required": first["required"]})
+    for key in ("prefer_not_to_say", "show_if"):
+        if key in first:
+            entry[key] = first[key]
+    if kind.value == "multiple":
+        if first["none_option"]:
+            entry["none_option"] = True
+        entry["options"] = [{"code": m["code"], "label": m["prompt"]} for m in members]
+    else:
+        entry["statements"] = [{"code": m["code"], "prompt": m["prompt"], **({"reverse_coded": True}
+                                if m["reverse_coded"] else {})} for m in members]
+    return entry
 
 
 def export_items(study: Study) -> list:
@@ -421,8 +499,19 @@ def export_items(study: Study) -> list:
             row["show_if"] = item.show_if
         if item.expected_answer is not None:
             row["attention_answer"] = _number(item.expected_answer)
+        if item.group:
+            row.update({"group": item.group, "stem": dict(item.stem), "none_option": item.none_option})
         rows.append(row)
-    return rows
+    # A group's items (consecutive in the study's order) are written as the group's one entry.
+    result: list = []
+    for row in rows:
+        if "group" not in row:
+            result.append(row)
+        elif result and isinstance(result[-1], list) and result[-1][0]["group"] == row["group"]:
+            result[-1].append(row)
+        else:
+            result.append([row])
+    return [_group_entry(row) if isinstance(row, list) else row for row in result]
 
 
 def _scaled(row: dict) -> SimpleNamespace:
@@ -434,9 +523,9 @@ def _check_logic(spec: dict, problems: Problems) -> None:
     """Display conditions: known items, possible comparisons, no cycles (surveys/logic.py)."""
     from surveys import logic
 
-    rows = dict(_listed(spec, "items"))
+    rows = flat_items(spec.get("items"))
     points = {}
-    for row in rows.values():
+    for _i, row in rows:
         kind = kinds.BY_VALUE.get(row.get("kind"))
         scaled = _scaled(row)
         if kind is not None and kind.scale.categories and scaled.scale_max:
@@ -444,7 +533,8 @@ def _check_logic(spec: dict, problems: Problems) -> None:
         else:
             points[row.get("code")] = None
     conditions = {}
-    for i, row in rows.items():
+    seen = set()  # a group's condition is every member's: said once
+    for i, row in rows:
         if "show_if" not in row:
             continue
         if row.get("role") == "grouping":
@@ -453,17 +543,64 @@ def _check_logic(spec: dict, problems: Problems) -> None:
         conditions[row.get("code")] = row["show_if"]
         for path, message in logic.check(row["show_if"], code=row.get("code"), points=points,
                                          path=f"items[{i}].show_if"):
-            problems.add(path, message)
+            if (path, message) not in seen:
+                seen.add((path, message))
+                problems.add(path, message)
     for cycle in logic.cycles(conditions):
         problems.add("items", "display conditions form a cycle: " + " -> ".join(cycle))
 
 
+def _check_group(row: dict, path: str, languages: list[str], problems: Problems) -> dict | None:
+    """A matrix or multiple-choice entry's own rules; the plain row its shared fields are checked as."""
+    kind = groups.BY_VALUE[row["kind"]]
+    other = next(g for g in groups.GROUP_KINDS if g is not kind)
+    members = row.get(kind.members_key)
+    if not isinstance(members, list) or not members:
+        problems.add(path, f"a {kind.value} question needs its {kind.members_key} (at least one)")
+        return None
+    for key in (other.members_key, "unit", "attention_answer", "reverse_coded") + (
+            ("scale", "labels") if kind.value == "multiple" else ("none_option",)):
+        if key in row:
+            problems.add(f"{path}.{key}", f"a {kind.value} question has no {key}"
+                         + (" (say it per statement)" if key == "reverse_coded" and kind.value == "matrix" else ""))
+    if row.get("role", "attitude") != "attitude":
+        problems.add(f"{path}.role", f"a {kind.value} question's items are attitude items")
+    text_key = "label" if kind.value == "multiple" else "prompt"
+    for j, member in enumerate(members):
+        if isinstance(member, dict):
+            _texts_in(languages, member.get(text_key), f"{path}.{kind.members_key}[{j}].{text_key}", problems)
+    shared = _member_row(row, members[0] if isinstance(members[0], dict) else {}, kind)
+    shared["prompt"] = row.get("prompt")
+    return shared
+
+
 def check_items(spec: dict, problems: Problems) -> None:
-    _duplicates(spec, "items", "code", problems, "item code")
+    seen: set = set()
+    for i, row in _listed(spec, "items"):
+        kind = groups.BY_VALUE.get(row.get("kind"))
+        members = row.get(kind.members_key) if kind else None
+        named = [(f"items[{i}].code", row.get("code"))] + [
+            (f"items[{i}].{kind.members_key}[{j}].code", m.get("code"))
+            for j, m in enumerate(members if isinstance(members, list) else []) if isinstance(m, dict)]
+        for path, code in named:
+            if code in seen:
+                problems.add(path, f'item code "{code}" appears twice')
+            seen.add(code)
     _check_logic(spec, problems)
     languages = _languages(spec)
     for i, row in _listed(spec, "items"):
         path = f"items[{i}]"
+        if row.get("kind") in groups.BY_VALUE:
+            row = _check_group(row, path, languages, problems)
+            if row is None:
+                continue
+        else:
+            for key in ("statements", "options", "none_option"):
+                if key in row:
+                    problems.add(f"{path}.{key}", f"only matrix and multiple questions have {key}")
+            if kinds.BY_VALUE.get(row.get("kind")) is not None and kinds.BY_VALUE[row["kind"]].group_only:
+                problems.add(f"{path}.kind", "options belong to a multiple-choice question (kind: multiple)")
+                continue
         kind = kinds.BY_VALUE.get(row.get("kind"))
         _texts_in(languages, row.get("prompt"), f"{path}.prompt", problems)
         labels = row.get("labels") if isinstance(row.get("labels"), dict) else {}
@@ -532,7 +669,8 @@ def _item_fields(row: dict, order: int) -> dict:
             "optional": row.get("required") is False and not kind.free_text, "unit": dict(row.get("unit") or {}),
             "show_if": row.get("show_if") or {},
             "expected_answer": None if row.get("attention_answer") is None else float(row["attention_answer"]),
-            "order": order}
+            "group": row.get("group", ""), "stem": dict(row.get("stem") or {}),
+            "none_option": bool(row.get("none_option", False)), "order": order}
 
 
 def apply_items(ctx: ApplyContext, value: list) -> None:
@@ -552,7 +690,8 @@ def apply_items(ctx: ApplyContext, value: list) -> None:
         return item
 
     existing = {i.code: i for i in ctx.study.items.all()}
-    wanted = {row["code"]: _item_fields(row, order) for order, row in enumerate(value, start=1)}
+    wanted = {row["code"]: _item_fields(row, order) for order, (_i, row) in enumerate(flat_items(value), start=1)}
+    ctx.groups = group_members(value)
     removed = [i for c, i in existing.items() if c not in wanted]
     if removed:
         from surveys.models import Response
@@ -569,7 +708,7 @@ def answer_count(item: Item) -> int:
 
 
 def refuse_items(ctx: ApplyContext, value: list) -> list[str]:
-    wanted = {row["code"]: (i, _item_fields(row, 0)) for i, row in enumerate(value)}
+    wanted = {row["code"]: (i, _item_fields(row, 0)) for i, row in flat_items(value)}
     reasons = []
     for item in ctx.study.items.all():
         answers = answer_count(item)
@@ -623,12 +762,29 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
+def _wave_codes(items: list[Item], members: dict[str, list[str]]) -> list[str]:
+    """A wave's item codes; a group all of whose items the wave asks by the group's code."""
+    codes = [i.code for i in items]
+    result = []
+    for item in items:
+        if item.group and set(members[item.group]) <= set(codes):
+            if item.group not in result:
+                result.append(item.group)
+        else:
+            result.append(item.code)
+    return result
+
+
 def export_waves(study: Study) -> list:
     order = {i.pk: (i.order, i.pk) for i in study.items.all()}
+    members: dict[str, list[str]] = {}
+    for item in study.items.order_by("order", "id"):
+        if item.group:
+            members.setdefault(item.group, []).append(item.code)
     rows = []
     for wave in study.waves.order_by("number").prefetch_related("items", "interventions__arm"):
         row = {"number": wave.number, "opens_at": _iso(wave.opens_at), "closes_at": _iso(wave.closes_at),
-               "items": [i.code for i in sorted(wave.items.all(), key=lambda i: order[i.pk])]}
+               "items": _wave_codes(sorted(wave.items.all(), key=lambda i: order[i.pk]), members)}
         if wave.period:
             row["period"] = wave.period
         if wave.completion_code:
@@ -660,7 +816,9 @@ def _when(row: dict, edge: str, anchor: dt.datetime) -> dt.datetime | None:
 
 def check_waves(spec: dict, problems: Problems) -> None:
     _duplicates(spec, "waves", "number", problems, "wave")
-    codes = {row.get("code"): row for _, row in _listed(spec, "items")}
+    codes = {row.get("code"): row for _, row in flat_items(spec.get("items"))}
+    members = group_members(spec.get("items"))
+    codes.update({group: {"role": "attitude"} for group in members})
     arms = {row.get("name") for _, row in _listed(spec, "arms")}
     languages = _languages(spec)
     anchor = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -688,9 +846,9 @@ def check_waves(spec: dict, problems: Problems) -> None:
                 problems.add(f"{path}.items[{j}]", f'unknown item code "{code}"')
             elif codes[code].get("role") == "grouping":
                 problems.add(f"{path}.items[{j}]", f'"{code}" is a grouping item, asked once at baseline, not in waves')
-            elif code in seen:
+            elif code in seen or (code in members and seen & set(members[code])):
                 problems.add(f"{path}.items[{j}]", f'"{code}" is listed twice')
-            seen.add(code)
+            seen.update([code, *members.get(code, [])])
         shown = set()
         for j, x in enumerate(row.get("interventions") or []):
             if not isinstance(x, dict):
@@ -727,7 +885,7 @@ def apply_waves(ctx: ApplyContext, value: list) -> None:
     ctx.waves = _sync(existing, wanted, create=create, update=update)
     for number, row in wanted.items():
         wave = ctx.waves[number]
-        wave.items.set([ctx.items[code] for code in row.get("items") or []])
+        wave.items.set([ctx.items[c] for code in row.get("items") or [] for c in ctx.groups.get(code, [code])])
         interventions = {x.arm.name: x for x in wave.interventions.select_related("arm")}
         shown = {x["arm"]: x for x in row.get("interventions") or []}
 
@@ -758,7 +916,8 @@ def refuse_waves(ctx: ApplyContext, value: list) -> list[str]:
             reasons.append(f"waves: wave {wave.number} cannot be removed: it has {submissions} submission(s)")
             continue
         i, row = wanted[wave.number]
-        kept = set(row.get("items") or [])
+        members = group_members(ctx.spec.get("items"))
+        kept = {c for code in row.get("items") or [] for c in members.get(code, [code])}
         answered = (Response.objects.filter(submission__wave=wave, submission__participant__is_preview=False)
                     .values_list("item__code", flat=True).distinct())
         for code in sorted(set(answered) - kept):

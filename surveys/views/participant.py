@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from common import access, csvsafe
-from surveys import selectors, services
+from surveys import groups, selectors, services
 from surveys.forms import (
     EXTERNAL_ID_RE,
     AnswerPageForm,
@@ -248,12 +248,14 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
         return render(request, "surveys/intervention.html", context, status=status)
     per_page = person.study.items_per_page
     design = selectors.get_wave_design(wave, person.study)
-    codes = [code for code in selectors.page_codes(submission, submission.page, per_page) if code in design.items]
+    codes = [code for code in selectors.page_codes(submission, submission.page, per_page, design.items)
+             if code in design.items]
     hidden = selectors.hidden_codes(person, wave, [design.items[code] for code in codes])
     codes = [code for code in codes if code not in hidden]
     if form is None:  # unanswered questions: their HTML is the same for everyone
-        context["items_html"] = mark_safe("".join(_item_html(design, code, language) for code in codes))
-    pages = selectors.page_count(submission, per_page)
+        context["items_html"] = mark_safe("".join(_item_html(design, tuple(unit), language)
+                                                  for unit in groups.units(codes, design.items)))
+    pages = selectors.page_count(submission, per_page, design.items)
     # No baseline: the first page of the first wave is the participant's first page.
     if (form is None and submission.page == 0 and not person.groups and not person.is_preview
             and person.submissions.count() == 1):
@@ -279,13 +281,14 @@ def _personal_link(request, secret: str) -> str:
 _ITEM_HTML: dict = {}
 
 
-def _item_html(design: selectors.WaveDesign, code: str, language: str) -> str:
-    """An unanswered question's HTML, rendered once per process for each version of the wave's
-    items (`design.key` holds their rows: an edited item is a new key) and language."""
-    key = (design.key, code, language)
+def _item_html(design: selectors.WaveDesign, codes: tuple[str, ...], language: str) -> str:
+    """An unanswered question's HTML (one item, or the shown items of a group), rendered once per
+    process for each version of the wave's items (`design.key` holds their rows: an edited item
+    is a new key) and language."""
+    key = (design.key, codes, language)
     html = _ITEM_HTML.get(key)
     if html is None:
-        (row,) = AnswerPageForm(items=[design.items[code]], language=language).rows()
+        (row,) = AnswerPageForm(items=[design.items[code] for code in codes], language=language).rows()
         html = render_to_string("surveys/_item.html", {"row": row})
         if len(_ITEM_HTML) >= 4096:
             _ITEM_HTML.clear()
@@ -357,7 +360,7 @@ def _post_answers(request, person: Participant, secret: str, language: str, wave
         return _problem(request, status=400, study=person.study, title=_("This page is out of date"),
                         message=_("Please continue on the current page of your personal link."), secret=secret)
     items = selectors.get_wave_design(wave, person.study).items
-    codes = [c for c in selectors.page_codes(submission, page, person.study.items_per_page) if c in items]
+    codes = [c for c in selectors.page_codes(submission, page, person.study.items_per_page, items) if c in items]
     hidden = selectors.hidden_codes(person, wave, [items[c] for c in codes])
     page_items = [items[c] for c in codes if c not in hidden]
     # The usual page (every answer a plain option) needs no form; anything else gets the form's

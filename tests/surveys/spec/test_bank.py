@@ -37,6 +37,10 @@ def test_bank_items_take_the_studys_languages(every_kind):
                     row[key] = {"de": next(iter(row[key].values()))}
             if "labels" in row:
                 row["labels"] = {"de": next(iter(row["labels"].values()))}
+            for member in row.get("statements", []) + row.get("options", []):
+                for key in ("prompt", "label"):
+                    if key in member:
+                        member[key] = {"de": next(iter(member[key].values()))}
     every_kind["messages"]["templates"] = []
     every_kind["completion"]["text"] = {}
     every_kind["waves"][1]["interventions"] = []

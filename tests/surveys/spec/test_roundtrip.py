@@ -2,7 +2,7 @@
 
 import pytest
 
-from surveys import kinds
+from surveys import groups, kinds
 from surveys.models import Study
 from surveys.spec.io import dump, load_text
 from surveys.spec.service import apply_spec, export_spec
@@ -11,7 +11,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_every_kind_file_covers_every_kind_the_platform_supports(every_kind):
-    assert {item["kind"] for item in every_kind["items"]} == set(kinds.values())
+    written = {item["kind"] for item in every_kind["items"]}
+    assert written == set(kinds.values(group_only=False)) | set(groups.BY_VALUE)
+    # Options exist only inside a multiple-choice question (and matrix statements are Likert items).
+    assert {groups.BY_VALUE[k].member_kind for k in written if k in groups.BY_VALUE} >= set(kinds.values(group_only=True))
 
 
 def test_every_kind_round_trips_byte_for_byte(every_kind_text, every_kind):

@@ -39,7 +39,7 @@ BROKEN = [
     ("grouping item in a wave", _set(("waves", 0, "items", 0), "side"),
      'waves[0].items[0]: "side" is a grouping item, asked once at baseline, not in waves'),
     ("duplicate item code", _set(("items", 1, "code"), "side"), 'items[1].code: item code "side" appears twice'),
-    ("unknown kind", _set(("items", 1, "kind"), "matrix"), "items[1].kind: 'matrix' is not one of: likert, slider, choice, text, number"),
+    ("unknown kind", _set(("items", 1, "kind"), "ranking"), "items[1].kind: 'ranking' is not one of: likert, slider, choice, text, number, matrix, multiple"),
     ("bad item code", _set(("items", 2, "code"), "2warm"), "items[2].code: '2warm' does not have the expected form"),
     ("missing prompt", _delete(("items", 0, "prompt")), 'items[0]: missing required field "prompt"'),
     ("unknown field", _set(("items", 0, "colour"), "red"), "items[0]: unknown field 'colour'"),
