@@ -65,6 +65,8 @@ class ScaleRule:
     categories: bool = False
     #: Most scale points allowed (None: any number, for typed-in numbers).
     max_points: int | None = 1001
+    #: The answers are a short list of points (options): display conditions are checked against them.
+    listed: bool = False
 
     def clean(self, item) -> dict[str, str]:
         """Errors by field for `item`'s scale (fills min and step of categories when empty)."""
@@ -111,8 +113,8 @@ class BinaryRule(ScaleRule):
 
 
 NO_SCALE = ScaleRule("none", has_scale=False)
-BINARY = BinaryRule("binary", has_scale=True, max_points=2)
-CATEGORIES = ScaleRule("categories", has_scale=True, categories=True)
+BINARY = BinaryRule("binary", has_scale=True, max_points=2, listed=True)
+CATEGORIES = ScaleRule("categories", has_scale=True, categories=True, listed=True)
 RANGE = ScaleRule("range", has_scale=True)
 OPEN_RANGE = ScaleRule("open range", has_scale=True, max_points=None)
 

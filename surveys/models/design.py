@@ -215,7 +215,7 @@ class Item(models.Model):
         if self.role == self.Role.GROUPING:
             return {"show_if": _("Grouping items are always shown (they decide the stratum).")}
         others = {i.code: i for i in Item.objects.filter(study_id=self.study_id).exclude(pk=self.pk)}
-        points = {code: (set(i.scale_values()) if kinds.kind_of(i).scale.categories else None)
+        points = {code: (set(i.scale_values()) if kinds.kind_of(i).scale.listed else None)
                   for code, i in others.items()}
         problems = logic.check(self.show_if, code=self.code, points=points)
         conditions = {code: i.show_if for code, i in others.items()} | {self.code: self.show_if}

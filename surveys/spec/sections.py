@@ -480,6 +480,20 @@ def _group_entry(members: list[dict]) -> dict:
     return entry
 
 
+_CONDITION_KEYS = ("item", "op", "value", "all", "any", "not")
+
+
+def _condition_in_order(condition):
+    """A display condition with its keys in the written order (PostgreSQL's jsonb keeps its own
+    order of keys, so the export would otherwise differ by database)."""
+    if isinstance(condition, list):
+        return [_condition_in_order(c) for c in condition]
+    if not isinstance(condition, dict):
+        return condition
+    keys = sorted(condition, key=lambda k: (_CONDITION_KEYS.index(k) if k in _CONDITION_KEYS else 99, k))
+    return {k: _condition_in_order(condition[k]) if k in ("all", "any", "not") else condition[k] for k in keys}
+
+
 def export_items(study: Study) -> list:
     rows = []
     for item in study.items.order_by("order", "id"):
@@ -496,7 +510,7 @@ def export_items(study: Study) -> list:
         if item.unit:
             row["unit"] = dict(item.unit)
         if item.show_if:
-            row["show_if"] = item.show_if
+            row["show_if"] = _condition_in_order(item.show_if)
         if item.expected_answer is not None:
             row["attention_answer"] = _number(item.expected_answer)
         if item.group:
@@ -530,6 +544,8 @@ def _check_logic(spec: dict, problems: Problems) -> None:
         scaled = _scaled(row)
         if kind is not None and kind.scale.categories and scaled.scale_max:
             points[row.get("code")] = {float(v) for v in range(1, int(scaled.scale_max) + 1)}
+        elif kind is not None and kind.scale.listed and not kind.scale.clean(scaled):
+            points[row.get("code")] = {scaled.scale_min + j * scaled.step for j in range(kind.scale.k(scaled))}
         else:
             points[row.get("code")] = None
     conditions = {}

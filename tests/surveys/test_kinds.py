@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.template.loader import get_template, render_to_string
 
-from surveys import kinds
+from surveys import groups, kinds
 from surveys.forms import AnswerPageForm, quick_answers
 from surveys.models import Item, Response
 from tests.factories import ItemFactory
@@ -17,7 +17,7 @@ from tests.factories import ItemFactory
 pytestmark = pytest.mark.django_db
 
 #: A contract (stored, API, exports): the values never change.
-VALUES = ["likert", "slider", "choice", "text", "number"]
+VALUES = ["likert", "slider", "choice", "text", "number", "option"]
 
 SCALES = {
     "likert": {"scale_min": 1, "scale_max": 5, "step": 1, "labels": {"en": {"1": "no", "5": "yes"}}},
@@ -25,6 +25,8 @@ SCALES = {
     "choice": {"scale_min": 1, "scale_max": 3, "step": 1, "labels": {"en": {"1": "a", "2": "b", "3": "c"}}},
     "text": {"scale_min": None, "scale_max": None, "step": None},
     "number": {"scale_min": 0, "scale_max": 5000, "step": 1, "unit": {"en": "euros"}, "prefer_not_to_say": True},
+    # An option is asked as part of its multiple-choice question (surveys/groups.py).
+    "option": {"scale_min": 0, "scale_max": 1, "step": 1, "group": "g_option", "stem": {"en": "Which apply?"}},
 }
 
 
@@ -49,7 +51,8 @@ def test_every_kind_has_a_partial_that_renders_its_field(study, kind):
     item = make(study, kind)
     (row,) = AnswerPageForm(items=[item], language="en").rows()
     html = render_to_string("surveys/_item.html", {"row": row})
-    assert row["template"] == f"surveys/kinds/{kind}.html"
+    # An option is drawn by its question's partial (a group's), every other kind by its own.
+    assert row["template"] == (groups.MEMBER_KINDS[kind].template if entry.group_only else f"surveys/kinds/{kind}.html")
     assert f'id="q-q_{kind}"' in html and f"About {kind}?" in html
     assert re.search(rf'<(input|textarea)[^>]* name="i_q_{kind}"', html)
     bound = AnswerPageForm(QueryDict("i_q_x=1"), items=[item], language="en")
@@ -77,24 +80,24 @@ def test_each_kind_gives_its_answer(study):
     items = [make(study, k) for k in VALUES]
     data = QueryDict(mutable=True)
     data.update({"i_q_likert": "4", "i_q_slider": "", "i_q_slider_dk": "on", "i_q_choice": "2",
-                 "i_q_text": "  words  ", "i_q_number_pns": "on"})
+                 "i_q_text": "  words  ", "i_q_number_pns": "on", "i_q_option": "on"})
     form = AnswerPageForm(data, items=items, language="en")
     assert form.is_valid(), form.errors
     assert form.answers() == {
         "q_likert": kinds.Answer(value=4.0), "q_slider": kinds.Answer(missing=Response.Missing.DONT_KNOW),
         "q_choice": kinds.Answer(value=2.0), "q_text": kinds.Answer(text="words"),
-        "q_number": kinds.Answer(missing=Response.Missing.PREFER_NOT)}
+        "q_number": kinds.Answer(missing=Response.Missing.PREFER_NOT), "q_option": kinds.Answer(value=1.0)}
     assert quick_answers(data, items) is None  # a slider always goes through the form
-    no_slider = [i for i in items if i.kind not in ("slider", "number")]
-    del data["i_q_slider"], data["i_q_slider_dk"], data["i_q_number_pns"]
+    no_slider = [i for i in items if i.kind not in ("slider", "number", "option")]
+    del data["i_q_slider"], data["i_q_slider_dk"], data["i_q_number_pns"], data["i_q_option"]
     form = AnswerPageForm(data, items=no_slider, language="en")
     assert form.is_valid() and quick_answers(data, no_slider) == form.answers()
 
 
 def test_the_scale_rule_of_each_kind(study):
     assert [kinds.kind_of(k).scale for k in VALUES] == [kinds.CATEGORIES, kinds.RANGE, kinds.CATEGORIES,
-                                                         kinds.NO_SCALE, kinds.OPEN_RANGE]
-    assert [make(study, k).k for k in VALUES] == [5, 21, 3, None, 5001]
+                                                         kinds.NO_SCALE, kinds.OPEN_RANGE, kinds.BINARY]
+    assert [make(study, k).k for k in VALUES] == [5, 21, 3, None, 5001, 2]
     bad = Item(study=study, code="t", prompt={"en": "x"}, kind="text", scale_min=1, scale_max=2, step=1)
     with pytest.raises(ValidationError, match="Free-text items have no scale"):
         bad.full_clean()
@@ -107,17 +110,18 @@ def test_the_scale_rule_of_each_kind(study):
 
 
 def test_what_the_rest_of_the_platform_asks():
-    assert kinds.values(numeric=True) == ["likert", "slider", "choice", "number"]
+    assert kinds.values(numeric=True) == ["likert", "slider", "choice", "number", "option"]
     assert kinds.values(free_text=True) == ["text"]
     assert kinds.values(grouping=True) == ["choice"]
     assert kinds.values(straightlining=True) == ["likert"]
-    assert [kinds.kind_of(k).export.type for k in VALUES] == ["number", "number", "number", "string", "number"]
-    assert [kinds.kind_of(k).export.value_labels for k in VALUES] == [True, True, True, False, True]
+    assert [kinds.kind_of(k).export.type for k in VALUES] == ["number", "number", "number", "string", "number", "number"]
+    assert [kinds.kind_of(k).export.value_labels for k in VALUES] == [True, True, True, False, True, True]
+    assert kinds.values(group_only=True) == ["option"] and kinds.values(pooled=False) == ["option"]
 
 
 def test_the_database_constraints_read_the_registry():
     constraints = {c.name: str(c.condition) for c in Item._meta.constraints}
-    assert "('kind__in', ['likert', 'slider', 'choice', 'text', 'number'])" in constraints["item_kind_valid"]
+    assert "('kind__in', ['likert', 'slider', 'choice', 'text', 'number', 'option'])" in constraints["item_kind_valid"]
     assert "('kind', 'text')" in constraints["item_scale_bounds"]
     assert "('kind__in', ['likert', 'choice'])" in constraints["item_categorical_scale_starts_at_one"]
     assert "('kind', 'choice')" in constraints["item_grouping_is_choice"]
