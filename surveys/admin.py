@@ -302,7 +302,7 @@ class StudyAdmin(DesignLogAdmin):
 
 @admin.register(Item)
 class ItemAdmin(DesignLogAdmin):
-    list_display = ["code", "study", "kind", "role", "scale_min", "scale_max", "step", "order"]
+    list_display = ["code", "study", "kind", "role", "group", "scale_min", "scale_max", "step", "order"]
     list_filter = ["study", "kind", "role"]
     search_fields = ["code"]
 

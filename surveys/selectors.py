@@ -364,7 +364,7 @@ def list_my_answers(participant: Participant, *, language: str) -> list[dict]:
         shown = "" if value is None else (int(value) if float(value).is_integer() else value)
         rows.append({
             "participant": participant.public_id, "wave": response.submission.wave.number, "item": item.code,
-            "question": item.prompt_in(language), "value": shown,
+            "question": item.question_in(language), "value": shown,
             "value_label": item.value_labels(language).get(str(shown), "") if value is not None else "",
             "text": response.text, "missing": response.missing, "answered_at": response.answered_at.isoformat(),
         })

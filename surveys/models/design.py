@@ -130,6 +130,13 @@ class Item(models.Model):
     def prompt_in(self, language: str) -> str:
         return translate(self.prompt, language, self.study.default_language)
 
+    def question_in(self, language: str) -> str:
+        """The prompt as a question of its own: a matrix statement or option after its group's question."""
+        prompt = self.prompt_in(language)
+        if self.group and self.stem:
+            return f"{translate(self.stem, language, self.study.default_language)} {prompt}"
+        return prompt
+
     def value_labels(self, language: str) -> dict[str, str]:
         fixed = kinds.kind_of(self.kind).fixed_labels
         if fixed:

@@ -7,7 +7,7 @@ import pytest
 from surveys.models import Participant, Response
 from tests.factories import AGREE_LABELS, ItemFactory, make_survey_study
 
-from .conftest import screenshot
+from .conftest import check_accessibility, screenshot
 from .test_participant_journey import press_submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -72,8 +72,6 @@ def test_matrix_is_a_table_on_a_wide_screen(live_server, browser, visit):
         page.set_default_timeout(10_000)
         _join(page, live_server, survey)
         page.wait_for_load_state("load")
-        from .conftest import check_accessibility
-
         screenshot(page, "groups-02-desktop-matrix-table")
         assert check_accessibility(page) == []
         assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
@@ -96,6 +94,8 @@ def test_matrix_is_a_table_on_a_wide_screen(live_server, browser, visit):
         press_submit(page)
         assert "not both" in page.content()
         assert not Response.objects.exists()
+        screenshot(page, "groups-03-desktop-multiple-error")
+        assert check_accessibility(page) == []
         page.locator('label[for="q-media_tv"]').click()  # untick
         press_submit(page)
         rows = dict(Response.objects.filter(item__group="media").values_list("item__code", "value"))

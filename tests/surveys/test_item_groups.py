@@ -154,3 +154,12 @@ def test_an_option_has_fixed_value_labels(survey):
     option = add_multiple(survey)[0]
     assert option.value_labels("en") == {"0": "not selected", "1": "selected"}
     assert option.k == 2
+
+
+def test_my_data_names_the_question_and_the_option(client, survey, enroll):
+    add_multiple(survey)
+    participant, secret = enroll()
+    link_of(_post(client, f"/p/{secret}/", i_media_web="on"))
+    text = client.get(f"/p/{secret}/my-data/").content.decode("utf-8-sig")
+    assert "Which of these do you use for news? Websites,1,selected" in text
+    assert "Which of these do you use for news? Television,0,not selected" in text
