@@ -178,11 +178,17 @@ def duplicate_item(spec: dict, code: str) -> dict:
     if i is None:
         return spec
     copy_ = copy.deepcopy(spec["items"][i])
-    taken = {row["code"] for row in spec["items"]}
+    group = groups.BY_VALUE.get(copy_.get("kind"))
+    members = copy_[group.members_key] if group else []  # a group's statements or options get new codes too
+    taken = {row["code"] for row in spec["items"]} | {
+        m["code"] for row in spec["items"] if row.get("kind") in groups.BY_VALUE
+        for m in row[groups.BY_VALUE[row["kind"]].members_key]}
     n = 2
-    while f"{code}_{n}"[:32] in taken:
+    while any(f"{c}_{n}"[:32] in taken for c in [code, *(m["code"] for m in members)]):
         n += 1
     copy_["code"] = f"{code}_{n}"[:32]
+    for member in members:
+        member["code"] = f"{member['code']}_{n}"[:32]
     spec["items"].insert(i + 1, copy_)
     return spec
 

@@ -73,3 +73,13 @@ def test_deleting_a_group_deletes_its_items_and_takes_them_out_of_the_waves(buil
     assert response.status_code == 303
     assert not Item.objects.filter(study=study, group="trust").exists()
     assert all("trust_a" not in w["items"] and "trust" not in w["items"] for w in export_spec(study)["waves"])
+
+
+def test_duplicating_a_group_gives_its_statements_new_codes(built, client):
+    study, users = built
+    response = _login(client, users["owner"]).post(URL, {"action": "item-duplicate", "code": "trust", "anchor": "items"})
+    assert response.status_code == 303
+    items = export_spec(study)["items"]
+    copy = next(row for row in items if row["code"] == "trust_2")
+    assert [s["code"] for s in copy["statements"]] == ["trust_a_2", "trust_b_2"]
+    assert Item.objects.filter(study=study, group="trust_2").count() == 2
