@@ -56,6 +56,7 @@ def _compute(run: AnalysisRun) -> AnalysisRun:
         scales={code: Scale(s.scale_min, s.scale_max, s.step) for code, s in scales.items()},
         by=grouping[0] if grouping else None, seed=run.seed,
         reverse=[code for code, s in scales.items() if s.reverse_coded],
+        apart=[code for code, s in scales.items() if not s.pooled],
         primary_outcome=study.primary_outcome or None, **parameters,
     )
     frame = table.frame.assign(group=table.frame["group"].fillna("all"), sample=table.frame["sample"].fillna("all"))

@@ -180,7 +180,7 @@ def _index_rows(panel, comparison, tables, j, columns, grid, index_names, pre, p
             if name in index_names:
                 rows += _did_rows(panel, comparison, series, name=name, item=panel.items[j], group=group,
                                   pre=pre, post=post, level=level, n=n_answering, n_obs=int(observed.sum()))
-            if name in pooled.wanted:
+            if name in pooled.wanted and j not in pooled.apart:
                 if reverse[j]:
                     series = _IndexSeries(*(None if v is None else _reversed(name, v, grid) for v in (
                         series.treated, series.control, series.perm_treated, series.perm_control)))
@@ -197,8 +197,10 @@ class _PooledIndices:
     defined in it (docs/indices.md), ``mean`` and ``sd`` on each item's scale rescaled to
     [0, 1] (POMP / 100), and its DiD and intervals follow from the same draws."""
 
-    def __init__(self, wanted: Iterable[str]) -> None:
+    def __init__(self, wanted: Iterable[str], apart: Iterable[int] = ()) -> None:
         self.wanted = set(wanted)
+        #: Positions of items left out of the pooled rows (0/1 options; docs/indices.md).
+        self.apart = set(apart)
         self.series: dict[tuple[str, str], list[_IndexSeries]] = {}
 
     def add(self, name: str, group: str, series: _IndexSeries) -> None:
@@ -230,7 +232,7 @@ def _nanmean_items(stacked: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def _constraint_rows(panel, comparison, grids, pre, post, level) -> list[dict]:
+def _constraint_rows(panel, comparison, grids, pre, post, level, apart: Iterable[int] = ()) -> list[dict]:
     """``constraint`` (mean |r| over pairs of items, per wave) for everyone and each group.
 
     Per participant and wave the pairwise-complete features (1, x, y, x^2, y^2, xy) of every
@@ -238,10 +240,12 @@ def _constraint_rows(panel, comparison, grids, pre, post, level) -> list[dict]:
     ignores) are summed with the bootstrap draw counts and the re-randomized labels, one wave
     at a time, in float64 (sums of squares of wide sliders exceed float32's exact range).
     """
+    kept = [j for j in range(len(grids)) if j not in set(apart)]
+    grids = [grids[j] for j in kept]
     J = len(grids)
     if J < 2:
         return []
-    values = panel.values[comparison.pool]
+    values = panel.values[comparison.pool][:, :, kept]
     m, T, _ = values.shape
     pairs = list(zip(*np.triu_indices(J, 1), strict=True))
     j_idx = np.array([p[0] for p in pairs])

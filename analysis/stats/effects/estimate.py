@@ -100,6 +100,7 @@ def estimate_effects(
     attrition_alpha: float = 0.05,
     reverse: Iterable[str] = (),
     pooled_items: bool = True,
+    apart: Iterable[str] = (),
 ) -> EffectTable:
     """Every effect of every intervention arm against ``control`` (see the module docstring).
 
@@ -115,6 +116,8 @@ def estimate_effects(
     either off: NaN intervals and p-values, or NaN p_ri). ``reverse``: reverse-coded items,
     flipped in the rows pooled over items (``item`` None), which ``pooled_items`` turns on for
     every cell and pair index; ``constraint`` and ``alignment`` are pooled rows by definition.
+    ``apart``: items with rows of their own only, left out of every row across items (the 0/1
+    options of a multiple-choice question).
     """
     _check_options(bootstrap, permutations, level)
     index_names = list(dict.fromkeys(indices))
@@ -160,8 +163,9 @@ def estimate_effects(
     if unknown:
         raise ValueError(f"reverse-coded item {unknown[0]!r} is not among the items")
     reverse_mask = np.array([item in set(map(str, reverse)) for item in panel.items], dtype=bool)
+    apart_positions = [j for j, item in enumerate(panel.items) if item in set(map(str, apart))]
     cell_names = [name for name in index_names if glossary.entry(name).family != glossary.ACROSS_ITEM]
-    pooled_names = set(cell_names) if pooled_items and len(panel.items) > 1 else set()
+    pooled_names = set(cell_names) if pooled_items and len(panel.items) - len(apart_positions) > 1 else set()
     if "alignment" in index_names:
         pooled_names.add("alignment")
 
@@ -195,7 +199,7 @@ def estimate_effects(
                 onehot, slices = _onehot(panel.values[comparison.pool], grids)
                 tables = _count_tables(comparison, onehot)
                 del onehot
-                pooled = _PooledIndices(pooled_names)
+                pooled = _PooledIndices(pooled_names, apart_positions)
                 for j in range(len(panel.items)):
                     new_rows += _index_rows(
                         panel, comparison, tables, j, slices[j], grids[j], cell_names, pre,
@@ -204,7 +208,7 @@ def estimate_effects(
                 del tables
                 new_rows += pooled.rows(panel, comparison, pre, post, level)
             if "constraint" in index_names:
-                new_rows += _constraint_rows(panel, comparison, grids, pre, post, level)
+                new_rows += _constraint_rows(panel, comparison, grids, pre, post, level, apart_positions)
             pending: list = []
             for j in range(len(panel.items)):
                 for outcome in outcome_names:

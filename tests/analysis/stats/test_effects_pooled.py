@@ -223,3 +223,25 @@ def test_agreement_on_wide_scales_is_evaluated_in_chunks_with_the_same_values():
     direct = np.array([float(ix.agreement_a(row)) for row in counts[:: 97]])
     np.testing.assert_allclose(chunked[:: 97], direct, atol=1e-12)
     assert chunked.shape == (1700,) and np.isfinite(chunked).all()
+
+
+def test_items_apart_have_rows_of_their_own_and_leave_the_pooled_rows_unchanged(answers, table):
+    """A 0/1 option (a multiple-choice question's) is `apart`: its own rows, none across items."""
+    rng = np.random.default_rng(5)
+    base = answers[answers["item"] == "threat"]
+    option = base.assign(item="uses_tv", value=np.where(base["value"].isna(), np.nan,
+                                                        rng.integers(0, 2, len(base)).astype(float)))
+    with_option = pd.concat([answers, option], ignore_index=True)
+    scales = {"threat": (1, 7), "trust": (1, 7), "uses_tv": (0, 1)}
+    frame = estimate_effects(
+        with_option, control="control", intervention_wave=V, by="group", scales=scales,
+        indices=("mean", "sd", "agreement_a", "group_gap", "constraint", "alignment"), outcomes=(),
+        bootstrap=0, permutations=0, balanced=False, reverse=("trust",), apart=("uses_tv",),
+    ).frame
+    across = ["mean", "sd", "agreement_a", "group_gap", "constraint", "alignment"]
+    for outcome in across:
+        for group in table.loc[table["outcome"] == outcome, "group"].unique():
+            np.testing.assert_allclose(rows_of(frame, outcome, None, group), rows_of(table, outcome, None, group),
+                                       err_msg=f"{outcome} {group}")
+    own = rows_of(frame, "mean", "uses_tv", "all")
+    assert len(own) and np.isfinite(own).all()
