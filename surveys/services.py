@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import fastsql
-from surveys import enrolment, randomization, selectors, summaries
+from surveys import enrolment, logic, randomization, selectors, summaries
 from surveys.kinds import TEXT_MAX_LENGTH, Answer
 from surveys.models import (
     AllocationBlock,
@@ -254,8 +254,13 @@ def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", se
     if not selectors.wave_accepts_answers(participant=participant, wave=wave):
         raise WaveClosed(_("This wave is closed."))
     order = sorted(selectors.list_wave_items(wave))
-    (rng or _SYSTEM_RANDOM).shuffle(order)
-    submission = Submission(participant=participant, wave=wave, item_order=order,
+    plan = []
+    if participant.study.page_order:
+        order, plan = logic.plan_pages(participant.study.page_order, order, participant.study.items_per_page,
+                                       (rng or _SYSTEM_RANDOM).shuffle)
+    else:
+        (rng or _SYSTEM_RANDOM).shuffle(order)
+    submission = Submission(participant=participant, wave=wave, item_order=order, page_plan=plan,
                             user_agent_family=_user_agent_family(user_agent), external_session_id=session_id)
     try:
         # A savepoint keeps the caller's transaction usable on a conflict; the submission and its
@@ -373,15 +378,54 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
             raise InvalidAnswers(errors)
         fastsql.insert_many(rows, _RESPONSE_FIELDS)
         submission.page = page + 1
-        fields = ["page"]
-        if submission.page >= selectors.page_count(submission, per_page):
-            submission.completed_at = now
-            submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
-            fields += ["completed_at", "duration_seconds"]
-        fastsql.update_fields(submission, fields)
-        if submission.completed_at is not None:  # last: the counts' row stays locked only until the commit
-            summaries.count_completed(participant=participant, wave=wave)
+        _skip_hidden_pages(participant, wave, submission, items, now)
+        _save_page(participant, wave, submission, now)
         return submission
+
+
+def _skip_hidden_pages(participant: Participant, wave: Wave, submission: Submission, items: dict, now) -> None:
+    """Move the resume point past the pages that are not shown (their page condition fails on the
+    answers so far, or every question on them is hidden), storing their questions as not shown.
+    No query when nothing of the wave has a condition."""
+    if not selectors.has_logic(participant.study, items.values()):
+        return
+    per_page = participant.study.items_per_page
+    pages = selectors.page_count(submission, per_page)
+    answers = selectors.prior_answers(participant, wave)
+    while submission.page < pages and selectors.page_hidden(participant, wave, submission, submission.page,
+                                                               items, answers):
+        codes = [c for c in selectors.page_codes(submission, submission.page, per_page) if c in items]
+        fastsql.insert_many([Response(submission=submission, item=items[c], missing=Response.Missing.NOT_SHOWN,
+                                      answered_at=now) for c in codes], _RESPONSE_FIELDS)
+        answers.update(dict.fromkeys(codes))
+        submission.page += 1
+
+
+def skip_hidden_pages(*, participant: Participant, wave: Wave) -> Submission:
+    """On showing a wave's current page: when it is not shown (its condition failed already, e.g.
+    on the baseline), skip it and the hidden pages after it.  # atomic; idempotent"""
+    with transaction.atomic():
+        submission = _locked_submission(participant=participant, wave=wave)
+        if submission.completed_at is not None:
+            return submission
+        start = submission.page
+        _skip_hidden_pages(participant, wave, submission, selectors.list_wave_items(wave), timezone.now())
+        if submission.page != start:
+            _save_page(participant, wave, submission, timezone.now())
+        return submission
+
+
+def _save_page(participant: Participant, wave: Wave, submission: Submission, now) -> None:
+    """Store the resume point; past the last page the wave is complete."""
+    per_page = participant.study.items_per_page
+    fields = ["page"]
+    if submission.page >= selectors.page_count(submission, per_page):
+        submission.completed_at = now
+        submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
+        fields += ["completed_at", "duration_seconds"]
+    fastsql.update_fields(submission, fields)
+    if submission.completed_at is not None:  # last: the counts' row stays locked only until the commit
+        summaries.count_completed(participant=participant, wave=wave)
 
 
 # The answer-saving path runs on every page a participant sends; its INSERTs and UPDATE are written

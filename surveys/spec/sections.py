@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.template import Template, TemplateSyntaxError
 
-from surveys import kinds
+from surveys import kinds, logic
 from surveys.models import (
     Arm,
     ConsentVersion,
@@ -395,8 +395,8 @@ def _item_schema() -> dict:
         "prefer_not_to_say": {"type": "boolean", "description": "Offer \"prefer not to say\" (stored as a "
                               "missing code, never a scale value)."},
         "unit": {**TEXTS, "description": "Numeric entry: the unit per language, e.g. {en: years}."},
-        "show_if": {"type": "object", "description": "Display logic: shown only when this condition on earlier "
-                    "answers (baseline and earlier waves) holds: {item, op, value} with op one of == != < <= > >= "
+        "show_if": {"type": "object", "description": "Display logic: shown only when this condition on answers "
+                    "so far (baseline, earlier waves, earlier pages of the same wave: pages.order) holds: {item, op, value} with op one of == != < <= > >= "
                     "in, or {all: [...]}, {any: [...]}, {not: ...}. Hidden questions are stored as not_shown."},
         "attention_answer": {"type": "number", "description": "Attention checks: the expected answer."},
     }, required=("code", "kind", "prompt")), "The questions, in the order participants see them.")
@@ -418,7 +418,7 @@ def export_items(study: Study) -> list:
         if item.unit:
             row["unit"] = dict(item.unit)
         if item.show_if:
-            row["show_if"] = item.show_if
+            row["show_if"] = logic.canonical(item.show_if)
         if item.expected_answer is not None:
             row["attention_answer"] = _number(item.expected_answer)
         rows.append(row)
@@ -430,19 +430,23 @@ def _scaled(row: dict) -> SimpleNamespace:
     return SimpleNamespace(scale_min=scale.get("min"), scale_max=scale.get("max"), step=scale.get("step"))
 
 
-def _check_logic(spec: dict, problems: Problems) -> None:
-    """Display conditions: known items, possible comparisons, no cycles (surveys/logic.py)."""
-    from surveys import logic
-
-    rows = dict(_listed(spec, "items"))
+def _logic_points(spec: dict) -> dict:
+    """Each item code's scale points (None: free text or an open range), as conditions compare."""
     points = {}
-    for row in rows.values():
+    for _i, row in _listed(spec, "items"):
         kind = kinds.BY_VALUE.get(row.get("kind"))
         scaled = _scaled(row)
         if kind is not None and kind.scale.categories and scaled.scale_max:
             points[row.get("code")] = {float(v) for v in range(1, int(scaled.scale_max) + 1)}
         else:
             points[row.get("code")] = None
+    return points
+
+
+def _check_logic(spec: dict, problems: Problems) -> None:
+    """Display conditions: known items, possible comparisons, no cycles (surveys/logic.py)."""
+    rows = dict(_listed(spec, "items"))
+    points = _logic_points(spec)
     conditions = {}
     for i, row in rows.items():
         if "show_if" not in row:
@@ -538,6 +542,7 @@ def _item_fields(row: dict, order: int) -> dict:
 def apply_items(ctx: ApplyContext, value: list) -> None:
     def create(code, fields):
         item = Item(study=ctx.study, code=code, **fields)
+        item.checked_by_spec = True  # its condition was checked against the whole file
         _full_clean(item, exclude=("study",))
         item.save()
         return item
@@ -547,6 +552,7 @@ def apply_items(ctx: ApplyContext, value: list) -> None:
         if changed:
             for k in changed:
                 setattr(item, k, fields[k])
+            item.checked_by_spec = True
             _full_clean(item, exclude=("study",))
             item.save(update_fields=changed)
         return item
@@ -588,16 +594,90 @@ def refuse_items(ctx: ApplyContext, value: list) -> list[str]:
 
 # --- pages ----------------------------------------------------------------------------------------
 
-PAGES_SCHEMA = _obj({"items_per_page": {"type": "integer", "minimum": 1, "maximum": 100}},
-                    description="How the items are paged; their order is the order of `items`.")
+CONDITION = {"type": "object", "description": "Display logic: {item, op, value} with op one of == != < <= > >= in, "
+             "or {all: [...]}, {any: [...]}, {not: ...} (docs/display-logic.md)."}
+PAGE_SCHEMA = _obj({
+    "name": {"type": "string", "pattern": ITEM_CODE_RE.pattern, "description": "The page's name (unique)."},
+    "items": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+              "description": "Codes of the items on this page, in the order shown; a wave shows those it asks."},
+    "shuffle": {"type": "boolean", "description": "Show this page's items in each participant's own random order."},
+    "show_if": {**CONDITION, "description": "Page logic: the whole page is skipped (its items stored as not_shown) "
+                "unless this condition on answers so far holds: baseline, earlier waves, earlier pages."},
+}, required=("name", "items"))
+PAGES_SCHEMA = _obj({
+    "items_per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+    "order": _list(PAGE_SCHEMA, "Pages in the order participants see them. A wave shows the listed pages that "
+                   "hold any of its items, then its other items in each participant's own random order, "
+                   "items_per_page at a time. Conditions may read items on earlier pages of the same wave."),
+}, description="How the items are paged.")
+
+
+def _page_row(page: dict) -> dict:
+    row = {"name": page["name"], "items": list(page["items"])}
+    if page.get("shuffle"):
+        row["shuffle"] = True
+    if page.get("show_if"):
+        row["show_if"] = logic.canonical(page["show_if"])
+    return row
 
 
 def export_pages(study: Study) -> dict:
-    return {"items_per_page": study.items_per_page}
+    value = {"items_per_page": study.items_per_page}
+    if study.page_order:
+        value["order"] = [_page_row(page) for page in study.page_order]
+    return value
+
+
+def check_pages(spec: dict, problems: Problems) -> None:
+    """Listed pages name known wave items once each; every condition (of an item or a page) reads
+    only what is known when it is shown: nothing on the same or a later page of the same wave."""
+    pages = spec.get("pages") if isinstance(spec.get("pages"), dict) else {}
+    order = [p for p in pages.get("order") or [] if isinstance(p, dict)] if isinstance(pages.get("order"), list) else []
+    items = {row.get("code"): row for _i, row in _listed(spec, "items")}
+    points = _logic_points(spec)
+    seen_names, placed = set(), {}
+    for i, page in enumerate(order):
+        path = f"pages.order[{i}]"
+        if page.get("name") in seen_names:
+            problems.add(f"{path}.name", f'page "{page.get("name")}" appears twice')
+        seen_names.add(page.get("name"))
+        for j, code in enumerate(page.get("items") or []):
+            if code not in items:
+                problems.add(f"{path}.items[{j}]", f'unknown item code "{code}"')
+            elif items[code].get("role") == "grouping":
+                problems.add(f"{path}.items[{j}]", f'"{code}" is a grouping item, asked once at baseline, not on a page')
+            elif code in placed:
+                problems.add(f"{path}.items[{j}]", f'"{code}" is on page "{placed[code]}" already')
+            else:
+                placed[code] = page.get("name")
+        if "show_if" in page:
+            for where, message in logic.check(page["show_if"], code="", points=points, path=f"{path}.show_if"):
+                problems.add(where, message)
+    if any(p.path.startswith("pages.") for p in problems):
+        return
+    item_paths = {row.get("code"): f"items[{i}].show_if" for i, row in _listed(spec, "items") if "show_if" in row}
+    for _w, wave in _listed(spec, "waves"):
+        asked = [c for c in wave.get("items") or [] if c in items]
+        places = logic.positions(order, asked)
+        for code in asked:
+            if code in item_paths:
+                for message in logic.order_problems(items[code]["show_if"], wave=wave.get("number"), asked=asked,
+                                                    places=places, own=places.get(code), code=code):
+                    problems.add(item_paths[code], message)
+        number = 0
+        for i, page in enumerate(order):
+            if not set(page.get("items") or []) & set(asked):
+                continue
+            if page.get("show_if"):
+                for message in logic.order_problems(page["show_if"], wave=wave.get("number"), asked=asked,
+                                                    places=places, own=number):
+                    problems.add(f"pages.order[{i}].show_if", message)
+            number += 1
 
 
 def apply_pages(ctx: ApplyContext, value: dict) -> None:
     ctx.study.items_per_page = value.get("items_per_page", 5)
+    ctx.study.page_order = [_page_row(page) for page in value.get("order") or []]
 
 
 # --- waves ----------------------------------------------------------------------------------------
@@ -880,7 +960,7 @@ register(Section("study", "Study", STUDY_SCHEMA, export_study, apply_study, chec
 register(Section("consent", "Consent", CONSENT_SCHEMA, export_consent, apply_consent, check_consent, refuse_consent))
 register(Section("arms", "Arms", ARMS_SCHEMA, export_arms, apply_arms, check_arms, refuse_arms))
 register(Section("items", "Items", _item_schema(), export_items, apply_items, check_items, refuse_items))
-register(Section("pages", "Pages", PAGES_SCHEMA, export_pages, apply_pages))
+register(Section("pages", "Pages", PAGES_SCHEMA, export_pages, apply_pages, check_pages))
 register(Section("waves", "Waves", WAVES_SCHEMA, export_waves, apply_waves, check_waves, refuse_waves))
 register(Section("messages", "Messages", MESSAGES_SCHEMA, export_messages, apply_messages, check_messages))
 register(Section("completion", "Completion", COMPLETION_SCHEMA, export_completion, apply_completion,

@@ -248,21 +248,27 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
         return render(request, "surveys/intervention.html", context, status=status)
     per_page = person.study.items_per_page
     design = selectors.get_wave_design(wave, person.study)
+    answers = None
+    if selectors.has_logic(person.study, design.items.values()):  # display logic reads the answers so far
+        answers = selectors.prior_answers(person, wave)
+        if form is None and selectors.page_hidden(person, wave, submission, submission.page, design.items, answers):
+            submission = services.skip_hidden_pages(participant=person, wave=wave)
+            return _after_answers(person, secret, submission)
     codes = [code for code in selectors.page_codes(submission, submission.page, per_page) if code in design.items]
-    hidden = selectors.hidden_codes(person, wave, [design.items[code] for code in codes])
+    hidden = selectors.hidden_codes(person, wave, [design.items[code] for code in codes], answers)
     codes = [code for code in codes if code not in hidden]
     if form is None:  # unanswered questions: their HTML is the same for everyone
         context["items_html"] = mark_safe("".join(_item_html(design, code, language) for code in codes))
-    pages = selectors.page_count(submission, per_page)
+    progress = selectors.progress(person, wave, submission, design.items, answers)
+    pages = progress.pages
     # No baseline: the first page of the first wave is the participant's first page.
     if (form is None and submission.page == 0 and not person.groups and not person.is_preview
             and person.submissions.count() == 1):
         context["personal_link"] = _personal_link(request, secret)
-    items_left = len(submission.item_order) - submission.page * per_page
-    context["minutes_left"] = selectors.minutes_left(items_left, selectors.seconds_per_item(person.study_id))
-    context["percent_done"] = round(100 * submission.page / pages) if pages else 0
-    context.update({"form": form, "page": submission.page, "page_number": submission.page + 1, "pages": pages,
-                    "shown_ms": int(time.time() * 1000), "last_page": submission.page + 1 >= pages})
+    context["minutes_left"] = selectors.minutes_left(progress.items_left, selectors.seconds_per_item(person.study_id))
+    context["percent_done"] = round(100 * (progress.page_number - 1) / pages) if pages else 0
+    context.update({"form": form, "page": submission.page, "page_number": progress.page_number, "pages": pages,
+                    "shown_ms": int(time.time() * 1000), "last_page": progress.page_number >= pages})
     return render(request, "surveys/wave.html", context, status=status)
 
 
