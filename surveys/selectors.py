@@ -67,12 +67,16 @@ def get_landing_study(slug: str) -> Study | None:
 
 
 def get_returning_participant(*, study: Study, external_id: str, external_study_id: str) -> Participant | None:
-    """The participant already known by this Prolific pair, if any."""
+    """The participant already known by this Prolific pair, if any: the PROLIFIC_PID with the
+    STUDY_ID they joined with, or with the STUDY_ID of one of the study's waves (each Prolific wave
+    is a Prolific study of its own, `Wave.prolific_study_id`)."""
     if not external_id:
         return None
-    return Participant.objects.filter(
-        study=study, external_id=external_id, external_study_id=external_study_id, is_preview=False
-    ).first()
+    known = Participant.objects.filter(study=study, external_id=external_id, is_preview=False)
+    found = known.filter(external_study_id=external_study_id).first()
+    if found is None and external_study_id and study.waves.filter(prolific_study_id=external_study_id).exists():
+        found = known.order_by("pk").first()
+    return found
 
 
 def get_unopened_join(*, study: Study, join_key: str) -> Participant | None:

@@ -241,13 +241,23 @@ def _user_agent_family(user_agent: str) -> str:
 
 
 def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", session_id: str = "",
-               rng: random.Random | None = None, known_new: bool = False) -> Submission:
-    """The participant's submission for `wave`, created with a random item order on first visit.  # idempotent: returns the existing one"""
+               prolific: Mapping[str, str] | None = None, rng: random.Random | None = None,
+               known_new: bool = False) -> Submission:
+    """The participant's submission for `wave`, created with a random item order on first visit.  # idempotent: returns the existing one
+
+    `prolific` holds the Prolific ids this visit arrived with (PROLIFIC_PID, STUDY_ID,
+    SESSION_ID): each Prolific wave is a Prolific study of its own, so they are kept per wave;
+    the first ones that arrive for a wave stay."""
+    ids = {"external_session_id": session_id or (prolific or {}).get("SESSION_ID", ""),
+           "external_study_id": (prolific or {}).get("STUDY_ID", ""),
+           "external_id": (prolific or {}).get("PROLIFIC_PID", "")}
     existing = None if known_new else Submission.objects.filter(participant=participant, wave=wave).first()
     if existing is not None:
-        if session_id and not existing.external_session_id:
-            existing.external_session_id = session_id
-            existing.save(update_fields=["external_session_id"])
+        missing = [name for name, value in ids.items() if value and not getattr(existing, name)]
+        for name in missing:
+            setattr(existing, name, ids[name])
+        if missing:
+            existing.save(update_fields=missing)
         return existing
     if participant.withdrawn_at is not None:
         raise ParticipantWithdrawn(_("You have withdrawn from this study."))
@@ -261,7 +271,7 @@ def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", se
     else:
         (rng or _SYSTEM_RANDOM).shuffle(order)
     submission = Submission(participant=participant, wave=wave, item_order=order, page_plan=plan,
-                            user_agent_family=_user_agent_family(user_agent), external_session_id=session_id)
+                            user_agent_family=_user_agent_family(user_agent), **ids)
     try:
         # A savepoint keeps the caller's transaction usable on a conflict; the submission and its
         # count are stored together.

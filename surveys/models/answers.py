@@ -31,6 +31,9 @@ class Submission(models.Model):
     saw_intervention = models.BooleanField(default=False)
     user_agent_family = models.CharField(max_length=32, blank=True)
     external_session_id = models.CharField(max_length=128, blank=True, help_text="e.g. Prolific SESSION_ID.")
+    # Each Prolific wave is a Prolific study of its own: the ids it arrived with for this wave.
+    external_study_id = models.CharField(max_length=128, blank=True, help_text="e.g. Prolific STUDY_ID of this wave.")
+    external_id = models.CharField(max_length=128, blank=True, help_text="e.g. PROLIFIC_PID as it arrived for this wave.")
 
     class Meta:
         ordering = ["wave", "participant"]

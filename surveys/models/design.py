@@ -228,6 +228,11 @@ class Wave(models.Model):
                   "opens_at is its start, so trends keep irregular spacing.")
     items = models.ManyToManyField(Item, related_name="waves", blank=True,
                                    help_text="The attitude and attention items this wave asks.")
+    # Prolific: each wave may be its own Prolific study; its STUDY_ID recognises returning participants.
+    prolific_study_id = models.CharField(
+        max_length=128, blank=True,
+        help_text="Prolific STUDY_ID of this wave's Prolific study (each wave its own); a participant "
+                  "arriving with it and a known PROLIFIC_PID is recognised as returning.")
     # Prolific: where a participant goes after completing this wave.
     completion_code = models.CharField(
         max_length=64, blank=True,

@@ -691,6 +691,9 @@ WAVES_SCHEMA = _list(_obj({
     "period": {"type": "string", "maxLength": 32, "description": "Repeated cross-sections: the period this wave "
                "is (a year such as 1974, YYYY-MM or a date); opens_at is its start."},
     "completion_code": {"type": "string", "maxLength": 64, "description": "Prolific completion code."},
+    "prolific_study_id": {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,128}$",
+                          "description": "Prolific's STUDY_ID of this wave's Prolific study (each wave its own): "
+                          "a known PROLIFIC_PID arriving with it is a returning participant."},
     "completion_url": URL,
     "interventions": _list(_obj({"arm": {"type": "string"}, "title": OPTIONAL_TEXTS, "content": TEXTS},
                                 required=("arm", "content")),
@@ -715,6 +718,8 @@ def export_waves(study: Study) -> list:
             row["completion_code"] = wave.completion_code
         if wave.completion_url:
             row["completion_url"] = wave.completion_url
+        if wave.prolific_study_id:
+            row["prolific_study_id"] = wave.prolific_study_id
         interventions = sorted(wave.interventions.all(), key=lambda x: (not x.arm.is_control, x.arm.name))
         if interventions:
             row["interventions"] = [{"arm": x.arm.name, "title": dict(x.title or {}), "content": dict(x.content)}
@@ -747,8 +752,14 @@ def check_waves(spec: dict, problems: Problems) -> None:
     numbers = sorted(row.get("number") for _, row in _listed(spec, "waves") if isinstance(row.get("number"), int))
     if numbers and numbers != list(range(1, len(numbers) + 1)):
         problems.add("waves", f"waves are numbered 1, 2, 3, ... without gaps (found {', '.join(map(str, numbers))})")
+    prolific: dict = {}
     for i, row in _listed(spec, "waves"):
         path = f"waves[{i}]"
+        if row.get("prolific_study_id"):
+            if row["prolific_study_id"] in prolific:
+                problems.add(f"{path}.prolific_study_id", f"wave {prolific[row['prolific_study_id']]} has this "
+                             "Prolific study already (each wave is a Prolific study of its own)")
+            prolific.setdefault(row["prolific_study_id"], row.get("number"))
         for edge in ("opens", "closes"):
             both = f"{edge}_at" in row and f"{edge}_after_days" in row
             if both:
@@ -788,6 +799,7 @@ def apply_waves(ctx: ApplyContext, value: list) -> None:
     def fields(row):
         return {"opens_at": _when(row, "opens", ctx.anchor), "closes_at": _when(row, "closes", ctx.anchor),
                 "completion_code": row.get("completion_code", ""), "completion_url": row.get("completion_url", ""),
+                "prolific_study_id": row.get("prolific_study_id", ""),
                 "period": row.get("period", "")}
 
     def create(number, row):

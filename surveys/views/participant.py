@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from functools import wraps
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -146,9 +146,7 @@ def landing(request, slug: str):
                 else:
                     return _problem(request, status=error.status, study=study, title=_("Sorry"), message=error.message)
             else:
-                url = reverse("surveys:participant", args=[joined.secret])
-                if form.cleaned_data.get("SESSION_ID"):
-                    url += "?SESSION_ID=" + form.cleaned_data["SESSION_ID"]
+                url = reverse("surveys:participant", args=[joined.secret]) + _prolific_query(form.cleaned_data)
                 return HttpResponseRedirect(url, status=303)
     context.update({"form": form, "consent_text": _consent_text(consent, language), "returning": returning,
                     "consent": consent})
@@ -215,8 +213,8 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
         context["form"] = form or AnswerPageForm(items=items, language=language)
         if form is None and not person.is_preview:
             context["personal_link"] = _personal_link(request, secret)
-        # Prolific's SESSION_ID reaches the first wave through the baseline page.
-        context["session_id"] = _session_id(request.GET if form is None else request.POST)
+        # Prolific's ids reach the first wave through the baseline page.
+        context["prolific"] = _prolific_ids(request.GET if form is None else request.POST)
         return render(request, "surveys/baseline.html", context, status=status)
     if state.kind in ("waiting", "over"):
         context["completion_text"] = selectors.completion_text(person.study, language) if state.completed else ""
@@ -226,16 +224,17 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
         return render(request, "surveys/waiting.html", context, status=status)
     wave = state.wave
     submission = state.submission
+    prolific = _prolific_ids(request.GET) if form is None else {}
     if submission is None:
         try:
             submission = services.start_wave(participant=person, wave=wave,
                                              user_agent=request.headers.get("User-Agent", ""),
-                                             session_id=request.GET.get("SESSION_ID", "")[:128], known_new=True)
+                                             prolific=prolific, known_new=True)
         except services.SurveyError as error:
             return _problem(request, status=error.status, study=person.study, title=_("Sorry"),
                             message=error.message, secret=secret)
-    elif request.GET.get("SESSION_ID"):
-        services.start_wave(participant=person, wave=wave, session_id=request.GET["SESSION_ID"][:128])
+    elif prolific:  # a returning participant's link, or Prolific's re-entry, brings this wave's ids
+        services.start_wave(participant=person, wave=wave, prolific=prolific)
     context.update({"wave": wave, "submission": submission})
     intervention = None
     if not submission.saw_intervention and submission.page == 0:
@@ -272,9 +271,17 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     return render(request, "surveys/wave.html", context, status=status)
 
 
-def _session_id(data) -> str:
-    value = data.get("SESSION_ID", "")
-    return value if isinstance(value, str) and EXTERNAL_ID_RE.fullmatch(value) else ""
+def _prolific_ids(data) -> dict[str, str]:
+    """The well-formed Prolific ids among `data` (a query or a form); malformed ones are dropped."""
+    values = {name: data.get(name, "") for name in PROLIFIC_PARAMS}
+    return {name: value for name, value in values.items()
+            if isinstance(value, str) and value and len(value) <= 128 and EXTERNAL_ID_RE.fullmatch(value)}
+
+
+def _prolific_query(data) -> str:
+    """`?PROLIFIC_PID=...&STUDY_ID=...&SESSION_ID=...` for the ids present (or "")."""
+    ids = _prolific_ids(data)
+    return "?" + urlencode(ids) if ids else ""
 
 
 def _personal_link(request, secret: str) -> str:
@@ -338,10 +345,9 @@ def _post_baseline(request, person: Participant, secret: str, language: str):
             form.add_service_errors(error.errors)
         else:
             request.answers_kept = True  # committed: the 500 page (common/errors.py) says so
-            session_id = _session_id(request.POST)
-            if session_id:
-                return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + "?SESSION_ID=" + session_id,
-                                            status=303)
+            query = _prolific_query(request.POST)
+            if query:
+                return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + query, status=303)
             return redirect_home(secret)
     state = selectors.ParticipantState(kind="baseline")
     return _render_state(request, person, secret, language, state, form=form, status=400)
