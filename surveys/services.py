@@ -4,11 +4,15 @@ anything is stored, and every service is safe to call twice."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,6 +34,8 @@ from surveys.models import (
     Wave,
 )
 from surveys.signals import answers_changed
+
+logger = logging.getLogger(__name__)
 
 _SYSTEM_RANDOM = random.SystemRandom()
 
@@ -134,6 +140,43 @@ def join_study(*, study: Study, consent_version: ConsentVersion | None, language
     with transaction.atomic():
         _token, secret = ParticipantToken.issue(existing, grants_data_access=same_browser)
     return Joined(participant=existing, secret=secret, returning=True)
+
+
+class TooManyLinkEmails(SurveyError):
+    status = 429
+
+
+class LinkEmailFailed(SurveyError):
+    status = 503
+
+
+def email_personal_link(*, participant: Participant, email: str, link: str, keep_for_invitations: bool = False,
+                        language: str = "en") -> None:
+    """Send the personal link to `email` ("e-mail me this link"). The address is not stored,
+    unless the study collects addresses for its invitations and the participant agreed (then it
+    becomes their `ParticipantContact`, as on the consent page). At most
+    `LINK_EMAILS_PER_PARTICIPANT` sends per participant.  # the count is taken before sending (atomic), so parallel requests cannot exceed it"""
+    limit = settings.LINK_EMAILS_PER_PARTICIPANT
+    with transaction.atomic():
+        counted = Participant.objects.filter(pk=participant.pk, link_emails_sent__lt=limit).update(
+            link_emails_sent=F("link_emails_sent") + 1)
+        if not counted:
+            raise TooManyLinkEmails(_("This link has been e-mailed %(n)d times already; please copy it instead.")
+                                    % {"n": limit})
+        study = participant.study
+        if keep_for_invitations and study.collect_email and not ParticipantContact.objects.filter(
+                participant=participant).exists():
+            ParticipantContact.objects.create(participant=participant, email=email, consented_at=timezone.now())
+    title = study.title_in(language)
+    subject = _("Your personal link: %(title)s") % {"title": title}
+    body = _("Here is your personal link to the study \"%(title)s\":\n\n%(link)s\n\nIt brings you back to "
+             "your survey for every wave. Anyone with the link can answer in your name, so do not share it.\n\n"
+             "You receive this e-mail because you asked for it on the study's page.") % {"title": title, "link": link}
+    try:
+        EmailMessage(subject=subject, body=body, to=[email]).send()
+    except Exception as error:  # noqa: BLE001 - any backend's failure: the participant sees a clear page
+        logger.warning("personal link e-mail failed: %s", error.__class__.__name__)
+        raise LinkEmailFailed(_("The e-mail could not be sent just now. Please copy the link instead.")) from None
 
 
 def mark_link_opened(participant: Participant) -> None:

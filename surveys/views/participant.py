@@ -29,18 +29,22 @@ from surveys.forms import (
     AnswerPageForm,
     ConsentForm,
     ContinueForm,
+    EmailLinkForm,
     PreviewForm,
     ProlificParamsForm,
     WithdrawForm,
     quick_answers,
 )
-from surveys.models import Participant, Study, hash_secret, translate
+from surveys.models import Participant, ParticipantContact, Study, hash_secret, translate
 from surveys.models.base import PROLIFIC_COMPLETION_URL
 
 #: Largest request body a participant page accepts. A full page of free-text answers stays far
 #: below it; anything larger is refused with 413 before the body is parsed.
 MAX_BODY_BYTES = 256 * 1024
 PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+#: Shown after "e-mail me this link" sent the link.
+EMAILED_NOTICE = _lazy("We sent your personal link by e-mail. If it does not arrive, check your spam folder or "
+                       "copy the link below.")
 #: Shown after a page that had been answered already (a second tab, the back button) was sent again.
 STALE_NOTICE = _lazy("You sent a page you had already answered, perhaps from another tab or window. Its "
                      "answers were saved the first time and were not changed. Here is where you are now.")
@@ -191,13 +195,14 @@ def participant(request, secret: str):
     if request.method == "POST":
         return _participant_post(request, person, secret, language)
     state = selectors.get_participant_state(person)
-    notice = STALE_NOTICE if request.GET.get("stale") else ""
+    notice = STALE_NOTICE if request.GET.get("stale") else EMAILED_NOTICE if request.GET.get("emailed") else ""
     return _render_state(request, person, secret, language, state, notice=str(notice))
 
 
 def _render_state(request, person: Participant, secret: str, language: str, state, *, form=None, status=200,
-                  notice: str = ""):
-    context = _participant_context(request, person, secret, language, state=state, notice=notice)
+                  notice: str = "", email_form=None):
+    context = _participant_context(request, person, secret, language, state=state, notice=notice,
+                                   email_form=email_form)
     if state.kind == "withdrawn":
         return render(request, "surveys/withdrawn.html", context, status=status)
     if state.kind == "screened_out":
@@ -213,6 +218,7 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
         context["form"] = form or AnswerPageForm(items=items, language=language)
         if form is None and not person.is_preview:
             context["personal_link"] = _personal_link(request, secret)
+            context["email_form"] = email_form or _email_link_form(person)
         # Prolific's ids reach the first wave through the baseline page.
         context["prolific"] = _prolific_ids(request.GET if form is None else request.POST)
         return render(request, "surveys/baseline.html", context, status=status)
@@ -264,6 +270,7 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     if (form is None and submission.page == 0 and not person.groups and not person.is_preview
             and person.submissions.count() == 1):
         context["personal_link"] = _personal_link(request, secret)
+        context["email_form"] = email_form or _email_link_form(person)
     context["minutes_left"] = selectors.minutes_left(progress.items_left, selectors.seconds_per_item(person.study_id))
     context["percent_done"] = round(100 * (progress.page_number - 1) / pages) if pages else 0
     context.update({"form": form, "page": submission.page, "page_number": progress.page_number, "pages": pages,
@@ -314,6 +321,8 @@ def _participant_post(request, person: Participant, secret: str, language: str):
                                   "Thank you for your time."), secret=secret)
     if step == "baseline":
         return _post_baseline(request, person, secret, language)
+    if step == "email_link":
+        return _post_email_link(request, person, secret, language)
     wave, submission = selectors.get_wave_and_submission(person, _int(request.POST.get("wave")))
     if wave is None or step not in ("intervention", "answers"):
         return _problem(request, status=400, study=person.study, title=_("Something went wrong"),
@@ -330,6 +339,30 @@ def _participant_post(request, person: Participant, secret: str, language: str):
         services.acknowledge_intervention(participant=person, wave=wave)
         return redirect_home(secret)
     return _post_answers(request, person, secret, language, wave, submission)
+
+
+def _email_link_form(person: Participant, data=None) -> EmailLinkForm:
+    """The "e-mail me this link" form; it offers to keep the address for invitations only when the
+    study collects addresses and the participant has none on file."""
+    offer = person.study.collect_email and not ParticipantContact.objects.filter(participant=person).exists()
+    return EmailLinkForm(data, offer_invitations=offer)
+
+
+def _post_email_link(request, person: Participant, secret: str, language: str):
+    form = _email_link_form(person, request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.email_personal_link(
+                participant=person, email=form.cleaned_data["link_email"], link=_personal_link(request, secret),
+                keep_for_invitations=form.cleaned_data.get("link_email_consent", False), language=language)
+        except services.SurveyError as error:
+            form.add_error("link_email", error.message)
+            status = error.status
+        else:
+            return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + "?emailed=1", status=303)
+    state = selectors.get_participant_state(person)
+    return _render_state(request, person, secret, language, state, status=status, email_form=form)
 
 
 def _post_baseline(request, person: Participant, secret: str, language: str):
