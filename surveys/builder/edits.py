@@ -102,9 +102,13 @@ def save_item(spec: dict, post) -> dict:
             for wave in spec["waves"]:
                 wave["items"].append(item["code"])
     else:
+        if "show_if" in spec["items"][index]:  # edited in its own form (surveys/builder/rules.py)
+            item["show_if"] = spec["items"][index]["show_if"]
         spec["items"][index] = item
         for wave in spec["waves"]:
             wave["items"] = [item["code"] if code == original else code for code in wave["items"]]
+        for page in spec["pages"].get("order", []):
+            page["items"] = [item["code"] if code == original else code for code in page["items"]]
     return spec
 
 

@@ -117,3 +117,24 @@ def test_conditions_the_rows_cannot_show_are_said_as_a_sentence():
     assert rules.condition_rows(nested) is None
     assert rules.condition_rows({"not": {"item": "a", "op": "in", "value": [1, 2]}}) == (
         "all", [{"item": "a", "op": "in", "value": "1, 2", "negate": True}])
+
+
+def test_editing_an_item_keeps_its_condition_and_its_page(built, client):
+    from tests.surveys.builder.test_builder_pages import _item_post
+
+    _study, users = built
+    owner = _login(client, users["owner"])
+    owner.post(URL, {"action": "pages", "page_count": "2", "page_name_0": "one", "page_items_0": "agree",
+                     "page_name_1": "two", "page_items_1": "warmth"})
+    owner.post(URL, {"action": "item-logic", "code": "warmth", "mode": "all", "rows": "1",
+                     "c_item_0": "agree", "c_op_0": ">", "c_value_0": "2"})
+    warmth = next(row for row in _spec()["items"] if row["code"] == "warmth")
+    form = _item_post(original="warmth", code="warmth2", kind="slider", scale_min="0", scale_max="100", step="1",
+                      prompt_en=warmth["prompt"]["en"], prompt_de=warmth["prompt"].get("de", "x"))
+    form.pop("labels_en", None), form.pop("labels_de", None)
+    response = owner.post(URL, form)
+    assert response.status_code == 303, response.content.decode()[:3000]
+    spec = _spec()
+    renamed = next(row for row in spec["items"] if row["code"] == "warmth2")
+    assert renamed["show_if"] == {"item": "agree", "op": ">", "value": 2}
+    assert spec["pages"]["order"][1]["items"] == ["warmth2"]
