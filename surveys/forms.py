@@ -69,7 +69,7 @@ class EmailLinkForm(forms.Form):
     unless the study collects addresses for its invitations and the participant agrees."""
 
     link_email = forms.EmailField(
-        max_length=254, label=_("E-mail me this link"),
+        max_length=254, label=_("Your e-mail address"),
         help_text=_("We send the link once to this address and do not keep it."),
         error_messages={"required": _("Please enter your e-mail address."),
                         "invalid": _("Please enter a valid e-mail address.")},
