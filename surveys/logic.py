@@ -6,9 +6,11 @@ A condition (``Item.show_if``; the spec's ``items[].show_if``) is one of
 - ``{"item": "side", "op": "==", "value": 1}`` with ``op`` one of ``== != < <= > >=``;
 - ``{"item": "side", "op": "in", "value": [1, 2]}``;
 - ``{"all": [c, ...]}``, ``{"any": [c, ...]}``, ``{"not": c}``.
-It reads the baseline (grouping) answers and the answers of earlier waves (the latest one per
-item): those are known whatever order this wave's questions are shown in. An unanswered (or
-"don't know") question never satisfies a comparison, so ``not`` of one holds.
+It reads the baseline (grouping) answers, the answers of earlier waves (the latest one per
+item) and this wave's answers on earlier pages of the study's page order (``pages.order``; see
+`plan_pages`, `order_problems`). An unanswered (or "don't know", or not shown) question never
+satisfies a comparison, so ``not`` of one holds. A page of the page order may carry a condition
+of its own; `evaluate_known` says what progress may count before everything is answered.
 """
 
 from __future__ import annotations
