@@ -321,6 +321,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 MESSAGE_BATCH_SIZE = env.int("MESSAGE_BATCH_SIZE", default=250)
 MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)
 MESSAGE_RETRY_SECONDS = env.int("MESSAGE_RETRY_SECONDS", default=300)
+# "E-mail me this link" on a participant's first page: at most this many sends per participant.
+LINK_EMAILS_PER_PARTICIPANT = env.int("LINK_EMAILS_PER_PARTICIPANT", default=3)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="disagreement <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -162,9 +162,12 @@ def list_prolific_completions(*, wave: Wave) -> list[dict]:
     Prolific's approvals and the next wave's allowlist; withdrawn participants are marked."""
     rows = (Submission.objects.filter(wave=wave, completed_at__isnull=False, participant__is_preview=False)
             .exclude(participant__external_id="")
-            .values_list("participant__external_id", "participant__external_study_id", "external_session_id",
-                         "completed_at", "participant__withdrawn_at")
+            .values_list("external_id", "participant__external_id", "external_study_id",
+                         "participant__external_study_id", "external_session_id", "completed_at",
+                         "participant__withdrawn_at")
             .order_by("completed_at", "pk"))
-    return [{"PROLIFIC_PID": pid, "STUDY_ID": prolific_study, "SESSION_ID": session,
+    # This wave's own ids (each Prolific wave is a Prolific study of its own), else those the
+    # participant joined with (a wave reached by e-mail carries none).
+    return [{"PROLIFIC_PID": pid or joined_pid, "STUDY_ID": prolific_study or joined_study, "SESSION_ID": session,
              "completed_at": completed.isoformat(), "withdrawn": "yes" if withdrawn else "no"}
-            for pid, prolific_study, session, completed, withdrawn in rows]
+            for pid, joined_pid, prolific_study, joined_study, session, completed, withdrawn in rows]

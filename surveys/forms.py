@@ -65,6 +65,28 @@ class ConsentForm(ProlificParamsForm):
         return cleaned
 
 
+class EmailLinkForm(forms.Form):
+    """ "E-mail me this link": an address to send the personal link to, used once and not stored,
+    unless the study collects addresses for its invitations and the participant agrees."""
+
+    link_email = forms.EmailField(
+        max_length=254, label=_("Your e-mail address"),
+        help_text=_("We send the link once to this address and do not keep it."),
+        error_messages={"required": _("Please enter your e-mail address."),
+                        "invalid": _("Please enter a valid e-mail address.")},
+    )
+    link_email_consent = forms.BooleanField(
+        required=False, label=_("Also use this address for invitations to the next waves of this study."))
+
+    def __init__(self, *args, offer_invitations: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not offer_invitations:
+            del self.fields["link_email_consent"]
+        else:
+            self.fields["link_email"].help_text = _(
+                "We send the link to this address. It is kept only if you tick the box below.")
+
+
 class ContinueForm(ProlificParamsForm):
     """A returning Prolific participant: no consent again, just a fresh link."""
 

@@ -81,6 +81,11 @@ def units(codes: list[str], items: dict) -> list[list[str]]:
     return result
 
 
+def in_order(items: dict) -> list[str]:
+    """The codes of `items` in the study's order (a group's members consecutive, in their order)."""
+    return sorted(items, key=lambda c: (items[c].order, items[c].pk or 0))
+
+
 def shuffle_units(codes: list[str], items: dict, rng) -> list[str]:
     """A random order of the questions, each group's members kept together in their order."""
     ordered = sorted(codes, key=lambda c: (items[c].order, items[c].pk or 0))

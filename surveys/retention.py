@@ -45,8 +45,9 @@ def delete_identifying_data(*, study: Study, due_at: dt.datetime, delete_answers
                                ).update(status=Message.Status.SKIPPED, last_error="retention period ended")
         external = Participant.objects.filter(study=study).exclude(external_id="", external_study_id="").update(
             external_id="", external_study_id="")
-        Submission.objects.filter(participant__study=study).exclude(external_session_id="").update(
-            external_session_id="")
+        Submission.objects.filter(participant__study=study).exclude(
+            external_session_id="", external_study_id="", external_id="").update(
+            external_session_id="", external_study_id="", external_id="")
         deleted_for = 0
         wave_ids: list[int] = []
         if delete_answers:

@@ -68,12 +68,16 @@ def get_landing_study(slug: str) -> Study | None:
 
 
 def get_returning_participant(*, study: Study, external_id: str, external_study_id: str) -> Participant | None:
-    """The participant already known by this Prolific pair, if any."""
+    """The participant already known by this Prolific pair, if any: the PROLIFIC_PID with the
+    STUDY_ID they joined with, or with the STUDY_ID of one of the study's waves (each Prolific wave
+    is a Prolific study of its own, `Wave.prolific_study_id`)."""
     if not external_id:
         return None
-    return Participant.objects.filter(
-        study=study, external_id=external_id, external_study_id=external_study_id, is_preview=False
-    ).first()
+    known = Participant.objects.filter(study=study, external_id=external_id, is_preview=False)
+    found = known.filter(external_study_id=external_study_id).first()
+    if found is None and external_study_id and study.waves.filter(prolific_study_id=external_study_id).exists():
+        found = known.order_by("pk").first()
+    return found
 
 
 def get_unopened_join(*, study: Study, join_key: str) -> Participant | None:
@@ -186,8 +190,13 @@ def get_intervention(*, wave: Wave, arm_id: int | None) -> Intervention | None:
 
 def page_codes(submission: Submission, page: int, per_page: int, items: dict | None = None) -> list[str]:
     """Item codes shown on `page` (0-based) of a submission, in the participant's recorded order.
-    With the wave's `items`, a matrix or multiple-choice question counts as one question of the
-    page and is never split (surveys/groups.py)."""
+    With the study's page order, the pages drawn when the wave started; otherwise `per_page`
+    questions a page, where (given the wave's `items`) a matrix or multiple-choice question counts
+    as one question and is never split (surveys/groups.py)."""
+    if submission.page_plan:
+        start = sum(size for _name, size in submission.page_plan[:page])
+        size = submission.page_plan[page][1] if page < len(submission.page_plan) else 0
+        return list(submission.item_order[start:start + size])
     if not items:
         return list(submission.item_order[page * per_page:(page + 1) * per_page])
     units = groups.units(list(submission.item_order), items)
@@ -195,8 +204,18 @@ def page_codes(submission: Submission, page: int, per_page: int, items: dict | N
 
 
 def page_count(submission: Submission, per_page: int, items: dict | None = None) -> int:
+    if submission.page_plan:
+        return len(submission.page_plan)
     count = len(groups.units(list(submission.item_order), items)) if items else len(submission.item_order)
     return -(-count // per_page)
+
+
+def page_condition(study: Study, submission: Submission, page: int) -> dict:
+    """The display condition of `page` of a submission (its listed page's `show_if`), or {}."""
+    if not submission.page_plan or page >= len(submission.page_plan) or not submission.page_plan[page][0]:
+        return {}
+    name = submission.page_plan[page][0]
+    return next((p.get("show_if") or {} for p in study.page_order or [] if p.get("name") == name), {})
 
 
 @dataclass(frozen=True)
@@ -404,18 +423,19 @@ def minutes_left(items_left: int, pace: float) -> int:
 
 
 def prior_answers(participant: Participant, wave: Wave) -> dict[str, float | None]:
-    """What display conditions read: the baseline answers and, per item, the latest answer of an
+    """What display conditions read: the baseline answers and, per item, the latest answer up to
+    this wave: this wave's earlier pages (all of this wave that is stored yet), else the latest
     earlier wave (None for a missing code)."""
     answers: dict[str, float | None] = dict(participant.groups or {})
     rows = (Response.objects.filter(submission__participant=participant, submission__wave__study_id=wave.study_id,
-                                    submission__wave__number__lt=wave.number)
+                                    submission__wave__number__lte=wave.number)
             .order_by("submission__wave__number").values_list("item__code", "value"))
     for code, value in rows:
         answers[code] = value
     return answers
 
 
-def hidden_codes(participant: Participant, wave: Wave, items) -> set[str]:
+def hidden_codes(participant: Participant, wave: Wave, items, answers: dict | None = None) -> set[str]:
     """The codes among `items` whose display condition does not hold: asked for no answer, stored
     as "not shown". No query unless one of them has a condition."""
     conditional = [item for item in items if item.show_if]
@@ -423,5 +443,58 @@ def hidden_codes(participant: Participant, wave: Wave, items) -> set[str]:
         return set()
     from surveys import logic
 
-    answers = prior_answers(participant, wave)
+    answers = prior_answers(participant, wave) if answers is None else answers
     return {item.code for item in conditional if not logic.evaluate(item.show_if, answers)}
+
+
+def has_logic(study: Study, items) -> bool:
+    """Whether anything of a wave's pages may be hidden (a page or one of `items` has a condition)."""
+    return any(p.get("show_if") for p in study.page_order or []) or any(item.show_if for item in items)
+
+
+def page_hidden(participant: Participant, wave: Wave, submission: Submission, page: int, items: dict,
+                answers: dict) -> bool:
+    """Whether `page` is skipped: its page condition does not hold, or every question on it is hidden."""
+    from surveys import logic
+
+    if not logic.evaluate(page_condition(participant.study, submission, page), answers):
+        return True
+    codes = [c for c in page_codes(submission, page, participant.study.items_per_page, items) if c in items]
+    return bool(codes) and not (set(codes) - hidden_codes(participant, wave, [items[c] for c in codes], answers))
+
+
+@dataclass(frozen=True)
+class Progress:
+    page_number: int
+    pages: int
+    items_left: int
+
+
+def progress(participant: Participant, wave: Wave, submission: Submission, items: dict,
+             answers: dict | None = None) -> Progress:
+    """'Page x of y' and the questions left, counting only pages and questions that are shown as
+    far as known: pages before this one as they were, later ones unless their conditions already
+    fail on the answers so far (a condition on a question not answered yet counts as shown)."""
+    from surveys import logic
+
+    per_page = participant.study.items_per_page
+    pages = page_count(submission, per_page, items)
+    current = submission.page
+    if not has_logic(participant.study, items.values()):
+        done = sum(len(page_codes(submission, q, per_page, items)) for q in range(current))
+        return Progress(current + 1, pages, len(submission.item_order) - done)
+    answers = prior_answers(participant, wave) if answers is None else answers
+    unknown = {c for q in range(current, pages) for c in page_codes(submission, q, per_page, items)}
+    before = sum(1 for q in range(current) if not page_hidden(participant, wave, submission, q, items, answers))
+    shown_pages, items_left = 0, 0
+    for q in range(current, pages):
+        if q > current and logic.evaluate_known(page_condition(participant.study, submission, q), answers,
+                                                unknown) is False:
+            continue
+        codes = [c for c in page_codes(submission, q, per_page, items) if c in items]
+        maybe = [c for c in codes if logic.evaluate_known(items[c].show_if, answers, unknown) is not False]
+        if q > current and codes and not maybe:
+            continue
+        shown_pages += 1
+        items_left += len(maybe)
+    return Progress(before + 1, before + shown_pages, items_left)

@@ -4,16 +4,20 @@ anything is stored, and every service is safe to call twice."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import fastsql
-from surveys import enrolment, groups, randomization, selectors, summaries
+from surveys import enrolment, groups, logic, randomization, selectors, summaries
 from surveys.kinds import TEXT_MAX_LENGTH, Answer
 from surveys.models import (
     AllocationBlock,
@@ -30,6 +34,8 @@ from surveys.models import (
     Wave,
 )
 from surveys.signals import answers_changed
+
+logger = logging.getLogger(__name__)
 
 _SYSTEM_RANDOM = random.SystemRandom()
 
@@ -134,6 +140,43 @@ def join_study(*, study: Study, consent_version: ConsentVersion | None, language
     with transaction.atomic():
         _token, secret = ParticipantToken.issue(existing, grants_data_access=same_browser)
     return Joined(participant=existing, secret=secret, returning=True)
+
+
+class TooManyLinkEmails(SurveyError):
+    status = 429
+
+
+class LinkEmailFailed(SurveyError):
+    status = 503
+
+
+def email_personal_link(*, participant: Participant, email: str, link: str, keep_for_invitations: bool = False,
+                        language: str = "en") -> None:
+    """Send the personal link to `email` ("e-mail me this link"). The address is not stored,
+    unless the study collects addresses for its invitations and the participant agreed (then it
+    becomes their `ParticipantContact`, as on the consent page). At most
+    `LINK_EMAILS_PER_PARTICIPANT` sends per participant.  # the count is taken before sending (atomic), so parallel requests cannot exceed it"""
+    limit = settings.LINK_EMAILS_PER_PARTICIPANT
+    with transaction.atomic():
+        counted = Participant.objects.filter(pk=participant.pk, link_emails_sent__lt=limit).update(
+            link_emails_sent=F("link_emails_sent") + 1)
+        if not counted:
+            raise TooManyLinkEmails(_("This link has been e-mailed %(n)d times already; please copy it instead.")
+                                    % {"n": limit})
+        study = participant.study
+        if keep_for_invitations and study.collect_email and not ParticipantContact.objects.filter(
+                participant=participant).exists():
+            ParticipantContact.objects.create(participant=participant, email=email, consented_at=timezone.now())
+    title = study.title_in(language)
+    subject = _("Your personal link: %(title)s") % {"title": title}
+    body = _("Here is your personal link to the study \"%(title)s\":\n\n%(link)s\n\nIt brings you back to "
+             "your survey for every wave. Anyone with the link can answer in your name, so do not share it.\n\n"
+             "You receive this e-mail because you asked for it on the study's page.") % {"title": title, "link": link}
+    try:
+        EmailMessage(subject=subject, body=body, to=[email]).send()
+    except Exception as error:  # noqa: BLE001 - any backend's failure: the participant sees a clear page
+        logger.warning("personal link e-mail failed: %s", error.__class__.__name__)
+        raise LinkEmailFailed(_("The e-mail could not be sent just now. Please copy the link instead.")) from None
 
 
 def mark_link_opened(participant: Participant) -> None:
@@ -241,23 +284,41 @@ def _user_agent_family(user_agent: str) -> str:
 
 
 def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", session_id: str = "",
-               rng: random.Random | None = None, known_new: bool = False) -> Submission:
-    """The participant's submission for `wave`, created with a random item order on first visit.  # idempotent: returns the existing one"""
+               prolific: Mapping[str, str] | None = None, rng: random.Random | None = None,
+               known_new: bool = False) -> Submission:
+    """The participant's submission for `wave`, created with a random item order on first visit.  # idempotent: returns the existing one
+
+    `prolific` holds the Prolific ids this visit arrived with (PROLIFIC_PID, STUDY_ID,
+    SESSION_ID): each Prolific wave is a Prolific study of its own, so they are kept per wave;
+    the first ones that arrive for a wave stay."""
+    ids = {"external_session_id": session_id or (prolific or {}).get("SESSION_ID", ""),
+           "external_study_id": (prolific or {}).get("STUDY_ID", ""),
+           "external_id": (prolific or {}).get("PROLIFIC_PID", "")}
     existing = None if known_new else Submission.objects.filter(participant=participant, wave=wave).first()
     if existing is not None:
-        if session_id and not existing.external_session_id:
-            existing.external_session_id = session_id
-            existing.save(update_fields=["external_session_id"])
+        missing = [name for name, value in ids.items() if value and not getattr(existing, name)]
+        for name in missing:
+            setattr(existing, name, ids[name])
+        if missing:
+            existing.save(update_fields=missing)
         return existing
     if participant.withdrawn_at is not None:
         raise ParticipantWithdrawn(_("You have withdrawn from this study."))
     if not selectors.wave_accepts_answers(participant=participant, wave=wave):
         raise WaveClosed(_("This wave is closed."))
     wave_items = selectors.list_wave_items(wave)
-    # Random question order; a matrix's or multiple-choice question's items stay together, in order.
-    order = groups.shuffle_units(sorted(wave_items), wave_items, rng or _SYSTEM_RANDOM)
-    submission = Submission(participant=participant, wave=wave, item_order=order,
-                            user_agent_family=_user_agent_family(user_agent), external_session_id=session_id)
+    shuffle = (rng or _SYSTEM_RANDOM).shuffle
+    plan = []
+    if participant.study.page_order:
+        # Listed pages first, then the other questions; a group's members stay together, in order.
+        order, plan = logic.plan_pages(participant.study.page_order, groups.in_order(wave_items),
+                                       participant.study.items_per_page, shuffle,
+                                       units=lambda codes: groups.units(codes, wave_items))
+    else:
+        # Random question order; a matrix's or multiple-choice question's items stay together, in order.
+        order = groups.shuffle_units(sorted(wave_items), wave_items, rng or _SYSTEM_RANDOM)
+    submission = Submission(participant=participant, wave=wave, item_order=order, page_plan=plan,
+                            user_agent_family=_user_agent_family(user_agent), **ids)
     try:
         # A savepoint keeps the caller's transaction usable on a conflict; the submission and its
         # count are stored together.
@@ -377,15 +438,54 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
             raise InvalidAnswers(errors)
         fastsql.insert_many(rows, _RESPONSE_FIELDS)
         submission.page = page + 1
-        fields = ["page"]
-        if submission.page >= selectors.page_count(submission, per_page, items):
-            submission.completed_at = now
-            submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
-            fields += ["completed_at", "duration_seconds"]
-        fastsql.update_fields(submission, fields)
-        if submission.completed_at is not None:  # last: the counts' row stays locked only until the commit
-            summaries.count_completed(participant=participant, wave=wave)
+        _skip_hidden_pages(participant, wave, submission, items, now)
+        _save_page(participant, wave, submission, now, items)
         return submission
+
+
+def _skip_hidden_pages(participant: Participant, wave: Wave, submission: Submission, items: dict, now) -> None:
+    """Move the resume point past the pages that are not shown (their page condition fails on the
+    answers so far, or every question on them is hidden), storing their questions as not shown.
+    No query when nothing of the wave has a condition."""
+    if not selectors.has_logic(participant.study, items.values()):
+        return
+    per_page = participant.study.items_per_page
+    pages = selectors.page_count(submission, per_page, items)
+    answers = selectors.prior_answers(participant, wave)
+    while submission.page < pages and selectors.page_hidden(participant, wave, submission, submission.page,
+                                                               items, answers):
+        codes = [c for c in selectors.page_codes(submission, submission.page, per_page, items) if c in items]
+        fastsql.insert_many([Response(submission=submission, item=items[c], missing=Response.Missing.NOT_SHOWN,
+                                      answered_at=now) for c in codes], _RESPONSE_FIELDS)
+        answers.update(dict.fromkeys(codes))
+        submission.page += 1
+
+
+def skip_hidden_pages(*, participant: Participant, wave: Wave) -> Submission:
+    """On showing a wave's current page: when it is not shown (its condition failed already, e.g.
+    on the baseline), skip it and the hidden pages after it.  # atomic; idempotent"""
+    with transaction.atomic():
+        submission = _locked_submission(participant=participant, wave=wave)
+        if submission.completed_at is not None:
+            return submission
+        start, items = submission.page, selectors.list_wave_items(wave)
+        _skip_hidden_pages(participant, wave, submission, items, timezone.now())
+        if submission.page != start:
+            _save_page(participant, wave, submission, timezone.now(), items)
+        return submission
+
+
+def _save_page(participant: Participant, wave: Wave, submission: Submission, now, items: dict) -> None:
+    """Store the resume point; past the last page the wave is complete."""
+    per_page = participant.study.items_per_page
+    fields = ["page"]
+    if submission.page >= selectors.page_count(submission, per_page, items):
+        submission.completed_at = now
+        submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
+        fields += ["completed_at", "duration_seconds"]
+    fastsql.update_fields(submission, fields)
+    if submission.completed_at is not None:  # last: the counts' row stays locked only until the commit
+        summaries.count_completed(participant=participant, wave=wave)
 
 
 # The answer-saving path runs on every page a participant sends; its INSERTs and UPDATE are written

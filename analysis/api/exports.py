@@ -573,7 +573,7 @@ def _item_entry(item: Item, language: str, waves: list[int]) -> dict:
             "k": item.k, "reverse_coded": item.reverse_coded, "dont_know": item.dont_know,
             "expected_answer": item.expected_answer, "prefer_not_to_say": item.prefer_not_to_say,
             "required": not item.is_optional, "unit": item.unit_in(language),
-            "show_if": describe_condition(item.show_if),
+            "show_if": describe_condition(item.show_if), **_page_entry(item),
             "value_labels": {_label_key(k): v for k, v in item.value_labels(language).items()},
             "waves": waves, **_group_entry(item, language)}
 
@@ -585,6 +585,17 @@ def _group_entry(item: Item, language: str) -> dict:
         return {"group": "", "group_kind": "", "group_prompt": ""}
     stem = translate(item.stem, language, item.study.default_language) if item.stem else ""
     return {"group": item.group, "group_kind": kind.value, "group_prompt": stem}
+
+
+def _page_entry(item: Item) -> dict:
+    """The item's listed page, that page's condition, and why the item may be not_shown."""
+    page = next((p for p in item.study.page_order or [] if item.code in (p.get("items") or [])), {})
+    page_if = describe_condition(page.get("show_if") or {})
+    reasons = [f"its condition ({describe_condition(item.show_if)}) does not hold"] if item.show_if else []
+    if page_if:
+        reasons.append(f'the condition of its page "{page["name"]}" ({page_if}) does not hold')
+    return {"page": page.get("name", ""), "page_show_if": page_if,
+            "not_shown_when": "; or ".join(reasons)}
 
 
 def _label_key(key) -> str:

@@ -157,9 +157,13 @@ def save_item(spec: dict, post) -> dict:
             for wave in spec["waves"]:
                 wave["items"].append(item["code"])
     else:
+        if "show_if" in spec["items"][index]:  # edited in its own form (surveys/builder/rules.py)
+            item["show_if"] = spec["items"][index]["show_if"]
         spec["items"][index] = item
         for wave in spec["waves"]:
             wave["items"] = [item["code"] if code == original else code for code in wave["items"]]
+        for page in spec["pages"].get("order", []):
+            page["items"] = [item["code"] if code == original else code for code in page["items"]]
     return spec
 
 
@@ -203,6 +207,11 @@ def delete_item(spec: dict, code: str) -> dict:
     spec["items"] = [row for row in spec["items"] if row["code"] != code]
     for wave in spec["waves"]:
         wave["items"] = [c for c in wave["items"] if c not in gone]
+    for page in spec["pages"].get("order", []):
+        page["items"] = [c for c in page["items"] if c not in gone]
+    spec["pages"]["order"] = [page for page in spec["pages"].get("order", []) if page["items"]]
+    if not spec["pages"]["order"]:
+        del spec["pages"]["order"]
     return spec
 
 
@@ -242,6 +251,8 @@ def save_wave(spec: dict, post) -> dict:
         wave["completion_code"] = post["completion_code"].strip()
     if post.get("completion_url", "").strip():
         wave["completion_url"] = post["completion_url"].strip()
+    if post.get("prolific_study_id", "").strip():
+        wave["prolific_study_id"] = post["prolific_study_id"].strip()
     shown = []
     for arm in spec["arms"]:
         content = texts(post, f"content_{arm['name']}", languages)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from common import access
 from surveys import groups, kinds
-from surveys.builder import edits
+from surveys.builder import edits, rules
 from surveys.forms import AnswerPageForm
 from surveys.models import DesignChange, Item, Study, translate
 from surveys.spec import io
@@ -40,6 +40,10 @@ ACTIONS = {
     "arms": lambda spec, post: edits.save_arms(spec, post),
     "consent": lambda spec, post: edits.save_consent(spec, post),
     "completion": lambda spec, post: edits.save_completion(spec, post),
+    "enrolment": lambda spec, post: rules.save_enrolment(spec, post),
+    "pages": lambda spec, post: rules.save_pages(spec, post),
+    "item-logic": lambda spec, post: rules.save_item_condition(spec, post),
+    "page-logic": lambda spec, post: rules.save_page_condition(spec, post),
 }
 
 
@@ -240,6 +244,7 @@ def design_context(request, study: Study, *, may_edit: bool) -> dict:
         "preview_waves": [w["number"] for w in spec["waves"]],
         "arm_rows": [*spec["arms"], {"name": "", "weight": 1, "control": False}],
         "new_labels": dict.fromkeys(languages, ""),
+        **rules.context(spec),
     }
 
 

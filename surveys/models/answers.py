@@ -25,9 +25,15 @@ class Submission(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     item_order = models.JSONField(default=list, blank=True, help_text="Item codes in the order shown.")
     page = models.PositiveIntegerField(default=0, help_text="Next page to show (resume point).")
+    page_plan = models.JSONField(default=list, blank=True,
+                                 help_text="[[page name, number of items], ...] in the order shown; empty: "
+                                           "item_order in pages of the study's items_per_page.")
     saw_intervention = models.BooleanField(default=False)
     user_agent_family = models.CharField(max_length=32, blank=True)
     external_session_id = models.CharField(max_length=128, blank=True, help_text="e.g. Prolific SESSION_ID.")
+    # Each Prolific wave is a Prolific study of its own: the ids it arrived with for this wave.
+    external_study_id = models.CharField(max_length=128, blank=True, help_text="e.g. Prolific STUDY_ID of this wave.")
+    external_id = models.CharField(max_length=128, blank=True, help_text="e.g. PROLIFIC_PID as it arrived for this wave.")
 
     class Meta:
         ordering = ["wave", "participant"]

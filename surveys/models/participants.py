@@ -72,6 +72,8 @@ class Participant(models.Model):
         help_text="SHA-256 of the joining browser's one-time join cookie: the same browser retrying a join "
                   "gets this participant back instead of a second enrolment.",
     )
+    link_emails_sent = models.PositiveSmallIntegerField(
+        default=0, help_text='Times the personal link was sent by "e-mail me this link" (rate-limited).')
     preview_wave = models.ForeignKey(
         "Wave", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
         help_text="Preview participants only: the wave the researcher takes, whatever its state.",

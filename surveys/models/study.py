@@ -53,6 +53,10 @@ class Study(models.Model):
         default=5, blank=True,  # blank: left empty in a form, it keeps the default (see clean)
         help_text="How many items participants see on one page (answers are saved per page).",
     )
+    page_order = models.JSONField(
+        default=list, blank=True,
+        help_text='Pages in order: [{"name": "intro", "items": ["q1", "q2"], "show_if": {...}}]; a wave shows the '
+                  "listed pages holding its items, then its other items in each participant's random order.")
     retention_days = models.PositiveIntegerField(
         null=True, blank=True,
         help_text="Days after the study closes that identifying data (e-mail, external ids) is kept.",

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.template import Template, TemplateSyntaxError
 
-from surveys import groups, kinds
+from surveys import groups, kinds, logic
 from surveys.models import (
     Arm,
     ConsentVersion,
@@ -400,8 +400,8 @@ def _item_schema() -> dict:
         "prefer_not_to_say": {"type": "boolean", "description": "Offer \"prefer not to say\" (stored as a "
                               "missing code, never a scale value)."},
         "unit": {**TEXTS, "description": "Numeric entry: the unit per language, e.g. {en: years}."},
-        "show_if": {"type": "object", "description": "Display logic: shown only when this condition on earlier "
-                    "answers (baseline and earlier waves) holds: {item, op, value} with op one of == != < <= > >= "
+        "show_if": {"type": "object", "description": "Display logic: shown only when this condition on answers "
+                    "so far (baseline, earlier waves, earlier pages of the same wave: pages.order) holds: {item, op, value} with op one of == != < <= > >= "
                     "in, or {all: [...]}, {any: [...]}, {not: ...}. Hidden questions are stored as not_shown."},
         "attention_answer": {"type": "number", "description": "Attention checks: the expected answer."},
         "statements": _list(_obj({
@@ -480,20 +480,6 @@ def _group_entry(members: list[dict]) -> dict:
     return entry
 
 
-_CONDITION_KEYS = ("item", "op", "value", "all", "any", "not")
-
-
-def _condition_in_order(condition):
-    """A display condition with its keys in the written order (PostgreSQL's jsonb keeps its own
-    order of keys, so the export would otherwise differ by database)."""
-    if isinstance(condition, list):
-        return [_condition_in_order(c) for c in condition]
-    if not isinstance(condition, dict):
-        return condition
-    keys = sorted(condition, key=lambda k: (_CONDITION_KEYS.index(k) if k in _CONDITION_KEYS else 99, k))
-    return {k: _condition_in_order(condition[k]) if k in ("all", "any", "not") else condition[k] for k in keys}
-
-
 def export_items(study: Study) -> list:
     rows = []
     for item in study.items.order_by("order", "id"):
@@ -510,7 +496,7 @@ def export_items(study: Study) -> list:
         if item.unit:
             row["unit"] = dict(item.unit)
         if item.show_if:
-            row["show_if"] = _condition_in_order(item.show_if)
+            row["show_if"] = logic.canonical(item.show_if)
         if item.expected_answer is not None:
             row["attention_answer"] = _number(item.expected_answer)
         if item.group:
@@ -533,13 +519,11 @@ def _scaled(row: dict) -> SimpleNamespace:
     return SimpleNamespace(scale_min=scale.get("min"), scale_max=scale.get("max"), step=scale.get("step"))
 
 
-def _check_logic(spec: dict, problems: Problems) -> None:
-    """Display conditions: known items, possible comparisons, no cycles (surveys/logic.py)."""
-    from surveys import logic
-
-    rows = flat_items(spec.get("items"))
+def _logic_points(spec: dict) -> dict:
+    """Each item code's scale points (None: free text or an open range), as conditions compare; a
+    matrix's statements and a multiple-choice question's options are items of their own."""
     points = {}
-    for _i, row in rows:
+    for _i, row in flat_items(spec.get("items")):
         kind = kinds.BY_VALUE.get(row.get("kind"))
         scaled = _scaled(row)
         if kind is not None and kind.scale.categories and scaled.scale_max:
@@ -548,6 +532,13 @@ def _check_logic(spec: dict, problems: Problems) -> None:
             points[row.get("code")] = {scaled.scale_min + j * scaled.step for j in range(kind.scale.k(scaled))}
         else:
             points[row.get("code")] = None
+    return points
+
+
+def _check_logic(spec: dict, problems: Problems) -> None:
+    """Display conditions: known items, possible comparisons, no cycles (surveys/logic.py)."""
+    rows = flat_items(spec.get("items"))
+    points = _logic_points(spec)
     conditions = {}
     seen = set()  # a group's condition is every member's: said once
     for i, row in rows:
@@ -692,6 +683,7 @@ def _item_fields(row: dict, order: int) -> dict:
 def apply_items(ctx: ApplyContext, value: list) -> None:
     def create(code, fields):
         item = Item(study=ctx.study, code=code, **fields)
+        item.checked_by_spec = True  # its condition was checked against the whole file
         _full_clean(item, exclude=("study",))
         item.save()
         return item
@@ -701,6 +693,7 @@ def apply_items(ctx: ApplyContext, value: list) -> None:
         if changed:
             for k in changed:
                 setattr(item, k, fields[k])
+            item.checked_by_spec = True
             _full_clean(item, exclude=("study",))
             item.save(update_fields=changed)
         return item
@@ -743,16 +736,103 @@ def refuse_items(ctx: ApplyContext, value: list) -> list[str]:
 
 # --- pages ----------------------------------------------------------------------------------------
 
-PAGES_SCHEMA = _obj({"items_per_page": {"type": "integer", "minimum": 1, "maximum": 100}},
-                    description="How the items are paged; their order is the order of `items`.")
+CONDITION = {"type": "object", "description": "Display logic: {item, op, value} with op one of == != < <= > >= in, "
+             "or {all: [...]}, {any: [...]}, {not: ...} (docs/display-logic.md)."}
+PAGE_SCHEMA = _obj({
+    "name": {"type": "string", "pattern": ITEM_CODE_RE.pattern, "description": "The page's name (unique)."},
+    "items": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+              "description": "Codes of the items on this page, in the order shown; a wave shows those it asks."},
+    "shuffle": {"type": "boolean", "description": "Show this page's items in each participant's own random order."},
+    "show_if": {**CONDITION, "description": "Page logic: the whole page is skipped (its items stored as not_shown) "
+                "unless this condition on answers so far holds: baseline, earlier waves, earlier pages."},
+}, required=("name", "items"))
+PAGES_SCHEMA = _obj({
+    "items_per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+    "order": _list(PAGE_SCHEMA, "Pages in the order participants see them. A wave shows the listed pages that "
+                   "hold any of its items, then its other items in each participant's own random order, "
+                   "items_per_page at a time. Conditions may read items on earlier pages of the same wave."),
+}, description="How the items are paged.")
+
+
+def _page_row(page: dict) -> dict:
+    row = {"name": page["name"], "items": list(page["items"])}
+    if page.get("shuffle"):
+        row["shuffle"] = True
+    if page.get("show_if"):
+        row["show_if"] = logic.canonical(page["show_if"])
+    return row
 
 
 def export_pages(study: Study) -> dict:
-    return {"items_per_page": study.items_per_page}
+    value = {"items_per_page": study.items_per_page}
+    if study.page_order:
+        value["order"] = [_page_row(page) for page in study.page_order]
+    return value
+
+
+def _consecutive(codes: list[str], listed: list[str]) -> bool:
+    """Whether `codes` appear in `listed` together and in their order."""
+    n = len(codes)
+    return any(listed[k:k + n] == codes for k in range(len(listed) - n + 1))
+
+
+def check_pages(spec: dict, problems: Problems) -> None:
+    """Listed pages name known wave items once each; every condition (of an item or a page) reads
+    only what is known when it is shown: nothing on the same or a later page of the same wave."""
+    pages = spec.get("pages") if isinstance(spec.get("pages"), dict) else {}
+    order = [p for p in pages.get("order") or [] if isinstance(p, dict)] if isinstance(pages.get("order"), list) else []
+    items = {row.get("code"): row for _i, row in flat_items(spec.get("items"))}
+    points = _logic_points(spec)
+    members = group_members(spec.get("items"))
+    seen_names, placed = set(), {}
+    for i, page in enumerate(order):
+        path = f"pages.order[{i}]"
+        if page.get("name") in seen_names:
+            problems.add(f"{path}.name", f'page "{page.get("name")}" appears twice')
+        seen_names.add(page.get("name"))
+        for j, code in enumerate(page.get("items") or []):
+            if code not in items:
+                problems.add(f"{path}.items[{j}]", f'unknown item code "{code}"')
+            elif items[code].get("role") == "grouping":
+                problems.add(f"{path}.items[{j}]", f'"{code}" is a grouping item, asked once at baseline, not on a page')
+            elif code in placed:
+                problems.add(f"{path}.items[{j}]", f'"{code}" is on page "{placed[code]}" already')
+            else:
+                placed[code] = page.get("name")
+        listed = [c for c in page.get("items") or [] if isinstance(c, str)]
+        for group, codes in members.items():
+            if set(codes) & set(listed) and not _consecutive(codes, listed):
+                problems.add(f"{path}.items", f'"{group}" is one question: list all its items ({", ".join(codes)}) '
+                             "together, in that order, on one page")
+        if "show_if" in page:
+            for where, message in logic.check(page["show_if"], code="", points=points, path=f"{path}.show_if"):
+                problems.add(where, message)
+    if any(p.path.startswith("pages.") for p in problems):
+        return
+    item_paths = {row.get("code"): f"items[{i}].show_if" for i, row in flat_items(spec.get("items"))
+                  if "show_if" in row}
+    for _w, wave in _listed(spec, "waves"):
+        asked = [c for c in wave.get("items") or [] if c in items]
+        places = logic.positions(order, asked)
+        for code in asked:
+            if code in item_paths:
+                for message in logic.order_problems(items[code]["show_if"], wave=wave.get("number"), asked=asked,
+                                                    places=places, own=places.get(code), code=code):
+                    problems.add(item_paths[code], message)
+        number = 0
+        for i, page in enumerate(order):
+            if not set(page.get("items") or []) & set(asked):
+                continue
+            if page.get("show_if"):
+                for message in logic.order_problems(page["show_if"], wave=wave.get("number"), asked=asked,
+                                                    places=places, own=number):
+                    problems.add(f"pages.order[{i}].show_if", message)
+            number += 1
 
 
 def apply_pages(ctx: ApplyContext, value: dict) -> None:
     ctx.study.items_per_page = value.get("items_per_page", 5)
+    ctx.study.page_order = [_page_row(page) for page in value.get("order") or []]
 
 
 # --- waves ----------------------------------------------------------------------------------------
@@ -766,6 +846,9 @@ WAVES_SCHEMA = _list(_obj({
     "period": {"type": "string", "maxLength": 32, "description": "Repeated cross-sections: the period this wave "
                "is (a year such as 1974, YYYY-MM or a date); opens_at is its start."},
     "completion_code": {"type": "string", "maxLength": 64, "description": "Prolific completion code."},
+    "prolific_study_id": {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,128}$",
+                          "description": "Prolific's STUDY_ID of this wave's Prolific study (each wave its own): "
+                          "a known PROLIFIC_PID arriving with it is a returning participant."},
     "completion_url": URL,
     "interventions": _list(_obj({"arm": {"type": "string"}, "title": OPTIONAL_TEXTS, "content": TEXTS},
                                 required=("arm", "content")),
@@ -807,6 +890,8 @@ def export_waves(study: Study) -> list:
             row["completion_code"] = wave.completion_code
         if wave.completion_url:
             row["completion_url"] = wave.completion_url
+        if wave.prolific_study_id:
+            row["prolific_study_id"] = wave.prolific_study_id
         interventions = sorted(wave.interventions.all(), key=lambda x: (not x.arm.is_control, x.arm.name))
         if interventions:
             row["interventions"] = [{"arm": x.arm.name, "title": dict(x.title or {}), "content": dict(x.content)}
@@ -841,8 +926,14 @@ def check_waves(spec: dict, problems: Problems) -> None:
     numbers = sorted(row.get("number") for _, row in _listed(spec, "waves") if isinstance(row.get("number"), int))
     if numbers and numbers != list(range(1, len(numbers) + 1)):
         problems.add("waves", f"waves are numbered 1, 2, 3, ... without gaps (found {', '.join(map(str, numbers))})")
+    prolific: dict = {}
     for i, row in _listed(spec, "waves"):
         path = f"waves[{i}]"
+        if row.get("prolific_study_id"):
+            if row["prolific_study_id"] in prolific:
+                problems.add(f"{path}.prolific_study_id", f"wave {prolific[row['prolific_study_id']]} has this "
+                             "Prolific study already (each wave is a Prolific study of its own)")
+            prolific.setdefault(row["prolific_study_id"], row.get("number"))
         for edge in ("opens", "closes"):
             both = f"{edge}_at" in row and f"{edge}_after_days" in row
             if both:
@@ -882,6 +973,7 @@ def apply_waves(ctx: ApplyContext, value: list) -> None:
     def fields(row):
         return {"opens_at": _when(row, "opens", ctx.anchor), "closes_at": _when(row, "closes", ctx.anchor),
                 "completion_code": row.get("completion_code", ""), "completion_url": row.get("completion_url", ""),
+                "prolific_study_id": row.get("prolific_study_id", ""),
                 "period": row.get("period", "")}
 
     def create(number, row):
@@ -1055,7 +1147,7 @@ register(Section("study", "Study", STUDY_SCHEMA, export_study, apply_study, chec
 register(Section("consent", "Consent", CONSENT_SCHEMA, export_consent, apply_consent, check_consent, refuse_consent))
 register(Section("arms", "Arms", ARMS_SCHEMA, export_arms, apply_arms, check_arms, refuse_arms))
 register(Section("items", "Items", _item_schema(), export_items, apply_items, check_items, refuse_items))
-register(Section("pages", "Pages", PAGES_SCHEMA, export_pages, apply_pages))
+register(Section("pages", "Pages", PAGES_SCHEMA, export_pages, apply_pages, check_pages))
 register(Section("waves", "Waves", WAVES_SCHEMA, export_waves, apply_waves, check_waves, refuse_waves))
 register(Section("messages", "Messages", MESSAGES_SCHEMA, export_messages, apply_messages, check_messages))
 register(Section("completion", "Completion", COMPLETION_SCHEMA, export_completion, apply_completion,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from functools import wraps
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -29,18 +29,22 @@ from surveys.forms import (
     AnswerPageForm,
     ConsentForm,
     ContinueForm,
+    EmailLinkForm,
     PreviewForm,
     ProlificParamsForm,
     WithdrawForm,
     quick_answers,
 )
-from surveys.models import Participant, Study, hash_secret, translate
+from surveys.models import Participant, ParticipantContact, Study, hash_secret, translate
 from surveys.models.base import PROLIFIC_COMPLETION_URL
 
 #: Largest request body a participant page accepts. A full page of free-text answers stays far
 #: below it; anything larger is refused with 413 before the body is parsed.
 MAX_BODY_BYTES = 256 * 1024
 PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+#: Shown after "e-mail me this link" sent the link.
+EMAILED_NOTICE = _lazy("We sent your personal link by e-mail. If it does not arrive, check your spam folder or "
+                       "copy the link below.")
 #: Shown after a page that had been answered already (a second tab, the back button) was sent again.
 STALE_NOTICE = _lazy("You sent a page you had already answered, perhaps from another tab or window. Its "
                      "answers were saved the first time and were not changed. Here is where you are now.")
@@ -146,9 +150,7 @@ def landing(request, slug: str):
                 else:
                     return _problem(request, status=error.status, study=study, title=_("Sorry"), message=error.message)
             else:
-                url = reverse("surveys:participant", args=[joined.secret])
-                if form.cleaned_data.get("SESSION_ID"):
-                    url += "?SESSION_ID=" + form.cleaned_data["SESSION_ID"]
+                url = reverse("surveys:participant", args=[joined.secret]) + _prolific_query(form.cleaned_data)
                 return HttpResponseRedirect(url, status=303)
     context.update({"form": form, "consent_text": _consent_text(consent, language), "returning": returning,
                     "consent": consent})
@@ -193,13 +195,14 @@ def participant(request, secret: str):
     if request.method == "POST":
         return _participant_post(request, person, secret, language)
     state = selectors.get_participant_state(person)
-    notice = STALE_NOTICE if request.GET.get("stale") else ""
+    notice = STALE_NOTICE if request.GET.get("stale") else EMAILED_NOTICE if request.GET.get("emailed") else ""
     return _render_state(request, person, secret, language, state, notice=str(notice))
 
 
 def _render_state(request, person: Participant, secret: str, language: str, state, *, form=None, status=200,
-                  notice: str = ""):
-    context = _participant_context(request, person, secret, language, state=state, notice=notice)
+                  notice: str = "", email_form=None):
+    context = _participant_context(request, person, secret, language, state=state, notice=notice,
+                                   email_form=email_form)
     if state.kind == "withdrawn":
         return render(request, "surveys/withdrawn.html", context, status=status)
     if state.kind == "screened_out":
@@ -215,8 +218,9 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
         context["form"] = form or AnswerPageForm(items=items, language=language)
         if form is None and not person.is_preview:
             context["personal_link"] = _personal_link(request, secret)
-        # Prolific's SESSION_ID reaches the first wave through the baseline page.
-        context["session_id"] = _session_id(request.GET if form is None else request.POST)
+            context["email_form"] = email_form or _email_link_form(person)
+        # Prolific's ids reach the first wave through the baseline page.
+        context["prolific"] = _prolific_ids(request.GET if form is None else request.POST)
         return render(request, "surveys/baseline.html", context, status=status)
     if state.kind in ("waiting", "over"):
         context["completion_text"] = selectors.completion_text(person.study, language) if state.completed else ""
@@ -226,16 +230,17 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
         return render(request, "surveys/waiting.html", context, status=status)
     wave = state.wave
     submission = state.submission
+    prolific = _prolific_ids(request.GET) if form is None else {}
     if submission is None:
         try:
             submission = services.start_wave(participant=person, wave=wave,
                                              user_agent=request.headers.get("User-Agent", ""),
-                                             session_id=request.GET.get("SESSION_ID", "")[:128], known_new=True)
+                                             prolific=prolific, known_new=True)
         except services.SurveyError as error:
             return _problem(request, status=error.status, study=person.study, title=_("Sorry"),
                             message=error.message, secret=secret)
-    elif request.GET.get("SESSION_ID"):
-        services.start_wave(participant=person, wave=wave, session_id=request.GET["SESSION_ID"][:128])
+    elif prolific:  # a returning participant's link, or Prolific's re-entry, brings this wave's ids
+        services.start_wave(participant=person, wave=wave, prolific=prolific)
     context.update({"wave": wave, "submission": submission})
     intervention = None
     if not submission.saw_intervention and submission.page == 0:
@@ -248,29 +253,44 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
         return render(request, "surveys/intervention.html", context, status=status)
     per_page = person.study.items_per_page
     design = selectors.get_wave_design(wave, person.study)
+    answers = None
+    if selectors.has_logic(person.study, design.items.values()):  # display logic reads the answers so far
+        answers = selectors.prior_answers(person, wave)
+        if form is None and selectors.page_hidden(person, wave, submission, submission.page, design.items, answers):
+            submission = services.skip_hidden_pages(participant=person, wave=wave)
+            return _after_answers(person, secret, submission)
     codes = [code for code in selectors.page_codes(submission, submission.page, per_page, design.items)
              if code in design.items]
-    hidden = selectors.hidden_codes(person, wave, [design.items[code] for code in codes])
+    hidden = selectors.hidden_codes(person, wave, [design.items[code] for code in codes], answers)
     codes = [code for code in codes if code not in hidden]
     if form is None:  # unanswered questions: their HTML is the same for everyone
         context["items_html"] = mark_safe("".join(_item_html(design, tuple(unit), language)
                                                   for unit in groups.units(codes, design.items)))
-    pages = selectors.page_count(submission, per_page, design.items)
+    progress = selectors.progress(person, wave, submission, design.items, answers)
+    pages = progress.pages
     # No baseline: the first page of the first wave is the participant's first page.
     if (form is None and submission.page == 0 and not person.groups and not person.is_preview
             and person.submissions.count() == 1):
         context["personal_link"] = _personal_link(request, secret)
-    items_left = len(submission.item_order) - submission.page * per_page
-    context["minutes_left"] = selectors.minutes_left(items_left, selectors.seconds_per_item(person.study_id))
-    context["percent_done"] = round(100 * submission.page / pages) if pages else 0
-    context.update({"form": form, "page": submission.page, "page_number": submission.page + 1, "pages": pages,
-                    "shown_ms": int(time.time() * 1000), "last_page": submission.page + 1 >= pages})
+        context["email_form"] = email_form or _email_link_form(person)
+    context["minutes_left"] = selectors.minutes_left(progress.items_left, selectors.seconds_per_item(person.study_id))
+    context["percent_done"] = round(100 * (progress.page_number - 1) / pages) if pages else 0
+    context.update({"form": form, "page": submission.page, "page_number": progress.page_number, "pages": pages,
+                    "shown_ms": int(time.time() * 1000), "last_page": progress.page_number >= pages})
     return render(request, "surveys/wave.html", context, status=status)
 
 
-def _session_id(data) -> str:
-    value = data.get("SESSION_ID", "")
-    return value if isinstance(value, str) and EXTERNAL_ID_RE.fullmatch(value) else ""
+def _prolific_ids(data) -> dict[str, str]:
+    """The well-formed Prolific ids among `data` (a query or a form); malformed ones are dropped."""
+    values = {name: data.get(name, "") for name in PROLIFIC_PARAMS}
+    return {name: value for name, value in values.items()
+            if isinstance(value, str) and value and len(value) <= 128 and EXTERNAL_ID_RE.fullmatch(value)}
+
+
+def _prolific_query(data) -> str:
+    """`?PROLIFIC_PID=...&STUDY_ID=...&SESSION_ID=...` for the ids present (or "")."""
+    ids = _prolific_ids(data)
+    return "?" + urlencode(ids) if ids else ""
 
 
 def _personal_link(request, secret: str) -> str:
@@ -304,6 +324,8 @@ def _participant_post(request, person: Participant, secret: str, language: str):
                                   "Thank you for your time."), secret=secret)
     if step == "baseline":
         return _post_baseline(request, person, secret, language)
+    if step == "email_link":
+        return _post_email_link(request, person, secret, language)
     wave, submission = selectors.get_wave_and_submission(person, _int(request.POST.get("wave")))
     if wave is None or step not in ("intervention", "answers"):
         return _problem(request, status=400, study=person.study, title=_("Something went wrong"),
@@ -322,6 +344,30 @@ def _participant_post(request, person: Participant, secret: str, language: str):
     return _post_answers(request, person, secret, language, wave, submission)
 
 
+def _email_link_form(person: Participant, data=None) -> EmailLinkForm:
+    """The "e-mail me this link" form; it offers to keep the address for invitations only when the
+    study collects addresses and the participant has none on file."""
+    offer = person.study.collect_email and not ParticipantContact.objects.filter(participant=person).exists()
+    return EmailLinkForm(data, offer_invitations=offer)
+
+
+def _post_email_link(request, person: Participant, secret: str, language: str):
+    form = _email_link_form(person, request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.email_personal_link(
+                participant=person, email=form.cleaned_data["link_email"], link=_personal_link(request, secret),
+                keep_for_invitations=form.cleaned_data.get("link_email_consent", False), language=language)
+        except services.SurveyError as error:
+            form.add_error("link_email", error.message)
+            status = error.status
+        else:
+            return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + "?emailed=1", status=303)
+    state = selectors.get_participant_state(person)
+    return _render_state(request, person, secret, language, state, status=status, email_form=form)
+
+
 def _post_baseline(request, person: Participant, secret: str, language: str):
     items = selectors.list_missing_baseline_items(person)
     if not items:
@@ -335,10 +381,9 @@ def _post_baseline(request, person: Participant, secret: str, language: str):
             form.add_service_errors(error.errors)
         else:
             request.answers_kept = True  # committed: the 500 page (common/errors.py) says so
-            session_id = _session_id(request.POST)
-            if session_id:
-                return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + "?SESSION_ID=" + session_id,
-                                            status=303)
+            query = _prolific_query(request.POST)
+            if query:
+                return HttpResponseRedirect(reverse("surveys:participant", args=[secret]) + query, status=303)
             return redirect_home(secret)
     state = selectors.ParticipantState(kind="baseline")
     return _render_state(request, person, secret, language, state, form=form, status=400)

@@ -56,7 +56,7 @@ def test_joining_records_consent_and_prolific_ids_and_issues_a_personal_link(cli
     response = client.post("/s/survey/", {"agree": "on", "consent_version": survey.consent.pk,
                                           "PROLIFIC_PID": "abc123", "STUDY_ID": "st1", "SESSION_ID": "se1"})
     url = link_of(response)
-    assert re.fullmatch(r"/p/[\w-]{32}/\?SESSION_ID=se1", url)
+    assert re.fullmatch(r"/p/[\w-]{32}/\?PROLIFIC_PID=abc123&STUDY_ID=st1&SESSION_ID=se1", url)
     participant = Participant.objects.get()
     assert (participant.external_id, participant.external_study_id) == ("abc123", "st1")
     assert participant.consent_version == survey.consent and participant.consented_at is not None

@@ -115,9 +115,9 @@ def test_prolific_session_id_survives_the_baseline_and_lands_on_the_wave(client,
               "SESSION_ID": "se1"}
     url = link_of(client.post("/s/survey/", params))
     _response, hidden, _codes = page_form(client, url)
-    assert hidden["SESSION_ID"] == "se1"
+    assert (hidden["PROLIFIC_PID"], hidden["STUDY_ID"], hidden["SESSION_ID"]) == ("abc123", "st1", "se1")
     home = link_of(client.post(url, {**hidden, "i_side": "1"}))
-    assert home.endswith("?SESSION_ID=se1")
+    assert home.endswith("?PROLIFIC_PID=abc123&STUDY_ID=st1&SESSION_ID=se1")
     participant = Participant.objects.get()
     Participant.objects.filter(pk=participant.pk).update(arm=survey.control)
     client.get(home)

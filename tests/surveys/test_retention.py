@@ -43,7 +43,8 @@ def answered(survey):
                                consent_version=survey.consent)
         now = timezone.now()
         submission = Submission.objects.create(participant=p, wave=wave, started_at=now, completed_at=now,
-                                               external_session_id=f"SES{n}")
+                                               external_session_id=f"SES{n}", external_study_id="W1",
+                                               external_id=f"PID{n}")
         Response.objects.create(submission=submission, item=survey.items["reasons"], value=value)
         ParticipantContact.objects.create(participant=p, email=f"p{n}@example.org")
         people.append(p)
@@ -85,7 +86,8 @@ def test_when_the_period_ends_addresses_and_external_ids_are_deleted_once_and_re
         delete_expired_data_task.delay()  # the periodic task (eager here)
     assert ParticipantContact.objects.count() == 0
     assert set(Participant.objects.values_list("external_id", "external_study_id")) == {("", "")}
-    assert set(Submission.objects.values_list("external_session_id", flat=True)) == {""}
+    assert set(Submission.objects.values_list("external_session_id", "external_study_id", "external_id")) == {
+        ("", "", "")}  # each wave's Prolific ids too
     record = DataDeletion.objects.get()
     assert (record.study, record.due_at, record.contacts_deleted, record.external_ids_cleared,
             record.participants_answers_deleted) == (survey.study, due, 3, 3, 0)
