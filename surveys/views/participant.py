@@ -256,7 +256,7 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     pages = selectors.page_count(submission, per_page)
     # No baseline: the first page of the first wave is the participant's first page.
     if (form is None and submission.page == 0 and not person.groups and not person.is_preview
-            and person.submissions.count() == 1):
+            and _submissions_count(person, state, submission) == 1):
         context["personal_link"] = _personal_link(request, secret)
     items_left = len(submission.item_order) - submission.page * per_page
     context["minutes_left"] = selectors.minutes_left(items_left, selectors.seconds_per_item(person.study_id))
@@ -264,6 +264,13 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     context.update({"form": form, "page": submission.page, "page_number": submission.page + 1, "pages": pages,
                     "shown_ms": int(time.time() * 1000), "last_page": submission.page + 1 >= pages})
     return render(request, "surveys/wave.html", context, status=status)
+
+
+def _submissions_count(person: Participant, state, submission) -> int:
+    """How many submissions the participant has now, without a query when the state counted them."""
+    if state.started is None:
+        return person.submissions.count()
+    return state.started + (state.submission is None and submission is not None)
 
 
 def _session_id(data) -> str:
