@@ -257,12 +257,16 @@ def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", se
     (rng or _SYSTEM_RANDOM).shuffle(order)
     submission = Submission(participant=participant, wave=wave, item_order=order,
                             user_agent_family=_user_agent_family(user_agent), external_session_id=session_id)
+    count = summaries.started_statement(participant=participant, wave=wave)
     try:
-        # A savepoint keeps the caller's transaction usable on a conflict; the submission and its
-        # count are stored together.
-        with transaction.atomic():
-            fastsql.insert(submission)
-            summaries.count_started(participant=participant, wave=wave)
+        # The submission and its count are stored together: one statement on PostgreSQL (atomic
+        # by itself: no transaction to open outside one); else in a transaction, and inside the
+        # caller's a savepoint keeps it usable on a conflict.
+        if fastsql.one_statement_together() and not transaction.get_connection().in_atomic_block:
+            fastsql.insert(submission, together=[count] if count else [])
+        else:
+            with transaction.atomic():
+                fastsql.insert(submission, together=[count] if count else [])
         return submission
     except IntegrityError:  # a second tab or a double click created it first
         return Submission.objects.get(participant=participant, wave=wave)
@@ -371,16 +375,19 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
                                  missing=answer.missing, answered_at=now, response_time_ms=per_item_ms))
         if errors:
             raise InvalidAnswers(errors)
-        fastsql.insert_many(rows, _RESPONSE_FIELDS)
         submission.page = page + 1
         fields = ["page"]
         if submission.page >= selectors.page_count(submission, per_page):
             submission.completed_at = now
             submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
             fields += ["completed_at", "duration_seconds"]
-        fastsql.update_fields(submission, fields)
-        if submission.completed_at is not None:  # last: the counts' row stays locked only until the commit
-            summaries.count_completed(participant=participant, wave=wave)
+        # The answers, the resume point and (last: the counts' row stays locked only until the
+        # commit) the completion count: one statement on PostgreSQL.
+        fastsql.execute_together([
+            fastsql.insert_many_statement(rows, _RESPONSE_FIELDS),
+            fastsql.update_fields_statement(submission, fields),
+            summaries.completed_statement(participant=participant, wave=wave) if submission.completed_at else None,
+        ])
         return submission
 
 
