@@ -147,18 +147,23 @@ class _DesignCache:
         self._entries: dict = {}
         self._lock = threading.Lock()
 
-    def get(self, key, build):
+    def get(self, key, build=None):
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is None and build is not None:
             entry = build()
-            with self._lock:
-                if len(self._entries) >= self.limit:
-                    self._entries.clear()
-                self._entries[key] = entry
+            self.put(key, entry)
         return entry
+
+    def put(self, key, entry) -> None:
+        with self._lock:
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+            self._entries[key] = entry
 
 
 _designs = _DesignCache()
+#: The same designs by (wave, languages, version of the items) (`_items_version_sql`).
+_designs_by_version = _DesignCache()
 
 
 @dataclass(frozen=True)
@@ -175,9 +180,16 @@ def get_wave_design(wave: Wave, study: Study | None = None) -> WaveDesign:
     cached = getattr(wave, "_design", None)
     if cached is not None:
         return cached
-    rows = fastsql.rows(_wave_items_sql(), [wave.pk, Item.Role.GROUPING])
     study = study if study is not None and study.pk == wave.study_id else None
-    key = (wave.pk, tuple(study.languages) if study else None, tuple(rows))
+    languages = tuple(study.languages) if study else None
+    version = getattr(wave, "_items_version", None)
+    if version is not None:
+        cached = _designs_by_version.get((wave.pk, languages, version))
+        if cached is not None:
+            wave._design = cached
+            return cached
+    rows = fastsql.rows(_wave_items_sql(), [wave.pk, Item.Role.GROUPING])
+    key = (wave.pk, languages, tuple(rows))
 
     def build() -> WaveDesign:
         columns = fastsql.columns(Item, "i")
@@ -190,7 +202,25 @@ def get_wave_design(wave: Wave, study: Study | None = None) -> WaveDesign:
         return WaveDesign(key=key, items=items)
 
     wave._design = design = _designs.get(key, build)
+    if version is not None:  # the rows were read after the version: never older than it
+        _designs_by_version.put((wave.pk, languages, version), design)
     return design
+
+
+def _items_version_sql() -> str:
+    """A column of the wave queries naming the version of the wave's items, so that a process
+    that has built the design of that version reads no item rows: on PostgreSQL each item's id
+    and row version (every UPDATE writes a new version of the row: at another `ctid`, by the
+    transaction `xmin`; both, since versions written by one transaction share their `xmin` and a
+    vacuumed `ctid` is used again), in id order; an item added, removed or edited is a new
+    version. "" elsewhere (the rows themselves are the key there)."""
+    if connection.vendor != "postgresql":
+        return ""
+    through = Wave.items.through
+    return (f', (SELECT string_agg(vi."id"::text || \':\' || vi."xmin"::text || vi."ctid"::text, \',\' '
+            f'ORDER BY vi."id") '
+            f'FROM {fastsql.table(Item)} vi JOIN {fastsql.table(through)} vw ON vw."item_id" = vi."id" '
+            f'WHERE vw."wave_id" = w."id")')
 
 
 def list_wave_items(wave: Wave) -> dict[str, Item]:
@@ -246,7 +276,7 @@ def wave_accepts_answers(*, participant: Participant, wave: Wave, now: dt.dateti
 @cache
 def _panel_waves_sql() -> str:
     w, s = fastsql.columns(Wave, "w"), fastsql.columns(Submission, "s")
-    return (f'SELECT {w.sql}, {s.sql} FROM {fastsql.table(Wave)} w '
+    return (f'SELECT {w.sql}, {s.sql}{_items_version_sql()} FROM {fastsql.table(Wave)} w '
             f'LEFT JOIN {fastsql.table(Submission)} s ON s."wave_id" = w."id" AND s."participant_id" = %s '
             f'WHERE w."study_id" = %s AND (s."id" IS NOT NULL OR (w."state" <> %s AND w."closes_at" > %s)) '
             f'ORDER BY w."number"')
@@ -256,7 +286,10 @@ def _wave_with_submission(row, participant: Participant) -> tuple[Wave, Submissi
     w = fastsql.columns(Wave, "w")
     wave = fastsql.instance(w, row, 0)
     Wave.study.field.set_cached_value(wave, participant.study)
-    submission = fastsql.instance(fastsql.columns(Submission, "s"), row, w.width)
+    s = fastsql.columns(Submission, "s")
+    submission = fastsql.instance(s, row, w.width)
+    if len(row) > w.width + s.width:
+        wave._items_version = row[w.width + s.width] or ""
     if submission is not None:
         Submission.wave.field.set_cached_value(submission, wave)
         Submission.participant.field.set_cached_value(submission, participant)
@@ -293,7 +326,7 @@ def _panel_state(participant: Participant, now: dt.datetime) -> ParticipantState
 @cache
 def _wave_by_number_sql() -> str:
     w, s = fastsql.columns(Wave, "w"), fastsql.columns(Submission, "s")
-    return (f'SELECT {w.sql}, {s.sql} FROM {fastsql.table(Wave)} w '
+    return (f'SELECT {w.sql}, {s.sql}{_items_version_sql()} FROM {fastsql.table(Wave)} w '
             f'LEFT JOIN {fastsql.table(Submission)} s ON s."wave_id" = w."id" AND s."participant_id" = %s '
             f'WHERE w."study_id" = %s AND w."number" = %s')
 

@@ -19,11 +19,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 #: together are one statement (common/fastsql.py execute_together).
 BOUNDS = {
     # token (with whether baseline is due), waves with the submissions, the intervention, the
-    # wave's items; the new submission with its count
+    # wave's items (on PostgreSQL only when this process has not built their version yet); the new
+    # submission with its count
     "GET": (5, 8),
-    # token, the wave with the submission, the wave's items; BEGIN, the locked submission, the
-    # answers with the resume point and the completion count, COMMIT
-    "POST": (7, 9),
+    # token, the wave with the submission, the wave's items (as above); BEGIN, the locked
+    # submission, the answers with the resume point and the completion count, COMMIT
+    "POST": (6, 9),
     # token, waves with the submissions: the end page
     "after": (2, 2),
 }
