@@ -380,17 +380,24 @@ def profile_in_process(secret_list: list[str]) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    if connection.vendor != "postgresql":
+        sys.exit("bench: --profile needs PostgreSQL")
     app = get_wsgi_application()
     warm, timed, queried, profiled = secret_list[:10], secret_list[10:-2], secret_list[-2], secret_list[-1]
     for secret in warm:
         take_part_in_process(app, secret)
+    with connection.cursor() as cursor:  # the server process serving this one (a persistent connection)
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = [cursor.fetchone()[0]]
     cpu: dict[str, list[float]] = {step: [] for step in STEPS}
+    database_before = cpu_seconds(backend)
     for secret in timed:
         take_part_in_process(app, secret, cpu)
+    database = (cpu_seconds(backend) - database_before) * 1000 / len(timed)
     medians = {step: statistics.median(cpu[step]) * 1000 for step in STEPS}
     print(f"\nin-process CPU per request (Django alone, median of {len(timed)} submissions): "
           f"GET {medians['GET']:.2f} ms, POST {medians['POST']:.2f} ms, page after the redirect {medians['after']:.2f} ms; "
-          f"{sum(medians.values()):.2f} ms per submission")
+          f"{sum(medians.values()):.2f} ms per submission; its PostgreSQL server process {database:.2f} ms per submission")
     with CaptureQueriesContext(connection) as queries:
         take_part_in_process(app, queried)
     print(f"SQL statements of one GET + POST + page after the redirect: {len(queries.captured_queries)}")
@@ -453,7 +460,7 @@ def main() -> int:
     django.setup()
     setup_started = time.perf_counter()
     if args.profile_only:
-        _study_id, _wave_id, secret_list = build_study(200)
+        _study_id, _wave_id, secret_list = build_study(400)
         profile_in_process(secret_list)
         return 0
     extra = 60 if args.profile else 0
