@@ -1,7 +1,7 @@
 """Benchmark: participants answering a wave through gunicorn + PostgreSQL.
 
     .venv/bin/python bench/submit.py [--participants 3000] [--concurrency 32] [--workers 2] [--threads 1]
-        [--database-url postgres://postgres@127.0.0.1:5432/disagreement_bench] [--profile]
+        [--database-url postgres://postgres@127.0.0.1:5432/disagreement_bench] [--profile | --profile-only]
         [--client generic --client-script PATH [--warmup 5] [--duration 30]]
 
 Creates (if missing) and migrates its own database (never the one in DATABASE_URL), lays out a
@@ -11,8 +11,9 @@ port, and lets `--concurrency` simulated participants at a time each load their 
 (GET /p/<token>/) and submit their 10 answers (POST, expecting the 303 to the next page). Prints
 completed submissions per second and request latency percentiles, then checks the database
 holds exactly one answer per participant, wave and item. `--profile` also measures the CPU time
-of GET and POST in-process (the Django application alone), lists the SQL of one submission and
-profiles one. Prints figures only; exits non-zero only when answers are lost or duplicated or
+of GET, POST and the page after the redirect in-process (the Django application alone), lists
+the SQL of one submission and profiles one; `--profile-only` does only that (no server, no load:
+a figure that does not depend on what else the machine runs). Prints figures only; exits non-zero only when answers are lost or duplicated or
 requests fail.
 
 `--client generic` drives the server with a generic closed-loop survey client instead (a
@@ -65,7 +66,11 @@ def parse_args():
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per gunicorn worker (1 = sync workers; more = gthread workers)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/disagreement_bench")
-    parser.add_argument("--profile", action="store_true", help="profile one GET and one POST in-process")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the load, measure GET, POST and the page after the redirect in-process and profile them")
+    parser.add_argument("--profile-only", action="store_true",
+                        help="only the in-process measurement and profile (no gunicorn, no load): quick and "
+                             "independent of what else the machine runs")
     parser.add_argument("--client", choices=("builtin", "generic"), default="builtin",
                         help="builtin: this script's participants (every link once, as fast as they can); generic: "
                              "the generic closed-loop survey client given by --client-script (GET the start URL "
@@ -300,22 +305,30 @@ def check_record(wave_id: int, record: dict[str, dict[str, str]], warm: list[str
     return len(wanted), good, len(wanted) - good, unseen
 
 
+#: Where `wsgi_call` leaves a redirect's Location (not a cookie: never sent back as one).
+LOCATION = " location"
+
+
 def wsgi_call(app, method: str, path: str, cookies: dict, body: bytes = b"") -> tuple[int, str]:
     """One request straight into the WSGI application (no server, no network, no test client)."""
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+    path, _, query = path.partition("?")
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "127.0.0.1",
                "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1",
                "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), "wsgi.errors": sys.stderr,
                "HTTP_USER_AGENT": "Mozilla/5.0 Firefox/130.0 bench", "HTTP_ACCEPT_LANGUAGE": "en"}
     if body:
         environ.update({"CONTENT_TYPE": "application/x-www-form-urlencoded", "HTTP_ORIGIN": "http://127.0.0.1"})
-    if cookies:
-        environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    sent = {k: v for k, v in cookies.items() if k != LOCATION}
+    if sent:
+        environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in sent.items())
     status = []
 
     def start_response(line, headers, exc_info=None):
         status.append(int(line.split()[0]))
         for header, value in headers:
-            if header.lower() == "set-cookie":
+            if header.lower() == "location":
+                cookies[LOCATION] = value
+            elif header.lower() == "set-cookie":
                 name, _, rest = value.partition("=")
                 cookies[name] = rest.split(";", 1)[0]
 
@@ -327,32 +340,38 @@ def wsgi_call(app, method: str, path: str, cookies: dict, body: bytes = b"") -> 
     return status[0], text
 
 
+#: The requests of one submission as the generic client makes them, timed one by one.
+STEPS = ("GET", "POST", "after")
+
+
 def take_part_in_process(app, secret: str, cpu: dict[str, list[float]] | None = None, profiler=None) -> None:
+    """GET the page, POST its answers, GET the page the redirect names (the generic client's
+    submission), each straight into the WSGI application; CPU time per request into `cpu`."""
     cookies: dict[str, str] = {}
     path = f"/p/{secret}/"
-    if profiler:
-        profiler.enable()
-    started = time.process_time()
-    status, html = wsgi_call(app, "GET", path, cookies)
-    middle = time.process_time()
-    if profiler:
-        profiler.disable()
+    html = ""
+
+    def call(step: str, method: str, target: str, body: bytes = b"") -> tuple[int, str]:
+        if profiler:
+            profiler.enable()
+        started = time.process_time()
+        result = wsgi_call(app, method, target, cookies, body)
+        elapsed = time.process_time() - started
+        if profiler:
+            profiler.disable()
+        if cpu is not None:
+            cpu[step].append(elapsed)
+        return result
+
+    status, html = call("GET", "GET", path)
     assert status == 200, status
     data = dict(HIDDEN_RE.findall(html))
     for code in dict.fromkeys(ITEM_RE.findall(html)):
         data[f"i_{code}"] = "4"
-    body = urlencode(data).encode()
-    if profiler:
-        profiler.enable()
-    resumed = time.process_time()
-    status, _html = wsgi_call(app, "POST", path, cookies, body)
-    ended = time.process_time()
-    if profiler:
-        profiler.disable()
+    status, _html = call("POST", "POST", path, urlencode(data).encode())
     assert status == 303, status
-    if cpu is not None:
-        cpu["GET"].append(middle - started)
-        cpu["POST"].append(ended - resumed)
+    status, _html = call("after", "GET", urlsplit(cookies.pop(LOCATION)).path)
+    assert status == 200, status
 
 
 def profile_in_process(secret_list: list[str]) -> None:
@@ -361,25 +380,35 @@ def profile_in_process(secret_list: list[str]) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    if connection.vendor != "postgresql":
+        sys.exit("bench: --profile needs PostgreSQL")
     app = get_wsgi_application()
     warm, timed, queried, profiled = secret_list[:10], secret_list[10:-2], secret_list[-2], secret_list[-1]
     for secret in warm:
         take_part_in_process(app, secret)
-    cpu: dict[str, list[float]] = {"GET": [], "POST": []}
+    with connection.cursor() as cursor:  # the server process serving this one (a persistent connection)
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = [cursor.fetchone()[0]]
+    cpu: dict[str, list[float]] = {step: [] for step in STEPS}
+    database_before = cpu_seconds(backend)
     for secret in timed:
         take_part_in_process(app, secret, cpu)
-    print(f"\nin-process CPU per request (Django alone, {len(timed)} submissions): "
-          f"GET median {statistics.median(cpu['GET']) * 1000:.2f} ms, POST median {statistics.median(cpu['POST']) * 1000:.2f} ms")
+    database = (cpu_seconds(backend) - database_before) * 1000 / len(timed)
+    medians = {step: statistics.median(cpu[step]) * 1000 for step in STEPS}
+    print(f"\nin-process CPU per request (Django alone, median of {len(timed)} submissions): "
+          f"GET {medians['GET']:.2f} ms, POST {medians['POST']:.2f} ms, page after the redirect {medians['after']:.2f} ms; "
+          f"{sum(medians.values()):.2f} ms per submission; its PostgreSQL server process {database:.2f} ms per submission")
     with CaptureQueriesContext(connection) as queries:
         take_part_in_process(app, queried)
-    print(f"SQL statements of one GET + POST: {len(queries.captured_queries)}")
+    print(f"SQL statements of one GET + POST + page after the redirect: {len(queries.captured_queries)}")
     for query in queries.captured_queries:
         print(f"  {query['sql'][:120]}")
     profiler = cProfile.Profile(time.process_time)
     take_part_in_process(app, profiled, profiler=profiler)
     stream = io.StringIO()
     pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
-    print("\n--- cProfile of one GET + POST (CPU time; the profiler itself slows Python code down):")
+    print("\n--- cProfile of one GET + POST + page after the redirect (CPU time; the profiler itself slows "
+          "Python code down):")
     print("\n".join(line for line in stream.getvalue().splitlines()[4:] if line.strip()))
 
 
@@ -430,6 +459,10 @@ def main() -> int:
 
     django.setup()
     setup_started = time.perf_counter()
+    if args.profile_only:
+        _study_id, _wave_id, secret_list = build_study(400)
+        profile_in_process(secret_list)
+        return 0
     extra = 60 if args.profile else 0
     study_id, wave_id, secret_list = build_study(args.participants + extra)
     profile_secrets = secret_list[len(secret_list) - extra:]

@@ -6,7 +6,11 @@ edit here). Three families:
 - row reads of the hot participant path: `columns` + `table` build a SELECT of whole model rows,
   `rows` runs it and `instance` turns a slice of a row into a model instance with the converters
   the ORM would apply;
-- writes: `insert`, `insert_many` and `update_fields`, each one statement;
+- writes: `insert`, `insert_many` and `update_fields`, each one statement, and
+  `execute_together`, several of them as one statement on PostgreSQL;
+- `cursor()`, which runs all of these: on PostgreSQL a prepared statement per SQL text and
+  connection (parsed and planned once, then only executed), unless `DATABASE_PREPARED_STATEMENTS`
+  is off;
 - numeric reads for analysis: `numeric_columns` and `float_matrix` read a `values_list` query
   as numpy arrays (on PostgreSQL one binary COPY parsed in place, no Python object per value),
   `raw_rows` its rows straight from the driver.
@@ -20,14 +24,22 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from django.db import connection, connections
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+
+
+def _db():
+    """The default connection itself. `django.db.connection` is a proxy that looks the connection
+    up (a context-local read) on every attribute: dozens of times per request on this path."""
+    return connections[DEFAULT_DB_ALIAS]
 
 # --- Whole rows as model instances ----------------------------------------------------------------
 
 
 def table(model: type) -> str:
     """The model's table name, quoted for SQL."""
-    return connection.ops.quote_name(model._meta.db_table)
+    return _db().ops.quote_name(model._meta.db_table)
 
 
 @dataclass(frozen=True)
@@ -54,69 +66,127 @@ def instance(found: Columns, row, start: int):
     values = list(row[start:start + found.width])
     if values[0] is None:  # the primary key
         return None
-    for position, expression in enumerate(found.expressions):
+    db = _db()
+    for position, expression, converters in _converters(found, db):
         value = values[position]
         if value is not None:
-            for converter in _converters(expression, connection.vendor):
-                value = converter(value, expression, connection)
+            for converter in converters:
+                value = converter(value, expression, db)
             values[position] = value
-    return found.model.from_db(connection.alias, None, values)
+    return found.model.from_db(db.alias, None, values)
 
 
 _CONVERTERS: dict = {}
 
 
-def _converters(expression, vendor: str) -> list:
-    key = (id(expression), vendor)
-    found = _CONVERTERS.get(key)
-    if found is None:
-        found = _CONVERTERS[key] = (connection.ops.get_db_converters(expression)
-                                    + expression.get_db_converters(connection))
-    return found
+def _converters(found: Columns, db) -> list:
+    """(position, expression, converters) of the columns that have converters on `db`."""
+    key = (found.model, found.alias, db.vendor)
+    converting = _CONVERTERS.get(key)
+    if converting is None:
+        converting = []
+        for position, expression in enumerate(found.expressions):
+            converters = db.ops.get_db_converters(expression) + expression.get_db_converters(db)
+            if converters:
+                converting.append((position, expression, tuple(converters)))
+        _CONVERTERS[key] = converting
+    return converting
 
 
 def rows(sql: str, params: Sequence) -> list[tuple]:
     """The rows of one SQL statement, as the driver returns them."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    with cursor() as found:
+        found.execute(sql, params)
+        return found.fetchall()
 
 
 def param(model: type, field: str, value):
     """A query parameter as the ORM would send it for `model.field` (datetimes on SQLite...)."""
-    return model._meta.get_field(field).get_db_prep_value(value, connection)
+    return model._meta.get_field(field).get_db_prep_value(value, _db())
+
+
+#: Executions of one SQL text on a connection before it becomes a prepared statement: 1 prepares
+#: on the second (a statement run once is not worth a PREPARE round of its own).
+PREPARE_THRESHOLD = 1
+
+
+def cursor():
+    """A cursor for the statements of this module (a context manager, as `connection.cursor()`).
+
+    On PostgreSQL with `settings.DATABASE_PREPARED_STATEMENTS` it binds parameters on the server,
+    and psycopg makes each SQL text a prepared statement of the connection from its second
+    execution on: the hot participant path's dozen statements are parsed and planned once per
+    connection instead of once per request (bench/submit.py). Elsewhere, or with the setting off
+    (a PgBouncer in transaction mode older than 1.21 or with `max_prepared_statements = 0`), it is
+    `connection.cursor()`. Queries are logged (and counted by tests) either way."""
+    db = _db()
+    if db.vendor != "postgresql" or not getattr(settings, "DATABASE_PREPARED_STATEMENTS", False):
+        return db.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    # What `connection.cursor()` does, with a cursor that binds on the server.
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    raw = db.connection
+    if raw.prepare_threshold is None:  # Django leaves automatic preparation off
+        raw.prepare_threshold = PREPARE_THRESHOLD
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        found = ServerBindingCursor(raw)
+    return _LoggedCursor(found, db) if db.queries_logged else db.make_cursor(found)
+
+
+class _LoggedCursor(CursorDebugWrapper):
+    """Logs (for tests and DEBUG) the SQL as written, placeholders and all: a cursor binding on the
+    server has no interpolated text to log."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(sql, params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 # --- Writes -------------------------------------------------------------------------------------------
 
 
-def insert(obj) -> None:
+#: A statement and its parameters.
+Statement = tuple[str, list]
+
+
+def insert(obj, *, together: Sequence[Statement] = ()) -> None:
     """`obj.save(force_insert=True)` for a model with an automatic primary key, as one INSERT
-    (no signals: nothing may rely on them for these models)."""
+    (no signals: nothing may rely on them for these models), with `together`'s statements (see
+    `execute_together`; on PostgreSQL all of them one statement)."""
     model = type(obj)
+    db = _db()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     sql = (f"INSERT INTO {table(model)} ({', '.join(quote(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))})")
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    returning = connection.features.can_return_columns_from_insert
+    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for f in fields]
+    returning = db.features.can_return_columns_from_insert
     if returning:
         sql += f" RETURNING {quote(model._meta.pk.column)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    if together and one_statement_together():
+        sql, params = _with_clauses(together, (sql, params))
+        together = ()
+    with cursor() as inserted:
+        inserted.execute(sql, params)
+        obj.pk = inserted.fetchone()[0] if returning else inserted.lastrowid
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = db.alias
+    for statement in together:
+        execute(*statement)
 
 
-def insert_many(objs: Sequence, fields: Sequence[str]) -> None:
-    """`bulk_create(objs)` of the named `fields` as one INSERT; the new ids are not read back.
-    Values the rows share (a foreign key, a time stamp) are prepared once."""
+def insert_many_statement(objs: Sequence, fields: Sequence[str]) -> Statement | None:
+    """`bulk_create(objs)` of the named `fields` as one INSERT (None for no objects); the new ids
+    are not read back. Values the rows share (a foreign key, a time stamp) are prepared once."""
     if not objs:
-        return
+        return None
     model = type(objs[0])
+    db = _db()
     found = [model._meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     placeholders = "(" + ", ".join(["%s"] * len(found)) + ")"
     sql = (f"INSERT INTO {table(model)} ({', '.join(quote(f.column) for f in found)}) "
            f"VALUES {', '.join([placeholders] * len(objs))}")
@@ -125,26 +195,64 @@ def insert_many(objs: Sequence, fields: Sequence[str]) -> None:
     def prep(field, value):
         key = (field.attname, type(value), value) if isinstance(value, (int, float, str, dt.datetime)) else None
         if key is None:
-            return field.get_db_prep_save(value, connection)
+            return field.get_db_prep_save(value, db)
         if key not in prepared:
-            prepared[key] = field.get_db_prep_save(value, connection)
+            prepared[key] = field.get_db_prep_save(value, db)
         return prepared[key]
 
-    params = [prep(field, getattr(obj, field.attname)) for obj in objs for field in found]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, [prep(field, getattr(obj, field.attname)) for obj in objs for field in found]
+
+
+def insert_many(objs: Sequence, fields: Sequence[str]) -> None:
+    """`bulk_create(objs)` of the named `fields` as one INSERT (`insert_many_statement`)."""
+    statement = insert_many_statement(objs, fields)
+    if statement is not None:
+        execute(*statement)
+
+
+def update_fields_statement(obj, names: Sequence[str]) -> Statement:
+    """`obj.save(update_fields=names)` as one UPDATE by primary key."""
+    model = type(obj)
+    db = _db()
+    found = [model._meta.get_field(name) for name in names]
+    quote = db.ops.quote_name
+    sql = (f"UPDATE {table(model)} SET {', '.join(f'{quote(f.column)} = %s' for f in found)} "
+           f"WHERE {quote(model._meta.pk.column)} = %s")
+    return sql, [*(field.get_db_prep_save(getattr(obj, field.attname), db) for field in found), obj.pk]
 
 
 def update_fields(obj, names: Sequence[str]) -> None:
     """`obj.save(update_fields=names)` as one UPDATE by primary key."""
-    model = type(obj)
-    found = [model._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    sql = (f"UPDATE {table(model)} SET {', '.join(f'{quote(f.column)} = %s' for f in found)} "
-           f"WHERE {quote(model._meta.pk.column)} = %s")
-    params = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in found]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, obj.pk])
+    execute(*update_fields_statement(obj, names))
+
+
+def execute(sql: str, params: Sequence) -> None:
+    """One statement that returns no rows."""
+    with cursor() as running:
+        running.execute(sql, params)
+
+
+def one_statement_together() -> bool:
+    """Whether `execute_together` (and `insert(together=...)`) send one statement: on PostgreSQL,
+    which is then atomic by itself, inside a transaction or not."""
+    return _db().vendor == "postgresql"
+
+
+def execute_together(statements: Sequence[Statement | None]) -> None:
+    """INSERTs and UPDATEs (None: nothing) that need not see one another's effects (each writes
+    rows the others neither read nor write): on PostgreSQL one statement of data-modifying WITH
+    clauses (one round trip instead of one each), elsewhere one after another. Call inside a
+    transaction unless `one_statement_together()`."""
+    found = [statement for statement in statements if statement is not None]
+    if len(found) > 1 and one_statement_together():
+        found = [_with_clauses(found[:-1], found[-1])]
+    for statement in found:
+        execute(*statement)
+
+
+def _with_clauses(first: Sequence[Statement], last: Statement) -> Statement:
+    clauses = ", ".join(f"w{k} AS ({sql})" for k, (sql, _params) in enumerate(first))
+    return f"WITH {clauses} {last[0]}", [value for _sql, params in (*first, last) for value in params]
 
 
 # --- Numbers for analysis -------------------------------------------------------------------------

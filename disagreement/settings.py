@@ -125,6 +125,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # A persistent connection is checked before reuse: a database restart costs no request a 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The participant path's statements (common/fastsql.py) as prepared statements on PostgreSQL:
+# parsed and planned once per connection. Turn off behind a PgBouncer in transaction mode older
+# than 1.21 or with max_prepared_statements = 0 (docs/deploy.md).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server, worker and beat share the file: WAL lets readers run beside the one writer, a
     # writer takes its lock when its transaction begins and waits up to 20 s for another one.

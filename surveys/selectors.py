@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import threading
@@ -35,11 +36,24 @@ from surveys.models import (
 # instances with the same converters the ORM applies.
 
 
+def _baseline_due_sql() -> str:
+    """A boolean column of the token query: whether a grouping item of the participant's study is
+    not answered in their `groups` (what `needs_baseline` asks), or "" on a database where it is
+    asked separately."""
+    items = f'SELECT 1 FROM {fastsql.table(Item)} i WHERE i."study_id" = p."study_id" AND i."role" = %s'
+    if connection.vendor == "postgresql":
+        return f", EXISTS ({items} AND NOT jsonb_exists(COALESCE(p.\"groups\", '{{}}'::jsonb), i.\"code\"))"
+    if connection.vendor == "sqlite":
+        return (f", EXISTS ({items} AND NOT EXISTS (SELECT 1 FROM json_each(COALESCE(p.\"groups\", '{{}}')) j "
+                f'WHERE j."key" = i."code"))')
+    return ""
+
+
 @cache
 def _token_sql() -> str:
     t, p = fastsql.columns(ParticipantToken, "t"), fastsql.columns(Participant, "p")
     s = fastsql.columns(Study, "s")
-    return (f'SELECT {t.sql}, {p.sql}, {s.sql} FROM {fastsql.table(ParticipantToken)} t '
+    return (f'SELECT {t.sql}, {p.sql}, {s.sql}{_baseline_due_sql()} FROM {fastsql.table(ParticipantToken)} t '
             f'JOIN {fastsql.table(Participant)} p ON p."id" = t."participant_id" '
             f'JOIN {fastsql.table(Study)} s ON s."id" = p."study_id" '
             f'WHERE t."token_hash" = %s AND t."revoked_at" IS NULL')
@@ -47,18 +61,23 @@ def _token_sql() -> str:
 
 def get_token(secret: str) -> ParticipantToken | None:
     """The active token of a personal link, with its participant and study; None when unknown
-    (as `ParticipantToken.lookup`, in one precompiled query)."""
+    (as `ParticipantToken.lookup`, in one precompiled query, which also answers `needs_baseline`)."""
     if not secret or len(secret) > 128:
         return None
-    rows = fastsql.rows(_token_sql(), [hash_secret(secret)])
+    sql = _token_sql()
+    params = [Item.Role.GROUPING, hash_secret(secret)] if "EXISTS" in sql else [hash_secret(secret)]
+    rows = fastsql.rows(sql, params)
     if not rows:
         return None
     t, p = fastsql.columns(ParticipantToken, "t"), fastsql.columns(Participant, "p")
+    s = fastsql.columns(Study, "s")
     token = fastsql.instance(t, rows[0], 0)
     participant = fastsql.instance(p, rows[0], t.width)
-    study = fastsql.instance(fastsql.columns(Study, "s"), rows[0], t.width + p.width)
+    study = fastsql.instance(s, rows[0], t.width + p.width)
     Participant.study.field.set_cached_value(participant, study)
     ParticipantToken.participant.field.set_cached_value(token, participant)
+    if len(rows[0]) > t.width + p.width + s.width:
+        participant._baseline_due = (copy.deepcopy(participant.groups), bool(rows[0][-1]))
     return token
 
 
@@ -100,7 +119,11 @@ def list_missing_baseline_items(participant: Participant) -> list[Item]:
 
 
 def needs_baseline(participant: Participant) -> bool:
-    """Whether a grouping item is unanswered (a cheap check: codes only, asked on every page)."""
+    """Whether a grouping item is unanswered (a cheap check: codes only, asked on every page;
+    answered by the token query of `get_token` while the participant's groups are as read)."""
+    known = getattr(participant, "_baseline_due", None)
+    if known is not None and known[0] == participant.groups:
+        return known[1]
     answered = set((participant.groups or {}).keys())
     rows = fastsql.rows(f'SELECT "code" FROM {fastsql.table(Item)} WHERE "study_id" = %s AND "role" = %s',
                         [participant.study_id, Item.Role.GROUPING])
@@ -129,18 +152,23 @@ class _DesignCache:
         self._entries: dict = {}
         self._lock = threading.Lock()
 
-    def get(self, key, build):
+    def get(self, key, build=None):
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is None and build is not None:
             entry = build()
-            with self._lock:
-                if len(self._entries) >= self.limit:
-                    self._entries.clear()
-                self._entries[key] = entry
+            self.put(key, entry)
         return entry
+
+    def put(self, key, entry) -> None:
+        with self._lock:
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+            self._entries[key] = entry
 
 
 _designs = _DesignCache()
+#: The same designs by (wave, languages, version of the items) (`_items_version_sql`).
+_designs_by_version = _DesignCache()
 
 
 @dataclass(frozen=True)
@@ -157,9 +185,16 @@ def get_wave_design(wave: Wave, study: Study | None = None) -> WaveDesign:
     cached = getattr(wave, "_design", None)
     if cached is not None:
         return cached
-    rows = fastsql.rows(_wave_items_sql(), [wave.pk, Item.Role.GROUPING])
     study = study if study is not None and study.pk == wave.study_id else None
-    key = (wave.pk, tuple(study.languages) if study else None, tuple(rows))
+    languages = tuple(study.languages) if study else None
+    version = getattr(wave, "_items_version", None)
+    if version is not None:
+        cached = _designs_by_version.get((wave.pk, languages, version))
+        if cached is not None:
+            wave._design = cached
+            return cached
+    rows = fastsql.rows(_wave_items_sql(), [wave.pk, Item.Role.GROUPING])
+    key = (wave.pk, languages, tuple(rows))
 
     def build() -> WaveDesign:
         columns = fastsql.columns(Item, "i")
@@ -172,7 +207,25 @@ def get_wave_design(wave: Wave, study: Study | None = None) -> WaveDesign:
         return WaveDesign(key=key, items=items)
 
     wave._design = design = _designs.get(key, build)
+    if version is not None:  # the rows were read after the version: never older than it
+        _designs_by_version.put((wave.pk, languages, version), design)
     return design
+
+
+def _items_version_sql() -> str:
+    """A column of the wave queries naming the version of the wave's items, so that a process
+    that has built the design of that version reads no item rows: on PostgreSQL each item's id
+    and row version (every UPDATE writes a new version of the row: at another `ctid`, by the
+    transaction `xmin`; both, since versions written by one transaction share their `xmin` and a
+    vacuumed `ctid` is used again), in id order; an item added, removed or edited is a new
+    version. "" elsewhere (the rows themselves are the key there)."""
+    if connection.vendor != "postgresql":
+        return ""
+    through = Wave.items.through
+    return (f', (SELECT string_agg(vi."id"::text || \':\' || vi."xmin"::text || vi."ctid"::text, \',\' '
+            f'ORDER BY vi."id") '
+            f'FROM {fastsql.table(Item)} vi JOIN {fastsql.table(through)} vw ON vw."item_id" = vi."id" '
+            f'WHERE vw."wave_id" = w."id")')
 
 
 def list_wave_items(wave: Wave) -> dict[str, Item]:
@@ -224,7 +277,8 @@ class ParticipantState:
 
     kind: ``withdrawn``; ``baseline`` (grouping items due); ``intervention`` or ``items`` (of
     `wave`, with `submission` when started); ``waiting`` (nothing open; `next_wave` opens
-    later; `completed` is the wave just finished, if any); ``over`` (no wave left).
+    later; `completed` is the wave just finished, if any); ``over`` (no wave left). `started`:
+    how many submissions the participant has (None when not read).
     """
 
     kind: str
@@ -232,6 +286,7 @@ class ParticipantState:
     submission: Submission | None = None
     next_wave: Wave | None = None
     completed: Submission | None = None
+    started: int | None = None
 
 
 def wave_accepts_answers(*, participant: Participant, wave: Wave, now: dt.datetime | None = None) -> bool:
@@ -245,11 +300,11 @@ def wave_accepts_answers(*, participant: Participant, wave: Wave, now: dt.dateti
 
 
 @cache
-def _open_waves_sql() -> str:
+def _panel_waves_sql() -> str:
     w, s = fastsql.columns(Wave, "w"), fastsql.columns(Submission, "s")
-    return (f'SELECT {w.sql}, {s.sql} FROM {fastsql.table(Wave)} w '
+    return (f'SELECT {w.sql}, {s.sql}{_items_version_sql()} FROM {fastsql.table(Wave)} w '
             f'LEFT JOIN {fastsql.table(Submission)} s ON s."wave_id" = w."id" AND s."participant_id" = %s '
-            f'WHERE w."study_id" = %s AND w."state" = %s AND w."opens_at" <= %s AND w."closes_at" > %s '
+            f'WHERE w."study_id" = %s AND (s."id" IS NOT NULL OR (w."state" <> %s AND w."closes_at" > %s)) '
             f'ORDER BY w."number"')
 
 
@@ -257,31 +312,47 @@ def _wave_with_submission(row, participant: Participant) -> tuple[Wave, Submissi
     w = fastsql.columns(Wave, "w")
     wave = fastsql.instance(w, row, 0)
     Wave.study.field.set_cached_value(wave, participant.study)
-    submission = fastsql.instance(fastsql.columns(Submission, "s"), row, w.width)
+    s = fastsql.columns(Submission, "s")
+    submission = fastsql.instance(s, row, w.width)
+    if len(row) > w.width + s.width:
+        wave._items_version = row[w.width + s.width] or ""
     if submission is not None:
         Submission.wave.field.set_cached_value(submission, wave)
         Submission.participant.field.set_cached_value(submission, participant)
     return wave, submission
 
 
-def _open_wave_state(participant: Participant, now: dt.datetime) -> ParticipantState | None:
-    """The first open wave the participant has not finished, with their submission, read in one
-    query; None when every open wave is finished (the caller then works out what comes next)."""
-    rows = fastsql.rows(_open_waves_sql(), [participant.pk, participant.study_id, Wave.State.OPEN,
-                                            fastsql.param(Wave, "opens_at", now), fastsql.param(Wave, "closes_at", now)])
-    for row in rows:
-        wave, submission = _wave_with_submission(row, participant)
+def _panel_state(participant: Participant, now: dt.datetime) -> ParticipantState:
+    """The state of a participant of an active study (not a preview), read in one query: every
+    wave they started and every wave not closed yet, each with their submission. Decides as the
+    general path below does."""
+    rows = fastsql.rows(_panel_waves_sql(), [participant.pk, participant.study_id, Wave.State.CLOSED,
+                                             fastsql.param(Wave, "closes_at", now)])
+    waves = [_wave_with_submission(row, participant) for row in rows]
+    started = sum(1 for _wave, submission in waves if submission is not None)
+    first = participant.first_wave or 1
+    for wave, submission in waves:  # in number order
+        if wave.state != Wave.State.OPEN or not wave.opens_at <= now < wave.closes_at:
+            continue
         if participant.first_wave and wave.number < participant.first_wave:
             continue  # a late arrival: waves before their first are not theirs
         if submission is None or submission.completed_at is None:
-            return ParticipantState(kind="items", wave=wave, submission=submission)
-    return None
+            return ParticipantState(kind="items", wave=wave, submission=submission, started=started)
+    done = [s for _wave, s in waves if s is not None and s.completed_at is not None]
+    completed = max(done, key=lambda s: s.completed_at, default=None)
+    coming = [wave for wave, submission in waves
+              if wave.state != Wave.State.CLOSED and wave.closes_at > now and wave.number >= first
+              and (submission is None or submission.completed_at is None)]
+    next_wave = min(coming, key=lambda wave: (wave.opens_at, wave.number), default=None)
+    if next_wave is None:
+        return ParticipantState(kind="over", completed=completed, started=started)
+    return ParticipantState(kind="waiting", next_wave=next_wave, completed=completed, started=started)
 
 
 @cache
 def _wave_by_number_sql() -> str:
     w, s = fastsql.columns(Wave, "w"), fastsql.columns(Submission, "s")
-    return (f'SELECT {w.sql}, {s.sql} FROM {fastsql.table(Wave)} w '
+    return (f'SELECT {w.sql}, {s.sql}{_items_version_sql()} FROM {fastsql.table(Wave)} w '
             f'LEFT JOIN {fastsql.table(Submission)} s ON s."wave_id" = w."id" AND s."participant_id" = %s '
             f'WHERE w."study_id" = %s AND w."number" = %s')
 
@@ -330,15 +401,9 @@ def get_participant_state(participant: Participant, *, now: dt.datetime | None =
         return ParticipantState(kind="baseline")
     study = participant.study
     if not participant.is_preview and study.status == Study.Status.ACTIVE:
-        state = _open_wave_state(participant, now)
-        if state is not None:
-            return state
-    if participant.is_preview:
-        waves = Wave.objects.filter(pk=participant.preview_wave_id)
-    elif study.status != Study.Status.ACTIVE:
-        waves = Wave.objects.none()
-    else:
-        waves = study.waves.open(now).order_by("number")
+        return _panel_state(participant, now)
+    # A preview, or a study no longer active.
+    waves = Wave.objects.filter(pk=participant.preview_wave_id) if participant.is_preview else Wave.objects.none()
     submissions = {s.wave_id: s for s in Submission.objects.filter(participant=participant)}
     for wave in waves:
         submission = submissions.get(wave.pk)
@@ -347,17 +412,7 @@ def get_participant_state(participant: Participant, *, now: dt.datetime | None =
         if submission is None or submission.completed_at is None:
             return ParticipantState(kind="items", wave=wave, submission=submission)
     completed = max((s for s in submissions.values() if s.completed_at), key=lambda s: s.completed_at, default=None)
-    if participant.is_preview or study.status != Study.Status.ACTIVE:
-        return ParticipantState(kind="over", completed=completed)
-    next_wave = (
-        study.waves.exclude(state=Wave.State.CLOSED).filter(closes_at__gt=now, number__gte=participant.first_wave or 1)
-        .exclude(pk__in=[wave_id for wave_id, s in submissions.items() if s.completed_at])
-        .order_by("opens_at", "number").first()
-    )
-    if next_wave is None:
-        return ParticipantState(kind="over", completed=completed)
-    return ParticipantState(kind="waiting", next_wave=next_wave, completed=completed)
-
+    return ParticipantState(kind="over", completed=completed)
 
 
 def list_my_answers(participant: Participant, *, language: str) -> list[dict]:

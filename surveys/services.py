@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -319,12 +319,16 @@ def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", se
         order = groups.shuffle_units(sorted(wave_items), wave_items, rng or _SYSTEM_RANDOM)
     submission = Submission(participant=participant, wave=wave, item_order=order, page_plan=plan,
                             user_agent_family=_user_agent_family(user_agent), **ids)
+    count = summaries.started_statement(participant=participant, wave=wave)
     try:
-        # A savepoint keeps the caller's transaction usable on a conflict; the submission and its
-        # count are stored together.
-        with transaction.atomic():
-            fastsql.insert(submission)
-            summaries.count_started(participant=participant, wave=wave)
+        # The submission and its count are stored together: one statement on PostgreSQL (atomic
+        # by itself: no transaction to open outside one); else in a transaction, and inside the
+        # caller's a savepoint keeps it usable on a conflict.
+        if fastsql.one_statement_together() and not transaction.get_connection().in_atomic_block:
+            fastsql.insert(submission, together=[count] if count else [])
+        else:
+            with transaction.atomic():
+                fastsql.insert(submission, together=[count] if count else [])
         return submission
     except IntegrityError:  # a second tab or a double click created it first
         return Submission.objects.get(participant=participant, wave=wave)
@@ -436,10 +440,14 @@ def submit_answers(*, participant: Participant, wave: Wave, page: int, answers: 
             errors.setdefault(code, messages)
         if errors:
             raise InvalidAnswers(errors)
-        fastsql.insert_many(rows, _RESPONSE_FIELDS)
         submission.page = page + 1
-        _skip_hidden_pages(participant, wave, submission, items, now)
-        _save_page(participant, wave, submission, now, items)
+        if selectors.has_logic(participant.study, items.values()):
+            # Conditions on later pages read this page's answers: stored first.
+            fastsql.insert_many(rows, _RESPONSE_FIELDS)
+            _skip_hidden_pages(participant, wave, submission, items, now)
+            _save_page(participant, wave, submission, now, items)
+        else:
+            _save_page(participant, wave, submission, now, items, rows)
         return submission
 
 
@@ -475,17 +483,23 @@ def skip_hidden_pages(*, participant: Participant, wave: Wave) -> Submission:
         return submission
 
 
-def _save_page(participant: Participant, wave: Wave, submission: Submission, now, items: dict) -> None:
-    """Store the resume point; past the last page the wave is complete."""
+def _save_page(participant: Participant, wave: Wave, submission: Submission, now, items: dict,
+               rows: Sequence[Response] = ()) -> None:
+    """Store `rows` (answers not stored yet) and the resume point; past the last page the wave is
+    complete."""
     per_page = participant.study.items_per_page
     fields = ["page"]
     if submission.page >= selectors.page_count(submission, per_page, items):
         submission.completed_at = now
         submission.duration_seconds = round(max((now - submission.started_at).total_seconds(), 0.0), 1)
         fields += ["completed_at", "duration_seconds"]
-    fastsql.update_fields(submission, fields)
-    if submission.completed_at is not None:  # last: the counts' row stays locked only until the commit
-        summaries.count_completed(participant=participant, wave=wave)
+    # The answers, the resume point and (last: the counts' row stays locked only until the commit)
+    # the completion count: one statement on PostgreSQL.
+    fastsql.execute_together([
+        fastsql.insert_many_statement(list(rows), _RESPONSE_FIELDS),
+        fastsql.update_fields_statement(submission, fields),
+        summaries.completed_statement(participant=participant, wave=wave) if submission.completed_at else None,
+    ])
 
 
 # The answer-saving path runs on every page a participant sends; its INSERTs and UPDATE are written

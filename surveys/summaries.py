@@ -139,6 +139,10 @@ def _apply(delta: Counter) -> None:
 
 def _upsert(rows: list) -> None:
     """rows: [((study, wave_key, arm_key), {count: delta}, (opens_at, closes_at))]."""
+    fastsql.execute(*_upsert_statement(rows))
+
+
+def _upsert_statement(rows: list) -> fastsql.Statement:
     quote = connection.ops.quote_name
     table = fastsql.table(PanelCount)
     columns = ["study_id", "wave_key", "arm_key", "counted", "opens_at", "closes_at", *COUNTS]
@@ -150,24 +154,41 @@ def _upsert(rows: list) -> None:
     updates = ", ".join(f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in COUNTS)
     sql = (f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES {', '.join(values)} "
            f"ON CONFLICT ({quote('study_id')}, {quote('wave_key')}, {quote('arm_key')}) DO UPDATE SET {updates}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
+
+
+def started_statement(*, participant: Participant, wave: Wave) -> fastsql.Statement | None:
+    """What `count_started` writes, as a statement to run with the new submission (None for a
+    preview, which counts for nothing)."""
+    if participant.is_preview:
+        return None
+    return _upsert_statement([((participant.study_id, wave.pk, participant.arm_id or NO_ARM), {"started": 1},
+                               (wave.opens_at, wave.closes_at))])
 
 
 def count_started(*, participant: Participant, wave: Wave) -> None:
     """The participant's first submission for `wave` was stored (same transaction)."""
-    if not participant.is_preview:
-        _upsert([((participant.study_id, wave.pk, participant.arm_id or NO_ARM), {"started": 1},
-                  (wave.opens_at, wave.closes_at))])
+    statement = started_statement(participant=participant, wave=wave)
+    if statement is not None:
+        fastsql.execute(*statement)
+
+
+def completed_statement(*, participant: Participant, wave: Wave) -> fastsql.Statement | None:
+    """What `count_completed` writes, as a statement to run with the submission's last page
+    (None for a preview)."""
+    if participant.is_preview:
+        return None
+    current = int(participant.withdrawn_at is None and participant.link_opened_at is not None
+                  and participant.joined_at < wave.closes_at)
+    return _upsert_statement([((participant.study_id, wave.pk, participant.arm_id or NO_ARM),
+                               {"completed": 1, "current_completed": current}, (wave.opens_at, wave.closes_at))])
 
 
 def count_completed(*, participant: Participant, wave: Wave) -> None:
     """The participant's submission for `wave` was completed (same transaction)."""
-    if not participant.is_preview:
-        current = int(participant.withdrawn_at is None and participant.link_opened_at is not None
-                      and participant.joined_at < wave.closes_at)
-        _upsert([((participant.study_id, wave.pk, participant.arm_id or NO_ARM),
-                  {"completed": 1, "current_completed": current}, (wave.opens_at, wave.closes_at))])
+    statement = completed_statement(participant=participant, wave=wave)
+    if statement is not None:
+        fastsql.execute(*statement)
 
 
 def count_joined(participant_ids: Iterable[int]) -> None:

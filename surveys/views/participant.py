@@ -270,7 +270,7 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     pages = progress.pages
     # No baseline: the first page of the first wave is the participant's first page.
     if (form is None and submission.page == 0 and not person.groups and not person.is_preview
-            and person.submissions.count() == 1):
+            and _submissions_count(person, state, submission) == 1):
         context["personal_link"] = _personal_link(request, secret)
         context["email_form"] = email_form or _email_link_form(person)
     context["minutes_left"] = selectors.minutes_left(progress.items_left, selectors.seconds_per_item(person.study_id))
@@ -278,6 +278,13 @@ def _render_state(request, person: Participant, secret: str, language: str, stat
     context.update({"form": form, "page": submission.page, "page_number": progress.page_number, "pages": pages,
                     "shown_ms": int(time.time() * 1000), "last_page": progress.page_number >= pages})
     return render(request, "surveys/wave.html", context, status=status)
+
+
+def _submissions_count(person: Participant, state, submission) -> int:
+    """How many submissions the participant has now, without a query when the state counted them."""
+    if state.started is None:
+        return person.submissions.count()
+    return state.started + (state.submission is None and submission is not None)
 
 
 def _prolific_ids(data) -> dict[str, str]:

@@ -67,7 +67,7 @@ def test_an_item_removed_from_the_wave_is_neither_shown_nor_accepted(survey, enr
         "reasons", "understand", "threat", "warmth", "story", "attention"}
 
 
-def test_a_first_visit_reads_four_rows_and_stores_one(survey, enroll, client):
+def test_a_first_visit_reads_a_few_rows_and_stores_one(survey, enroll, client):
     _participant, secret = enroll()
     client.get(f"/p/{secret}/")  # this participant's intervention page (control arm: none)
     participant, secret = enroll()
@@ -75,9 +75,14 @@ def test_a_first_visit_reads_four_rows_and_stores_one(survey, enroll, client):
         response = client.get(f"/p/{secret}/")
     assert response.status_code == 200
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    # token, grouping codes, open waves with the submission, the intervention, the wave's items; the
-    # submission and, in its transaction, its count in the panel counts (surveys.summaries)
-    assert statements.count("SELECT") == 5 and statements.count("INSERT") == 2, statements
+    # token (and whether a grouping item is unanswered), the waves with the submissions (on
+    # PostgreSQL with the version of the wave's items, whose design this process has built for the
+    # first participant: no item rows to read), the intervention, the wave's items; the submission
+    # and, in its transaction, its count in the panel counts (surveys.summaries): on PostgreSQL
+    # one statement (common/fastsql.py execute_together)
+    writes = [s for s in statements if s in ("INSERT", "WITH")]
+    assert statements.count("SELECT") == (3 if connection.vendor == "postgresql" else 4), statements
+    assert writes == (["WITH"] if connection.vendor == "postgresql" else ["INSERT", "INSERT"]), statements
 
 
 def test_quick_answers_equal_the_forms_answers_for_plain_options(survey):
