@@ -224,17 +224,19 @@ def answer_distribution_frame(*, study_id: int, item_id: int, grouping: str) -> 
 
 def list_study_summaries(*, user) -> list[dict]:
     """The user's studies with status, participants, current wave and last finished analysis."""
-    summaries = []
+    rows = []
     for study in access.studies_for(user).order_by("slug"):
         current = Wave.objects.filter(study=study).open(timezone.now()).first()
         last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
-        summaries.append({
+        # enrolled participants from the panel counts (one small row per arm), raw rows without them
+        enrolled = summaries.read_total(study_id=study.pk, name="joined")
+        rows.append({
             "study": study,
-            "participants": study.participants.enrolled().count(),
+            "participants": enrolled if enrolled is not None else study.participants.enrolled().count(),
             "current_wave": current.number if current else None,
             "last_run": last,
         })
-    return summaries
+    return rows
 
 
 # --- Overview: attrition funnel ---------------------------------------------------------------------
