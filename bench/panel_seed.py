@@ -33,9 +33,11 @@ class PanelDesign:
 
 
 def load_panel(cursor, design: PanelDesign, *, participants: int, seed: float = 0.42,
-               attrition: float = 0.02, dont_know: float = 0.02) -> dict[str, int]:
+               attrition: float = 0.02, dont_know: float = 0.02, skipped: float = 0.03) -> dict[str, int]:
     """Write the panel with `cursor` (psycopg or a Django cursor on PostgreSQL, inside one
-    transaction is best); returns row counts."""
+    transaction is best); returns row counts. `attrition`: share dropping out per wave;
+    `skipped`: share of waves a participant still in the panel skips; `dont_know`: share of
+    "don't know" answers (0, 0, 0: every participant answers every item of every wave)."""
     execute = cursor.execute
     execute("SELECT setseed(%s)", [seed])
     execute("DROP TABLE IF EXISTS bench_people")
@@ -44,10 +46,10 @@ def load_panel(cursor, design: PanelDesign, *, participants: int, seed: float = 
         "CREATE TEMP TABLE bench_people AS SELECT g, 1 + (random() < 0.5)::int AS side,"
         " floor(random() * %s)::int AS arm_index,"
         " sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS latent,"
-        " least(%s, 1 + floor(ln(1 - random()) / ln(1 - %s)))::int AS last_wave,"
+        " least(%s, 1 + floor(ln(1 - random()) / ln(1 - least(%s::float, 0.999999))))::int AS last_wave,"
         " random() < 0.01 AS withdraws"
         " FROM generate_series(1, %s) AS g",
-        [len(design.arm_ids), len(design.waves), attrition, participants])
+        [len(design.arm_ids), len(design.waves), max(attrition, 1e-12), participants])
     execute(
         "INSERT INTO surveys_participant (study_id, public_id, external_id, external_study_id, arm_id, language,"
         " groups, joined_at, consented_at, consent_version_id, assigned_at, is_preview, link_opened_at, join_key,"
@@ -75,7 +77,7 @@ def load_panel(cursor, design: PanelDesign, *, participants: int, seed: float = 
         " random() < 0.02 AS unfinished, random() < 0.01 AS straight, random() < 0.05 AS careless,"
         " CASE WHEN random() < 0.03 THEN 30 + 20 * random()"
         " ELSE exp(ln(180) + 0.4 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) END AS duration"
-        " FROM bench_people p JOIN bench_waves w ON w.number <= p.last_wave WHERE random() >= 0.03")
+        " FROM bench_people p JOIN bench_waves w ON w.number <= p.last_wave WHERE random() >= %s", [skipped])
     execute(
         "INSERT INTO surveys_submission (participant_id, wave_id, started_at, completed_at, duration_seconds,"
         " item_order, page, saw_intervention, user_agent_family, external_session_id)"
