@@ -135,6 +135,11 @@ class EffectEstimate(models.Model):
                 name="effect_p_values_are_probabilities",
             ),
         ]
+        indexes = [
+            # The effects page: which items and groups have estimates (one DISTINCT, index only),
+            # and the estimates of one item.
+            models.Index(fields=["study", "item", "group"], name="effect_study_item_group"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.arm.name}: {self.estimate}"
