@@ -322,7 +322,8 @@ def list_wave_rows(*, study_id: int, counts: list[dict] | None = None,
     latest = (AnalysisRun.objects.filter(wave=OuterRef("pk"), kind=AnalysisRun.Kind.INDICES)
               .order_by("-created_at", "-id").values("id")[:1])
     waves = list(Wave.objects.filter(study_id=study_id).order_by("number").annotate(last_run_id=Subquery(latest)))
-    runs = AnalysisRun.objects.in_bulk([w.last_run_id for w in waves if w.last_run_id])
+    runs = AnalysisRun.objects.defer("parameters", "exclusions_applied").in_bulk(
+        [w.last_run_id for w in waves if w.last_run_id])
     return [{"wave": w, "started": started.get(w.number, 0), "completed": completed.get(w.number, 0),
              "response_rate": completed.get(w.number, 0) / enrolled if enrolled else None,
              "run": runs.get(w.last_run_id)}
