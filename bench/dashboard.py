@@ -1,30 +1,36 @@
 """Benchmark: server time of each researcher dashboard page in PostgreSQL.
 
     python bench/dashboard.py [--participants 20000] [--requests 30] [--database-url URL]
-        [--database-name dashboard_bench] [--reuse]
+        [--database-name dashboard_bench] [--rebuild] [--reuse] [--bootstrap 50] [--effects-bootstrap 20]
 
-    # the size of a national panel (about 16 million answers; builds in about an hour on two
-    # busy cores, needs about 6 GB of memory while building and 5 GB of disk):
-    nice python bench/dashboard.py --participants 100000 --requests 15 --database-name dashboard_bench_100k
+    # the size of a national panel: 100,000 participants x 20 waves x 10 items (17.7 million
+    # answers); builds in about 17 minutes of loading plus 15 of indices and 25 of effects on two
+    # busy cores, 6 GB of disk, up to 10 GB of memory while the effects are estimated:
+    nice python bench/dashboard.py --participants 100000 --requests 15 --database-name dashboard_bench_100k \
+        --effects-bootstrap 10
 
-Builds a throwaway database (`dashboard_bench` on the server of DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/postgres) holding a study of 20 waves, 10 seven-point
-attitude items plus an attention check, 3 arms and 2 groups (sides), simulated with
-`analysis.stats.simulate` (attrition, an intervention from wave 5) and loaded with COPY. Its
-stored results are the real ones in shape: the indices of every wave (`wave_index_frame`, 50
-bootstrap resamples instead of 1000 to build fast: the pages read the same rows either way), the
-dashboard tables stored beside them (`store_wave_dashboard`, as the pipeline does) and the effects
-(`estimate_effects`, 20 resamples and permutations). The answers are loaded with COPY, around the
-write path, so the panel counts the write path keeps are counted once from them
-(`surveys.summaries.recount_study`), as `manage.py recount_panel` does after a restore. Then it
-requests every page
-`--requests` times through Django's test client in this process (a logged-in member; the
-connection is kept, as production's CONN_MAX_AGE does) and prints p50/p95 of the server time
-per page (wall clock), with the CPU time of this process and the time spent in SQL (p50) and
-their sum per request (p50, p95; on a busy machine wall time grows with the load, CPU time much
-less), the number of SQL queries and the response size. Prints figures; asserts nothing
-about time (target: p95 under 150 ms per page). `--reuse` measures the database the last run
-built instead of building it again (migrating it and storing the dashboard tables if missing).
+Builds a database (`--database-name` on the server of DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/postgres) holding a study of 20 waves, 10 seven-point attitude
+items plus an attention check, 3 arms and 2 groups (sides), and keeps it: a later run with the
+same `--participants` measures it again without building (`--rebuild` builds anew, `--reuse`
+measures whatever it holds). The participants, their personal links, submissions and answers
+are made inside PostgreSQL (`panel_seed.load_panel`: INSERT ... SELECT generate_series, seeded;
+attrition, skipped waves, "don't know", unfinished, fast, straight-lined and careless
+submissions), around the write path, so the panel counts it keeps are counted once from them
+(`surveys.summaries.recount_study`, as `manage.py recount_panel` does after a restore). The
+stored results are the real ones: every wave's indices through the pipeline's own service
+(`compute_wave_indices`, which stores the dashboard tables and quality flags beside them), then
+the effects (`compute_study_effects`) and the study report (`build_study_report`), with fewer
+resamples than the pipeline's 1000 (`--bootstrap`, `--effects-bootstrap`) to build quickly: the
+pages read the same rows either way.
+
+Then it requests every page `--requests` times through Django's test client in this process (a
+logged-in owner; the connection is kept, as production's CONN_MAX_AGE does) and prints p50/p95
+of the server time per page (wall clock), with the CPU time of this process and the time spent
+in SQL (p50) and their sum per request (p50, p95; on a busy machine wall time grows with the
+load, CPU time much less), the number of SQL queries and the response size. Prints figures;
+asserts nothing about time (target: p95 under 150 ms per page, and at 100,000 participants at
+most twice the time at 1,000).
 """
 
 import argparse
