@@ -127,10 +127,10 @@ def fill_dashboard_tables(study) -> None:
     existed: store them as the pipeline and the write path would."""
     from django.db import transaction
 
-    from analysis.models import AnalysisRun, SubmissionQuality
+    from analysis.models import AnalysisRun, FlaggedParticipantCount, SubmissionQuality
     from analysis.pipeline.dashboard_store import store_wave_dashboard, wave_dashboard_stored
     from analysis.pipeline.inputs import read_study_items, wave_answers_frame
-    from analysis.pipeline.quality_store import store_wave_quality
+    from analysis.pipeline.quality_store import recount_flagged, store_wave_quality
     from surveys import summaries
     from surveys.models import Wave
 
@@ -146,6 +146,8 @@ def fill_dashboard_tables(study) -> None:
                                          answers=wave_answers_frame(study_id=study.pk, wave_id=wave.pk))
     if summaries.read_panel_counts(study_id=study.pk) is None:
         summaries.recount_study(study.pk)
+    if not FlaggedParticipantCount.objects.filter(study=study).exists():  # a database from before the count
+        recount_flagged(study_id=study.pk)
     print(f"stored tables checked and filled in {time.perf_counter() - t0:.1f} s")
 
 

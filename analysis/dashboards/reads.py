@@ -17,6 +17,7 @@ from django.utils import timezone
 from analysis.models import (
     AnalysisRun,
     EffectEstimate,
+    FlaggedParticipantCount,
     IndexResult,
     ParticipantQuality,
     SubmissionQuality,
@@ -417,9 +418,12 @@ def stored_flagged_participants(*, study_id: int, speeder_share: str,
     the first `limit` (all for None), with how many there are: (frame, count)."""
     stored = ParticipantQuality.objects.filter(study_id=study_id, speeder_share=speeder_share)
     rows = stored.filter(participant__withdrawn_at__isnull=True)
-    # Two index-only counts: all stored, less the few who withdrew since (a join over all would
-    # read every flagged participant's row).
-    total = stored.count() - stored.filter(participant__withdrawn_at__isnull=False).count()
+    # All stored (the count the workers keep, else counted), less the few who withdrew since:
+    # looked up from the withdrawn participants (a partial index), not by reading every row.
+    counted = FlaggedParticipantCount.objects.filter(study_id=study_id, speeder_share=speeder_share) \
+        .values_list("participants", flat=True).first()
+    withdrawn = Participant.objects.filter(study_id=study_id, withdrawn_at__isnull=False).values("pk")
+    total = (counted if counted is not None else stored.count()) - stored.filter(participant__in=withdrawn).count()
     ordered = rows.order_by("-flagged_waves", "public_id").values_list("public_id", "flagged_waves", *quality.FLAGS)
     records = [(public_id, count, *([int(n) for n in waves.split()] for waves in lists))
                for public_id, count, *lists in (ordered[:limit] if limit is not None else ordered)]
