@@ -49,6 +49,10 @@ def assert_counts_exact(study) -> None:
             attrition.list_at_risk(study_id=study.pk, limit=limit)
     # the overview's enrolment against the cap, and the study list's participants
     assert enrolment.count_enrolled(study) == enrolment.enrolled(study).count()
+    assert enrolment.overview(study, panel=panel)["enrolled"] == enrolment.overview(study)["enrolled"] == \
+        enrolment.enrolled(study).count()
+    assert enrolment.overview(study)["screened_out"] == \
+        Participant.objects.filter(study=study, screened_out_at__isnull=False).count()
     member, _ = get_user_model().objects.get_or_create(username="counts-reader")
     Membership.objects.get_or_create(study=study, user=member, defaults={"role": "viewer"})
     listed = {row["study"].pk: row["participants"] for row in reads.list_study_summaries(user=member)}
