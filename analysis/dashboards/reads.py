@@ -422,8 +422,13 @@ def stored_flagged_participants(*, study_id: int, speeder_share: str,
     # looked up from the withdrawn participants (a partial index), not by reading every row.
     counted = FlaggedParticipantCount.objects.filter(study_id=study_id, speeder_share=speeder_share) \
         .values_list("participants", flat=True).first()
-    withdrawn = Participant.objects.filter(study_id=study_id, withdrawn_at__isnull=False).values("pk")
-    total = (counted if counted is not None else stored.count()) - stored.filter(participant__in=withdrawn).count()
+    withdrawn = list(Participant.objects.filter(study_id=study_id, withdrawn_at__isnull=False).order_by()
+                     .values_list("pk", flat=True))
+    # by participant id alone: the unique (participant, speeder_share) index, whatever the
+    # planner's statistics of a table the workers just rewrote
+    gone = ParticipantQuality.objects.filter(participant_id__in=withdrawn, speeder_share=speeder_share).count() \
+        if withdrawn else 0
+    total = (counted if counted is not None else stored.count()) - gone
     ordered = rows.order_by("-flagged_waves", "public_id").values_list("public_id", "flagged_waves", *quality.FLAGS)
     records = [(public_id, count, *([int(n) for n in waves.split()] for waves in lists))
                for public_id, count, *lists in (ordered[:limit] if limit is not None else ordered)]
