@@ -123,9 +123,10 @@ def recount_flagged(*, study_id: int) -> None:
     count, in the worker: the page then reads one row)."""
     counts = dict(ParticipantQuality.objects.filter(study_id=study_id).order_by().values("speeder_share")
                   .annotate(n=Count("id")).values_list("speeder_share", "n"))
-    for share in sorted({*SPEEDER_SHARES, *counts}):
-        FlaggedParticipantCount.objects.update_or_create(study_id=study_id, speeder_share=share,
-                                                         defaults={"participants": counts.get(share, 0)})
+    FlaggedParticipantCount.objects.bulk_create(
+        [FlaggedParticipantCount(study_id=study_id, speeder_share=share, participants=counts.get(share, 0))
+         for share in sorted({*SPEEDER_SHARES, *counts})],
+        update_conflicts=True, unique_fields=["study", "speeder_share"], update_fields=["participants"])
 
 
 _pending = threading.local()
