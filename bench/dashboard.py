@@ -4,8 +4,9 @@
         [--database-name dashboard_bench] [--rebuild] [--reuse] [--bootstrap 50] [--effects-bootstrap 20]
 
     # the size of a national panel: 100,000 participants x 20 waves x 10 items (17.7 million
-    # answers); builds in about 17 minutes of loading plus 15 of indices and 25 of effects on two
-    # busy cores, 6 GB of disk, up to 10 GB of memory while the effects are estimated:
+    # answers); loads in about 17 minutes and stores every wave's indices in 15 more on two busy
+    # cores (6 GB of disk); the effects of this size held over 15 GB after five minutes and were
+    # stopped (docs/dashboards.md says how the page was measured then):
     nice python bench/dashboard.py --participants 100000 --requests 15 --database-name dashboard_bench_100k \
         --effects-bootstrap 10
 
@@ -127,10 +128,11 @@ def fill_dashboard_tables(study) -> None:
     existed: store them as the pipeline and the write path would."""
     from django.db import transaction
 
-    from analysis.models import AnalysisRun, FlaggedParticipantCount, SubmissionQuality
+    from analysis.models import AnalysisRun, FlaggedParticipantCount, StudyReport, SubmissionQuality
     from analysis.pipeline.dashboard_store import store_wave_dashboard, wave_dashboard_stored
     from analysis.pipeline.inputs import read_study_items, wave_answers_frame
     from analysis.pipeline.quality_store import recount_flagged, store_wave_quality
+    from analysis.report.build import build_study_report
     from surveys import summaries
     from surveys.models import Wave
 
@@ -148,6 +150,8 @@ def fill_dashboard_tables(study) -> None:
         summaries.recount_study(study.pk)
     if not FlaggedParticipantCount.objects.filter(study=study).exists():  # a database from before the count
         recount_flagged(study_id=study.pk)
+    if not StudyReport.objects.filter(study=study).exists():
+        build_study_report(study_id=study.pk)
     print(f"stored tables checked and filled in {time.perf_counter() - t0:.1f} s")
 
 
