@@ -135,6 +135,11 @@ class EffectEstimate(models.Model):
                 name="effect_p_values_are_probabilities",
             ),
         ]
+        indexes = [
+            # The effects page: which items and groups have estimates (one DISTINCT, index only),
+            # and the estimates of one item.
+            models.Index(fields=["study", "item", "group"], name="effect_study_item_group"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.arm.name}: {self.estimate}"
@@ -395,3 +400,21 @@ class ParticipantQuality(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} at {self.speeder_share}: {self.flagged_waves} flagged waves"
+
+
+class FlaggedParticipantCount(models.Model):
+    """How many `ParticipantQuality` rows a study has under one speeder threshold: the quality
+    page's count of flagged participants without counting tens of thousands of rows per request.
+    Recounted by the workers with the rows (`analysis.pipeline.quality_store.recount_flagged`)
+    and after participants are deleted (their rows go with them); equal to the raw count at all
+    times (tests/analysis/test_quality_store.py)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    speeder_share = models.CharField(max_length=8)
+    participants = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "speeder_share"], name="flaggedcount_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.participants} flagged at {self.speeder_share}"

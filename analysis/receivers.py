@@ -27,3 +27,11 @@ def on_study_saved(sender, *, instance, **kwargs) -> None:
         from analysis.planning import freeze_plan
 
         freeze_plan(study=instance)
+
+
+def on_participant_deleted(sender, *, instance, **kwargs) -> None:
+    """A participant was deleted with their data-quality rows: the stored count of flagged
+    participants is recounted after the deletion commits."""
+    from analysis.pipeline.quality_store import recount_flagged_on_commit
+
+    recount_flagged_on_commit(instance.study_id)

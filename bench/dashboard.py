@@ -1,45 +1,49 @@
 """Benchmark: server time of each researcher dashboard page in PostgreSQL.
 
     python bench/dashboard.py [--participants 20000] [--requests 30] [--database-url URL]
-        [--database-name dashboard_bench] [--reuse]
+        [--database-name dashboard_bench] [--rebuild] [--reuse] [--bootstrap 50] [--effects-bootstrap 20]
 
-    # the size of a national panel (about 16 million answers; builds in about an hour on two
-    # busy cores, needs about 6 GB of memory while building and 5 GB of disk):
-    nice python bench/dashboard.py --participants 100000 --requests 15 --database-name dashboard_bench_100k
+    # the size of a national panel: 100,000 participants x 20 waves x 10 items (17.7 million
+    # answers); loads in about 17 minutes and stores every wave's indices in 15 more on two busy
+    # cores (6 GB of disk); the effects of this size held over 15 GB after five minutes and were
+    # stopped (docs/dashboards.md says how the page was measured then):
+    nice python bench/dashboard.py --participants 100000 --requests 15 --database-name dashboard_bench_100k \
+        --effects-bootstrap 10
 
-Builds a throwaway database (`dashboard_bench` on the server of DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/postgres) holding a study of 20 waves, 10 seven-point
-attitude items plus an attention check, 3 arms and 2 groups (sides), simulated with
-`analysis.stats.simulate` (attrition, an intervention from wave 5) and loaded with COPY. Its
-stored results are the real ones in shape: the indices of every wave (`wave_index_frame`, 50
-bootstrap resamples instead of 1000 to build fast: the pages read the same rows either way), the
-dashboard tables stored beside them (`store_wave_dashboard`, as the pipeline does) and the effects
-(`estimate_effects`, 20 resamples and permutations). The answers are loaded with COPY, around the
-write path, so the panel counts the write path keeps are counted once from them
-(`surveys.summaries.recount_study`), as `manage.py recount_panel` does after a restore. Then it
-requests every page
-`--requests` times through Django's test client in this process (a logged-in member; the
-connection is kept, as production's CONN_MAX_AGE does) and prints p50/p95 of the server time
-per page (wall clock), with the CPU time of this process and the time spent in SQL (p50) and
-their sum per request (p50, p95; on a busy machine wall time grows with the load, CPU time much
-less), the number of SQL queries and the response size. Prints figures; asserts nothing
-about time (target: p95 under 150 ms per page). `--reuse` measures the database the last run
-built instead of building it again (migrating it and storing the dashboard tables if missing).
+Builds a database (`--database-name` on the server of DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/postgres) holding a study of 20 waves, 10 seven-point attitude
+items plus an attention check, 3 arms and 2 groups (sides), and keeps it: a later run with the
+same `--participants` measures it again without building (`--rebuild` builds anew, `--reuse`
+measures whatever it holds). The participants, their personal links, submissions and answers
+are made inside PostgreSQL (`panel_seed.load_panel`: INSERT ... SELECT generate_series, seeded;
+attrition, skipped waves, "don't know", unfinished, fast, straight-lined and careless
+submissions), around the write path, so the panel counts it keeps are counted once from them
+(`surveys.summaries.recount_study`, as `manage.py recount_panel` does after a restore). The
+stored results are the real ones: every wave's indices through the pipeline's own service
+(`compute_wave_indices`, which stores the dashboard tables and quality flags beside them), then
+the effects (`compute_study_effects`) and the study report (`build_study_report`), with fewer
+resamples than the pipeline's 1000 (`--bootstrap`, `--effects-bootstrap`) to build quickly: the
+pages read the same rows either way.
+
+Then it requests every page `--requests` times through Django's test client in this process (a
+logged-in owner; the connection is kept, as production's CONN_MAX_AGE does) and prints p50/p95
+of the server time per page (wall clock), with the CPU time of this process and the time spent
+in SQL (p50) and their sum per request (p50, p95; on a busy machine wall time grows with the
+load, CPU time much less), the number of SQL queries and the response size. Prints figures;
+asserts nothing about time (target: p95 under 150 ms per page, and at 100,000 participants at
+most twice the time at 1,000).
 """
 
 import argparse
-import io
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from scratch_db import bench_url, recreate_database  # noqa: E402
+from scratch_db import bench_url, database_exists, recreate_database  # noqa: E402
 
 WAVES, ITEMS, INTERVENTION_WAVE = 20, 10, 5
 ARMS = (("control", 1.0), ("contact", 1.0), ("norms", 1.0))
@@ -47,146 +51,75 @@ ARMS = (("control", 1.0), ("contact", 1.0), ("norms", 1.0))
 
 
 
-def copy_rows(cursor, sql: str, rows) -> None:
-    with cursor.connection.cursor().copy(sql) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def build(participants: int):
+def build(participants: int, *, bootstrap: int = 50, effects_bootstrap: int = 20):
     """The study, its answers and its stored results; returns (study, researcher)."""
-    import pandas as pd
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.utils import timezone
+    from unittest import mock
 
-    from analysis.models import AnalysisRun, EffectEstimate, IndexResult
-    from analysis.pipeline.dashboard_store import store_wave_dashboard
-    from analysis.pipeline.indices import wave_index_frame
-    from analysis.pipeline.inputs import read_study_items
-    from analysis.stats.effects import estimate_effects
-    from analysis.stats.simulate import ItemSpec, PanelSpec, simulate_panel
-    from analysis.stats.tables import Scale
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.utils import timezone
+    from panel_seed import PanelDesign, load_panel
+
+    from analysis.models import EffectEstimate, IndexResult
+    from analysis.pipeline import provenance
+    from analysis.pipeline.effects import compute_study_effects
+    from analysis.pipeline.indices import compute_wave_indices
+    from analysis.report.build import build_study_report
     from surveys import summaries
     from surveys.models import Arm, ConsentVersion, Intervention, Item, Membership, Study, Wave
 
     t0 = time.perf_counter()
-    spec = PanelSpec(n_participants=participants, n_waves=WAVES, arms=ARMS, intervention_wave=INTERVENTION_WAVE,
-                     items=tuple(ItemSpec(f"q{i}", loading=-1.0 if i % 4 == 3 else 1.0) for i in range(ITEMS)),
-                     attrition_per_wave=0.02)
-    panel = simulate_panel(spec, seed=1)
     now = timezone.now()
     study = Study.objects.create(slug="bench", title="Dashboard benchmark", status="active",
                                  primary_outcome="mad_pairwise")
     consent = ConsentVersion.objects.create(study=study, version=1, text={"en": "ok"})
     Item.objects.create(study=study, code="side", prompt={"en": "side"}, kind="choice", role="grouping",
                         scale_min=1, scale_max=2, step=1, labels={"en": {"1": "left", "2": "right"}})
-    items = {s.code: Item.objects.create(study=study, code=s.code, prompt={"en": s.code}, scale_min=1, scale_max=7,
-                                         step=1, order=i + 1, reverse_coded=s.loading < 0)
-             for i, s in enumerate(spec.items)}
+    items = [Item.objects.create(study=study, code=f"q{i}", prompt={"en": f"q{i}"}, scale_min=1, scale_max=7,
+                                 step=1, order=i + 1, reverse_coded=i % 4 == 3) for i in range(ITEMS)]
     attention = Item.objects.create(study=study, code="attention", prompt={"en": "choose 3"}, role="attention",
                                     scale_min=1, scale_max=7, step=1, expected_answer=3, order=99)
-    arms = {name: Arm.objects.create(study=study, name=name, is_control=name == "control") for name, _w in ARMS}
+    arms = [Arm.objects.create(study=study, name=name, is_control=name == "control") for name, _w in ARMS]
     start = now - timezone.timedelta(days=7 * WAVES)
-    waves = {n: Wave.objects.create(study=study, number=n, opens_at=start + timezone.timedelta(days=7 * (n - 1)),
-                                    closes_at=start + timezone.timedelta(days=7 * n), state="closed")
-             for n in range(1, WAVES + 1)}
-    for name, arm in arms.items():
-        if name != "control":
-            Intervention.objects.create(wave=waves[INTERVENTION_WAVE], arm=arm, content={"en": "note"})
+    waves = [Wave.objects.create(study=study, number=n, opens_at=start + timezone.timedelta(days=7 * (n - 1)),
+                                 closes_at=start + timezone.timedelta(days=7 * n), state="closed")
+             for n in range(1, WAVES + 1)]
+    for arm in arms[1:]:
+        Intervention.objects.create(wave=waves[INTERVENTION_WAVE - 1], arm=arm, content={"en": "note"})
     user = get_user_model().objects.create_user("bench", password="bench-password-123", is_staff=True)
     Membership.objects.create(study=study, user=user, role="owner")
-
-    people = panel.participants
-    side_value = {"left": 1, "right": 2}
-    rng = np.random.default_rng(2)
-    with connection.cursor() as cursor:
-        copy_rows(cursor, "COPY surveys_participant (study_id, public_id, external_id, external_study_id, arm_id,"
-                          " language, groups, joined_at, consented_at, consent_version_id, is_preview) FROM STDIN",
-                  ((study.pk, f"B{i:09d}", "", "", arms[row.arm].pk, "en", f'{{"side": {side_value[row.group]}}}',
-                    start, start, consent.pk, False) for i, row in enumerate(people.itertuples(index=False))))
-        cursor.execute("SELECT public_id, id FROM surveys_participant WHERE study_id = %s", [study.pk])
-        pk_of = dict(cursor.fetchall())
-        sim_to_pk = {sim: pk_of[f"B{i:09d}"] for i, sim in enumerate(people["participant"])}
-        answered = panel.answers[["participant", "wave"]].drop_duplicates()
-        durations = rng.lognormal(np.log(180), 0.4, len(answered))
-        copy_rows(cursor, "COPY surveys_submission (participant_id, wave_id, started_at, completed_at,"
-                          " duration_seconds, item_order, page, saw_intervention, user_agent_family,"
-                          " external_session_id) FROM STDIN",
-                  ((sim_to_pk[p], waves[int(w)].pk, waves[int(w)].opens_at,
-                    waves[int(w)].opens_at + timezone.timedelta(seconds=float(d)), float(d), "[]", 0, False, "", "")
-                   for (p, w), d in zip(answered.itertuples(index=False), durations, strict=True)))
-        cursor.execute("SELECT participant_id, wave_id, id FROM surveys_submission WHERE wave_id = ANY(%s)",
-                       [[w.pk for w in waves.values()]])
-        submission_of = {(p, w): s for p, w, s in cursor.fetchall()}
-        buffer = io.StringIO()
-        answers = panel.answers
-        for p, w, item, value in answers[["participant", "wave", "item", "value"]].itertuples(index=False):
-            sub = submission_of[(sim_to_pk[p], waves[int(w)].pk)]
-            if value == value:
-                buffer.write(f"{sub}\t{items[item].pk}\t{value}\t\t\t{now.isoformat()}\n")
-            else:
-                buffer.write(f"{sub}\t{items[item].pk}\t\\N\t\tdont_know\t{now.isoformat()}\n")
-        for sub in submission_of.values():
-            check = 3 if rng.random() < 0.95 else int(rng.integers(4, 8))
-            buffer.write(f"{sub}\t{attention.pk}\t{check}\t\t\t{now.isoformat()}\n")
-        buffer.seek(0)
-        with cursor.connection.cursor().copy(
-                "COPY surveys_response (submission_id, item_id, value, text, missing, answered_at) FROM STDIN") as copy:
-            while chunk := buffer.read(1 << 20):
-                copy.write(chunk)
-        cursor.execute("ANALYZE")
+    design = PanelDesign(study_id=study.pk, consent_id=consent.pk, arm_ids=tuple(a.pk for a in arms),
+                         waves=tuple((w.pk, w.number) for w in waves),
+                         items=tuple((i.pk, i.reverse_coded) for i in items), grouping_code="side",
+                         attention_id=attention.pk, intervention_wave=INTERVENTION_WAVE)
+    with transaction.atomic(), connection.cursor() as cursor:
+        counts = load_panel(cursor, design, participants=participants)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     summaries.recount_study(study.pk)  # rows loaded around the write path
-    print(f"panel counts: {time.perf_counter() - t0:.1f} s")
+    print(f"loaded in {load_s:.1f} s: {counts['participants']:,} participants, {counts['submissions']:,} "
+          f"submissions, {counts['answers']:,} answers; panel counts {time.perf_counter() - t0:.1f} s", flush=True)
 
-    # Stored results, as the pipeline stores them (fewer resamples to build quickly).
+    # Stored results through the pipeline's own services (what a worker runs), with fewer
+    # resamples to build quickly: the pages read the same rows either way.
     t0 = time.perf_counter()
-    frame = answers.assign(participant=answers["participant"].astype(str), item=answers["item"].astype(str))
-    frame = frame.merge(people[["participant", "arm", "group"]].astype(str), on="participant")
-    frame["side"] = frame.pop("group").map(lambda g: str(side_value[g]))
-    from analysis.pipeline.inputs import ItemScale
-
-    scales = {code: ItemScale(code, 1, 7, 1, item.reverse_coded) for code, item in items.items()}
-    study_items = read_study_items(study_id=study.pk)  # grouping "side", the attention check
-    rows = []
-    for number, wave in waves.items():
-        run = AnalysisRun.objects.create(study=study, wave=wave, kind="indices", status="done", finished_at=now)
-        table = wave_index_frame(frame[frame["wave"] == number], scales=scales, grouping=["side"], seed=number,
-                                 bootstrap=50, level=0.95)
-        # The answer counts and submission quality the pipeline stores beside the indices.
-        store_wave_dashboard(run=run, wave=wave, answers=frame[frame["wave"] == number], items=study_items)
-        for item, group, index, value, low, high, n in table[
-                ["item", "group", "index", "value", "ci_low", "ci_high", "n"]].itertuples(index=False):
-            rows.append(IndexResult(study=study, wave=wave, item=None if pd.isna(item) else items[item], group=group,
-                                    index=index, value=_finite(value), ci_low=_finite(low), ci_high=_finite(high),
-                                    n=0 if pd.isna(n) else int(n), computed_at=now, run=run))
-    IndexResult.objects.bulk_create(rows, batch_size=5000)
-    indices_s = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    effects = estimate_effects(frame, arm_column="arm", control="control", intervention_wave=INTERVENTION_WAVE,
-                               scales={code: Scale(1, 7, 1) for code in items}, by="side", seed=3,
-                               bootstrap=20, permutations=20, primary_outcome="mad_pairwise")
-    run = AnalysisRun.objects.create(study=study, kind="effects", status="done", finished_at=now)
-    EffectEstimate.objects.bulk_create([
-        EffectEstimate(study=study, arm=arms[r["arm"]], outcome=r["outcome"],
-                       item=items.get(r["item"]) if isinstance(r["item"], str) else None,
-                       wave=None if r["wave"] == "pooled" else waves[int(r["wave"])], method=r["method"],
-                       group=r.get("group") or "all", sample=r.get("sample") or "all",
-                       estimate=_finite(r["estimate"]), se=_finite(r["se"]), ci_low=_finite(r["ci_low"]),
-                       ci_high=_finite(r["ci_high"]), p_value=_finite(r["p_value"]), p_holm=_finite(r["p_holm"]),
-                       p_ri=_finite(r.get("p_ri")), n=int(r["n"]), attrition_warning=bool(r["attrition_warning"]),
-                       is_primary=bool(r["primary"]), run=run)
-        for r in effects.frame.to_dict("records")
-    ], batch_size=5000)
+    with mock.patch.dict(provenance.INDEX_PARAMETERS, {"bootstrap": bootstrap}), \
+            mock.patch.dict(provenance.EFFECT_PARAMETERS, {"bootstrap": effects_bootstrap,
+                                                           "permutations": effects_bootstrap}), \
+            mock.patch("analysis.pipeline.enqueue.request_study_effects"):  # once, below
+        for wave in waves:
+            compute_wave_indices(study_id=study.pk, wave_id=wave.pk, force=True)
+        indices_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        compute_study_effects(study_id=study.pk)
     effects_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    build_study_report(study_id=study.pk)  # what the report page shows
+    print(f"report built in {time.perf_counter() - t0:.1f} s")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"built in {load_s:.1f} s: {participants:,} participants, {len(answers):,} answers, "
-          f"{len(submission_of):,} submissions; {IndexResult.objects.count():,} stored indices ({indices_s:.1f} s), "
-          f"{EffectEstimate.objects.count():,} effect estimates ({effects_s:.1f} s)")
+    print(f"{IndexResult.objects.count():,} stored indices ({indices_s:.1f} s), "
+          f"{EffectEstimate.objects.count():,} effect estimates ({effects_s:.1f} s)", flush=True)
     return study, user
 
 
@@ -195,10 +128,11 @@ def fill_dashboard_tables(study) -> None:
     existed: store them as the pipeline and the write path would."""
     from django.db import transaction
 
-    from analysis.models import AnalysisRun, SubmissionQuality
+    from analysis.models import AnalysisRun, FlaggedParticipantCount, StudyReport, SubmissionQuality
     from analysis.pipeline.dashboard_store import store_wave_dashboard, wave_dashboard_stored
     from analysis.pipeline.inputs import read_study_items, wave_answers_frame
-    from analysis.pipeline.quality_store import store_wave_quality
+    from analysis.pipeline.quality_store import recount_flagged, store_wave_quality
+    from analysis.report.build import build_study_report
     from surveys import summaries
     from surveys.models import Wave
 
@@ -214,13 +148,11 @@ def fill_dashboard_tables(study) -> None:
                                          answers=wave_answers_frame(study_id=study.pk, wave_id=wave.pk))
     if summaries.read_panel_counts(study_id=study.pk) is None:
         summaries.recount_study(study.pk)
+    if not FlaggedParticipantCount.objects.filter(study=study).exists():  # a database from before the count
+        recount_flagged(study_id=study.pk)
+    if not StudyReport.objects.filter(study=study).exists():
+        build_study_report(study_id=study.pk)
     print(f"stored tables checked and filled in {time.perf_counter() - t0:.1f} s")
-
-
-def _finite(value):
-    import math
-
-    return None if value is None or value != value or not math.isfinite(value) else float(value)
 
 
 def measure(study, user, requests: int) -> None:
@@ -241,6 +173,8 @@ def measure(study, user, requests: int) -> None:
         ("quality", f"{base}quality/"),
         ("attrition", f"{base}attrition/"),
         ("text", f"{base}text/"),
+        ("glossary", f"{base}glossary/"),
+        ("report", f"{base}report/"),
         ("trends CSV", f"{base}trends/?format=csv&chart=trend"),
     ]
     print(f"\n{'page':26} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cpu p50':>8} {'sql p50':>8} {'c+s p50':>8} "
@@ -267,6 +201,19 @@ def measure(study, user, requests: int) -> None:
     print(f"\nload average during the run: {os.getloadavg()[0]:.2f} (1 min), CPUs: {os.cpu_count()}")
 
 
+def existing_participants(url: str) -> int | None:
+    """The number of participants of the benchmark study in the database at `url`, if any."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM surveys_participant p JOIN surveys_study s"
+                               " ON s.id = p.study_id WHERE s.slug = 'bench'").fetchone()
+    except psycopg.Error:
+        return None
+    return row[0] if row and row[0] else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=20000)
@@ -274,14 +221,26 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--database-name", default="dashboard_bench",
-                        help="the throwaway database to build (dropped and created again unless --reuse)")
-    parser.add_argument("--reuse", action="store_true", help="measure the database the last run built")
+                        help="the benchmark database: reused when it holds the study of --participants, "
+                             "else (re)built")
+    parser.add_argument("--rebuild", action="store_true", help="build the database again even if it holds the study")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the database the last run built, whatever its size")
+    parser.add_argument("--bootstrap", type=int, default=50,
+                        help="resamples of the stored indices while building (the pipeline's: 1000)")
+    parser.add_argument("--effects-bootstrap", type=int, default=20,
+                        help="resamples and permutations of the stored effects while building (the pipeline's: 1000)")
     args = parser.parse_args()
 
     name = args.database_name
-    if not args.reuse:
+    url = bench_url(args.database_url, name)
+    held = existing_participants(url) if database_exists(args.database_url, name) else None
+    reuse = not args.rebuild and held is not None and (args.reuse or held == args.participants)
+    if not reuse:
         recreate_database(args.database_url, name)
-    os.environ["DATABASE_URL"] = bench_url(args.database_url, name)
+    else:
+        print(f"reusing {name} ({held:,} participants)")
+    os.environ["DATABASE_URL"] = url
     os.environ["DATABASE_CONN_MAX_AGE"] = "60"  # as in production: no reconnect per request
     os.environ["DJANGO_DEBUG"] = "false"  # as in production: no query log, no debug templates
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -294,7 +253,7 @@ def main() -> None:
     from django.core.management import call_command
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    if args.reuse:
+    if reuse:
         from django.contrib.auth import get_user_model
 
         from surveys.models import Study
@@ -304,7 +263,7 @@ def main() -> None:
         fill_dashboard_tables(study)
     else:
         call_command("migrate", verbosity=0)
-        study, user = build(args.participants)
+        study, user = build(args.participants, bootstrap=args.bootstrap, effects_bootstrap=args.effects_bootstrap)
     measure(study, user, args.requests)
 
 

@@ -10,6 +10,12 @@ a fresh one per measurement so its peak memory is the export's own) and download
 with a personal API token. Prints rows/s, MB/s and the web worker's peak RSS (VmHWM) for each,
 and the ratio to COPY. Asserts nothing about time; it checks the row counts.
 `--reuse` keeps an existing benchmark database of the same size instead of rebuilding it.
+`--existing` measures the study `bench` of a database another benchmark built (no build), e.g.
+the 100,000 participants x 20 waves x 10 items of the dashboard benchmark:
+
+    python bench/export.py --existing --database-name dashboard_bench_100k --shapes long wide
+
+`--shapes long wide` also downloads the wide shape (CSV and Parquet; one row per participant).
 """
 
 import argparse
@@ -122,9 +128,10 @@ def worker_pids(master: int) -> list[int]:
     return [int(pid) for pid in out]
 
 
-def measure_api(url: str, token: str, path: str, out: Path) -> tuple[float, int, float]:
-    """Serve with a fresh gunicorn worker, download `path` into `out`; seconds, bytes, worker peak MB."""
-    port = free_port()
+def measure_api(url: str, token: str, path: str, out: Path, port: int = 0) -> tuple[float, int, float]:
+    """Serve with a fresh gunicorn worker (on `port`, a free one for 0), download `path` into
+    `out`; seconds, bytes, worker peak MB."""
+    port = port or free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "disagreement.wsgi", "--workers", "1", "--timeout", "0",
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
@@ -178,13 +185,19 @@ def main() -> None:
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--database-name", default=DB_NAME, help=f"the throwaway database (default {DB_NAME})")
     parser.add_argument("--reuse", action="store_true", help="keep an existing benchmark database")
+    parser.add_argument("--existing", action="store_true",
+                        help="measure the study `bench` already in --database-name (built by another benchmark)")
+    parser.add_argument("--port", type=int, default=0, help="the web server's port (default: a free one)")
+    parser.add_argument("--shapes", nargs="+", choices=("long", "wide"), default=["long"])
     parser.add_argument("--tmp", default=tempfile.gettempdir(), help="where the downloads go (deleted after)")
     args = parser.parse_args()
     participants = max(1, args.answers // (args.items * args.waves))
     answers = participants * args.items * args.waves
 
     url = bench_url(args.database_url, args.database_name)
-    reuse = args.reuse and database_exists(args.database_url, args.database_name)
+    reuse = (args.reuse or args.existing) and database_exists(args.database_url, args.database_name)
+    if args.existing and not reuse:
+        sys.exit(f"no database {args.database_name}")
     if not reuse:
         recreate_database(args.database_url, args.database_name)
     os.environ["DATABASE_URL"] = url
@@ -198,13 +211,23 @@ def main() -> None:
     if not reuse:
         build(participants, args.items, args.waves)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM surveys_response")
-        answers = cursor.fetchone()[0]
+        from analysis.api.exports import ExportSpec, long_sql
+        from surveys.models import Study
+
+        study = Study.objects.get(slug="bench")
+        sql, params = long_sql(ExportSpec(study=study), formatted=True)
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS rows", params)
+        answers = cursor.fetchone()[0]  # the rows a long export holds (no withdrawn or excluded)
+        cursor.execute("SELECT count(DISTINCT s.participant_id) FROM surveys_submission s JOIN surveys_participant p"
+                       " ON p.id = s.participant_id WHERE p.study_id = %s AND p.withdrawn_at IS NULL"
+                       " AND NOT p.is_preview AND NOT EXISTS (SELECT 1 FROM surveys_exclusion e"
+                       " WHERE e.participant_id = p.id AND e.lifted_at IS NULL)", [study.pk])
+        people = cursor.fetchone()[0]
     token = make_token()
     sql = copy_sql()
     connection.close()
-    print(f"{answers:,} answers; machine load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
-          f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} cores", flush=True)
+    print(f"{answers:,} answers of {people:,} participants; machine load: {os.getloadavg()[0]:.2f} "
+          f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} cores", flush=True)
 
     workdir = Path(tempfile.mkdtemp(dir=args.tmp, prefix="bench_export_"))
     rows = []
@@ -215,19 +238,26 @@ def main() -> None:
         rows.append(("psql COPY TO STDOUT (csv)", seconds, size, None))
         out.unlink()
 
-        out = workdir / "api.csv"
-        seconds, size, peak = measure_api(url, token, "/api/v1/studies/bench/export/?format=csv", out)
-        assert count_lines(out) == answers + 1, "the API's CSV has another number of rows"
-        rows.append(("API export CSV long", seconds, size, peak))
-        out.unlink()
-
-        out = workdir / "api.parquet"
-        seconds, size, peak = measure_api(url, token, "/api/v1/studies/bench/export/?format=parquet", out)
         import pyarrow.parquet as pq
 
-        assert pq.ParquetFile(out).metadata.num_rows == answers, "the API's Parquet has another number of rows"
-        rows.append(("API export Parquet long", seconds, size, peak))
-        out.unlink()
+        def csv_rows(path: Path) -> int:
+            return count_lines(path) - 1
+
+        def parquet_rows(path: Path) -> int:
+            return pq.ParquetFile(path).metadata.num_rows
+
+        downloads = [("API export CSV long", "format=csv", "api.csv", csv_rows, answers),
+                     ("API export Parquet long", "format=parquet", "api.parquet", parquet_rows, answers)]
+        if "wide" in args.shapes:  # one row per participant
+            downloads += [("API export CSV wide", "format=csv&shape=wide", "wide.csv", csv_rows, people),
+                          ("API export Parquet wide", "format=parquet&shape=wide", "wide.parquet", parquet_rows, people)]
+        for name, query, filename, count, expected in downloads:
+            out = workdir / filename
+            seconds, size, peak = measure_api(url, token, f"/api/v1/studies/bench/export/?{query}", out, args.port)
+            assert count(out) == expected, f"{name}: {count(out):,} rows, expected {expected:,}"
+            rows.append((name, seconds, size, peak))
+            print(f"{name}: {seconds:.1f} s, {size / 1e6:.0f} MB, peak {peak:.0f} MB", flush=True)
+            out.unlink()
     finally:
         for path in workdir.iterdir():
             path.unlink()

@@ -8,7 +8,7 @@
 Builds (or with `--reuse` keeps) a study in a database of its own: `--participants` participants
 (two sides, control and intervention arms, the intervention at wave 3) who answered `--items`
 seven-point items in each of `--waves` waves (default 20 x 20,000 x 10 = 200,000 answers a wave,
-4M in all), loaded with COPY; its last wave is open for new participants.
+4M in all), loaded inside PostgreSQL (`panel_seed.load_panel`); its last wave is open for new participants.
 
 1. Participant latency. gunicorn (`--web-workers` sync workers) serves the study; `--concurrency`
    simulated participants at a time each load the landing page, join (POST), load their page and
@@ -26,7 +26,6 @@ compare the two columns of one run, not runs of different days.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import statistics
@@ -36,8 +35,6 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -75,10 +72,11 @@ def build_study(participants: int, waves: int, n_items: int) -> int:
 
     from django.db import connection, transaction
     from django.utils import timezone
+    from panel_seed import PanelDesign, load_panel
 
+    from surveys import summaries
     from surveys.models import Arm, ConsentVersion, Intervention, Item, Study, Wave
 
-    rng = np.random.default_rng(7)
     now = timezone.now()
     with transaction.atomic():
         Study.objects.filter(slug=SLUG).delete()
@@ -101,42 +99,12 @@ def build_study(participants: int, waves: int, n_items: int) -> int:
             wave.items.set(items)
             wave_rows.append(wave)
         Intervention.objects.create(wave=wave_rows[min(2, waves - 1)], arm=arms[1], content={"en": "Intervention."})
-    side = rng.integers(1, 3, participants)
-    arm = rng.integers(0, 2, participants)
-    latent = rng.normal(0, 1, participants) + (side - 1.5)
-    with connection.cursor() as cursor:
-        raw = cursor.connection
-        with raw.cursor().copy(
-            "COPY surveys_participant (study_id, public_id, external_id, external_study_id, arm_id, language, groups,"
-            " joined_at, consented_at, consent_version_id, is_preview) FROM STDIN"
-        ) as copy:
-            for i in range(participants):
-                copy.write_row((study.pk, f"I{i:09d}", "", "", arms[arm[i]].pk, "en", f'{{"side": {side[i]}}}',
-                                now, now, consent.pk, False))
-        cursor.execute("SELECT id FROM surveys_participant WHERE study_id = %s ORDER BY public_id", [study.pk])
-        participant_ids = [row[0] for row in cursor.fetchall()]
-        for wave in wave_rows:
-            with raw.cursor().copy(
-                "COPY surveys_submission (participant_id, wave_id, started_at, completed_at, item_order, page,"
-                " saw_intervention, user_agent_family, external_session_id) FROM STDIN"
-            ) as copy:
-                for pid in participant_ids:
-                    copy.write_row((pid, wave.pk, now, now, "[]", 0, False, "", ""))
-            cursor.execute("SELECT participant_id, id FROM surveys_submission WHERE wave_id = %s", [wave.pk])
-            submission_of = dict(cursor.fetchall())
-            drift = 0.05 * wave.number * (arm == 0)
-            buffer = io.StringIO()
-            for item in items:
-                values = np.clip(np.rint(4 + 1.2 * (latent * (1 + drift)) + rng.normal(0, 1, participants)), 1, 7)
-                for pid, value in zip(participant_ids, values.astype(int), strict=True):
-                    buffer.write(f"{submission_of[pid]}\t{item.pk}\t{value}\t\t\t{now.isoformat()}\n")
-            buffer.seek(0)
-            with raw.cursor().copy(
-                "COPY surveys_response (submission_id, item_id, value, text, missing, answered_at) FROM STDIN"
-            ) as copy:
-                while chunk := buffer.read(1 << 20):
-                    copy.write(chunk)
-        cursor.execute("ANALYZE")
+    design = PanelDesign(study_id=study.pk, consent_id=consent.pk, arm_ids=tuple(a.pk for a in arms),
+                         waves=tuple((w.pk, w.number) for w in wave_rows), items=tuple((i.pk, False) for i in items),
+                         intervention_wave=min(3, waves))
+    with transaction.atomic(), connection.cursor() as cursor:  # every participant answers every wave
+        load_panel(cursor, design, participants=participants, attrition=0, skipped=0, dont_know=0)
+    summaries.recount_study(study.pk)  # rows loaded around the write path
     return study.pk
 
 

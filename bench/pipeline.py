@@ -5,8 +5,8 @@
 
 Builds a throwaway database (`--database-name` on the server of DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/postgres), loads a study of N participants x items answers in
-one wave with COPY, then runs the service a Celery worker runs (`compute_wave_indices`) in a
-fresh process and prints the time split into database query (input fingerprint included),
+one wave inside PostgreSQL (`panel_seed.load_panel`, shared with bench/dashboard.py), then runs
+the service a Celery worker runs (`compute_wave_indices`) in a fresh process and prints the time split into database query (input fingerprint included),
 computation and storage, the CPU time of that process, the load average, and its peak memory
 (VmHWM, which starts afresh at exec, unlike getrusage's ru_maxrss that a child inherits from
 the loading parent). `--reuse-database` skips the load when an earlier run left the same
@@ -14,15 +14,12 @@ answers there. Prints figures; asserts nothing about time.
 """
 
 import argparse
-import io
 import os
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,14 +88,15 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
 
     call_command("migrate", verbosity=0)
-    from surveys.models import Arm, Item, Study, Wave
+    from panel_seed import PanelDesign, load_panel
+
+    from surveys.models import Arm, ConsentVersion, Item, Study, Wave
 
     n, n_items = args.participants, args.items
-    rng = np.random.default_rng(1)
     study = Study.objects.create(slug="bench", title="Benchmark", status="active")
     Item.objects.create(study=study, code="side", prompt={"en": "side"}, kind="choice", role="grouping",
                         scale_min=1, scale_max=2, step=1, labels={"en": {"1": "left", "2": "right"}})
@@ -110,42 +108,12 @@ def main() -> None:
     wave = Wave.objects.create(study=study, number=1, opens_at=now - timezone.timedelta(days=7), closes_at=now,
                                state="closed")
 
+    consent = ConsentVersion.objects.create(study=study, version=1, text={"en": "ok"})
     t0 = time.perf_counter()
-    side = rng.integers(1, 3, n)
-    arm = rng.integers(0, 2, n)
-    latent = rng.normal(0, 1, n) + (side - 1.5)
-    with connection.cursor() as cursor:
-        raw = cursor.connection
-        with raw.cursor().copy(
-            "COPY surveys_participant (study_id, public_id, external_id, external_study_id, arm_id, language, groups,"
-            " joined_at, is_preview) FROM STDIN"
-        ) as copy:
-            for i in range(n):
-                copy.write_row((study.pk, f"B{i:09d}", "", "", arms[arm[i]].pk, "en", f'{{"side": {side[i]}}}',
-                                now, False))
-        cursor.execute("SELECT id FROM surveys_participant WHERE study_id = %s ORDER BY public_id", [study.pk])
-        participant_ids = [row[0] for row in cursor.fetchall()]
-        with raw.cursor().copy(
-            "COPY surveys_submission (participant_id, wave_id, started_at, completed_at, item_order, page,"
-            " saw_intervention, user_agent_family, external_session_id) FROM STDIN"
-        ) as copy:
-            for pid in participant_ids:
-                copy.write_row((pid, wave.pk, now, now, "[]", 0, False, "", ""))
-        cursor.execute("SELECT participant_id, id FROM surveys_submission WHERE wave_id = %s", [wave.pk])
-        submission_of = dict(cursor.fetchall())
-        buffer = io.StringIO()
-        for item in items:
-            sign = -1 if item.reverse_coded else 1
-            values = np.clip(np.rint(4 + sign * 1.2 * latent + rng.normal(0, 1, n)), 1, 7).astype(int)
-            for pid, value in zip(participant_ids, values, strict=True):
-                buffer.write(f"{submission_of[pid]}\t{item.pk}\t{value}\t\t\t{now.isoformat()}\n")
-        buffer.seek(0)
-        with raw.cursor().copy(
-            "COPY surveys_response (submission_id, item_id, value, text, missing, answered_at) FROM STDIN"
-        ) as copy:
-            while chunk := buffer.read(1 << 20):
-                copy.write(chunk)
-        cursor.execute("ANALYZE")
+    design = PanelDesign(study_id=study.pk, consent_id=consent.pk, arm_ids=tuple(a.pk for a in arms),
+                         waves=((wave.pk, wave.number),), items=tuple((i.pk, i.reverse_coded) for i in items))
+    with transaction.atomic(), connection.cursor() as cursor:  # every participant answers every item
+        load_panel(cursor, design, participants=n, attrition=0, skipped=0, dont_know=0)
     load_s = time.perf_counter() - t0
     answers = n * n_items
     print(f"loaded {answers:,} answers ({n:,} participants x {n_items} items) in {load_s:.1f} s")

@@ -24,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
+from surveys import summaries
 from surveys.models import Participant, Study, Wave
 
 REFUSE = "refuse"
@@ -106,8 +108,9 @@ def full_quota(study: Study, groups: dict, *, exclude_pk: int | None = None) -> 
     return None
 
 
-def overview(study: Study) -> dict:
-    """Enrolled vs cap, overall and per quota value, for the study's overview page."""
+def overview(study: Study, *, panel: summaries.PanelCounts | None = None) -> dict:
+    """Enrolled vs cap, overall and per quota value, for the study's overview page (`panel`: the
+    study's panel counts when the caller read them)."""
     base = enrolled(study)
     rows = []
     for code, caps in sorted((study.quotas or {}).items()):
@@ -115,6 +118,26 @@ def overview(study: Study) -> dict:
             number = float(value) if "." in value else int(value)
             rows.append({"stratum": f"{code} = {value}", "enrolled": base.filter(**{f"groups__{code}": number}).count(),
                          "cap": cap})
-    return {"enrolled": base.count(), "cap": study.enrol_cap, "quotas": rows, "closes_at": closes_at(study),
-            "opens_at": study.enrol_opens_at, "late_arrivals": study.late_arrivals,
-            "screened_out": Participant.objects.filter(study=study, screened_out_at__isnull=False).count()}
+    screened_out = _screened_out(study)
+    active = panel.total("active") if panel is not None else summaries.read_total(study_id=study.pk, name="active")
+    return {"enrolled": base.count() if active is None else active - screened_out["enrolled"], "cap": study.enrol_cap,
+            "quotas": rows, "closes_at": closes_at(study), "opens_at": study.enrol_opens_at,
+            "late_arrivals": study.late_arrivals, "screened_out": screened_out["all"]}
+
+
+def _screened_out(study: Study) -> dict:
+    """Participants turned away by a quota: all, and those among `enrolled(study)` but for that
+    (one query through a partial index)."""
+    return Participant.objects.filter(study=study, screened_out_at__isnull=False).aggregate(
+        all=Count("pk"),
+        enrolled=Count("pk", filter=Q(is_preview=False, link_opened_at__isnull=False, withdrawn_at__isnull=True)))
+
+
+def count_enrolled(study: Study) -> int:
+    """`enrolled(study).count()` without reading every participant: the panel counts' `active`
+    (enrolled and not withdrawn) less the few of them turned away by a quota (a partial index);
+    the raw rows when the study has no panel counts."""
+    active = summaries.read_total(study_id=study.pk, name="active")
+    if active is None:
+        return enrolled(study).count()
+    return active - _screened_out(study)["enrolled"]

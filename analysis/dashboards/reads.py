@@ -17,6 +17,7 @@ from django.utils import timezone
 from analysis.models import (
     AnalysisRun,
     EffectEstimate,
+    FlaggedParticipantCount,
     IndexResult,
     ParticipantQuality,
     SubmissionQuality,
@@ -224,17 +225,19 @@ def answer_distribution_frame(*, study_id: int, item_id: int, grouping: str) -> 
 
 def list_study_summaries(*, user) -> list[dict]:
     """The user's studies with status, participants, current wave and last finished analysis."""
-    summaries = []
+    rows = []
     for study in access.studies_for(user).order_by("slug"):
         current = Wave.objects.filter(study=study).open(timezone.now()).first()
         last = AnalysisRun.objects.filter(study=study, finished_at__isnull=False).order_by("-finished_at").first()
-        summaries.append({
+        # enrolled participants from the panel counts (one small row per arm), raw rows without them
+        enrolled = summaries.read_total(study_id=study.pk, name="joined")
+        rows.append({
             "study": study,
-            "participants": study.participants.enrolled().count(),
+            "participants": enrolled if enrolled is not None else study.participants.enrolled().count(),
             "current_wave": current.number if current else None,
             "last_run": last,
         })
-    return summaries
+    return rows
 
 
 # --- Overview: attrition funnel ---------------------------------------------------------------------
@@ -320,7 +323,8 @@ def list_wave_rows(*, study_id: int, counts: list[dict] | None = None,
     latest = (AnalysisRun.objects.filter(wave=OuterRef("pk"), kind=AnalysisRun.Kind.INDICES)
               .order_by("-created_at", "-id").values("id")[:1])
     waves = list(Wave.objects.filter(study_id=study_id).order_by("number").annotate(last_run_id=Subquery(latest)))
-    runs = AnalysisRun.objects.in_bulk([w.last_run_id for w in waves if w.last_run_id])
+    runs = AnalysisRun.objects.defer("parameters", "exclusions_applied").in_bulk(
+        [w.last_run_id for w in waves if w.last_run_id])
     return [{"wave": w, "started": started.get(w.number, 0), "completed": completed.get(w.number, 0),
              "response_rate": completed.get(w.number, 0) / enrolled if enrolled else None,
              "run": runs.get(w.last_run_id)}
@@ -414,9 +418,17 @@ def stored_flagged_participants(*, study_id: int, speeder_share: str,
     the first `limit` (all for None), with how many there are: (frame, count)."""
     stored = ParticipantQuality.objects.filter(study_id=study_id, speeder_share=speeder_share)
     rows = stored.filter(participant__withdrawn_at__isnull=True)
-    # Two index-only counts: all stored, less the few who withdrew since (a join over all would
-    # read every flagged participant's row).
-    total = stored.count() - stored.filter(participant__withdrawn_at__isnull=False).count()
+    # All stored (the count the workers keep, else counted), less the few who withdrew since:
+    # looked up from the withdrawn participants (a partial index), not by reading every row.
+    counted = FlaggedParticipantCount.objects.filter(study_id=study_id, speeder_share=speeder_share) \
+        .values_list("participants", flat=True).first()
+    withdrawn = list(Participant.objects.filter(study_id=study_id, withdrawn_at__isnull=False).order_by()
+                     .values_list("pk", flat=True))
+    # by participant id alone: the unique (participant, speeder_share) index, whatever the
+    # planner's statistics of a table the workers just rewrote
+    gone = ParticipantQuality.objects.filter(participant_id__in=withdrawn, speeder_share=speeder_share).count() \
+        if withdrawn else 0
+    total = (counted if counted is not None else stored.count()) - gone
     ordered = rows.order_by("-flagged_waves", "public_id").values_list("public_id", "flagged_waves", *quality.FLAGS)
     records = [(public_id, count, *([int(n) for n in waves.split()] for waves in lists))
                for public_id, count, *lists in (ordered[:limit] if limit is not None else ordered)]

@@ -135,7 +135,7 @@ def study_overview(request, slug: str):
         # invited / reminded / started / completed per wave and arm, and who missed the last wave
         **attrition_context(study, at_risk_limit=10, panel=panel,
                             participant_level=access.may_read_participant_data(request.user, study)),
-        "enrolment": enrolment_overview(study),
+        "enrolment": enrolment_overview(study, panel=panel),
     }
     return render(request, "analysis/study_overview.html", context)
 

@@ -6,13 +6,17 @@ summary of `analysis.stats.quality.summarize_flags` (`WaveQuality`), the flagged
 have not withdrawn, exactly as the page computed them before (tests/analysis/test_quality_store.py
 compares the two)."""
 
+import threading
 from collections import defaultdict
 
 import numpy as np
 import pandas as pd
+from django.db import transaction
+from django.db.models import Count
 
 from analysis.models import (
     AnalysisRun,
+    FlaggedParticipantCount,
     FlaggedSubmission,
     ParticipantQuality,
     SubmissionQuality,
@@ -111,3 +115,34 @@ def update_participant_quality(*, study_id: int, participant_ids: set[int]) -> N
                                **{flag: " ".join(map(str, entry[flag])) for flag in FLAGS})
             for (participant, share), entry in found.items() if participant in public
         ], batch_size=5000)
+    recount_flagged(study_id=study_id)
+
+
+def recount_flagged(*, study_id: int) -> None:
+    """Store how many `ParticipantQuality` rows the study has per speeder threshold (one grouped
+    count, in the worker: the page then reads one row)."""
+    counts = dict(ParticipantQuality.objects.filter(study_id=study_id).order_by().values("speeder_share")
+                  .annotate(n=Count("id")).values_list("speeder_share", "n"))
+    FlaggedParticipantCount.objects.bulk_create(
+        [FlaggedParticipantCount(study_id=study_id, speeder_share=share, participants=counts.get(share, 0))
+         for share in sorted({*SPEEDER_SHARES, *counts})],
+        update_conflicts=True, unique_fields=["study", "speeder_share"], update_fields=["participants"])
+
+
+_pending = threading.local()
+
+
+def recount_flagged_on_commit(study_id: int) -> None:
+    """Participants of `study_id` were deleted (and their `ParticipantQuality` rows with them):
+    recount once after the transaction commits, however many were deleted."""
+    pending = _pending.__dict__.setdefault("studies", set())
+    if study_id in pending:
+        return
+    pending.add(study_id)
+
+    def recount() -> None:
+        pending.discard(study_id)
+        if FlaggedParticipantCount.objects.filter(study_id=study_id).exists():
+            recount_flagged(study_id=study_id)
+
+    transaction.on_commit(recount)

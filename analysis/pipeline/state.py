@@ -33,7 +33,9 @@ def latest_runs(*, study_id: int, scan: int = 200) -> list[AnalysisRun]:
     """The latest run of each (kind, wave) of a study, effects first then waves in order, from
     its `scan` most recent runs (one query): what the dashboards show as queued / running / done."""
     latest: dict[tuple[str, int | None], AnalysisRun] = {}
+    # Without the run's parameters and exclusions (the public ids of every excluded participant:
+    # they grow with the study), which no page showing this reads.
     for run in (AnalysisRun.objects.filter(study_id=study_id).select_related("wave")
-                .order_by("-created_at", "-id")[:scan]):
+                .defer("parameters", "exclusions_applied").order_by("-created_at", "-id")[:scan]):
         latest.setdefault((run.kind, run.wave_id), run)
     return sorted(latest.values(), key=lambda run: (run.kind != "effects", run.wave.number if run.wave else 0))

@@ -27,8 +27,11 @@ def _latest(study) -> StudyReport | None:
 @login_required
 def study_report(request, slug: str):
     study = access.get_member_study(request.user, slug)
-    run = AnalysisRun.objects.filter(study=study, kind=AnalysisRun.Kind.REPORT).order_by("-created_at", "-id").first()
-    context = {"study": study, "page": "report", "report": _latest(study), "run": run,
+    run = (AnalysisRun.objects.filter(study=study, kind=AnalysisRun.Kind.REPORT).defer("parameters", "exclusions_applied")
+           .order_by("-created_at", "-id").first())
+    # the page shows when and from which run the report was built, not the file (megabytes)
+    latest = StudyReport.objects.filter(study=study).defer("html").first()
+    context = {"study": study, "page": "report", "report": latest, "run": run,
                "building": run is not None and run.status in ACTIVE_STATUSES,
                "can_build": access.may_recompute(request.user, study)}
     return render(request, "analysis/report/page.html", context)

@@ -103,6 +103,8 @@ class Participant(models.Model):
             # first it shows; the few who withdrew are found without reading the others.
             models.Index(fields=["study", "joined_at", "id"], name="participant_study_joined"),
             models.Index(fields=["study"], condition=Q(withdrawn_at__isnull=False), name="participant_withdrawn"),
+            # The overview counts those turned away by a quota without reading the others.
+            models.Index(fields=["study"], condition=Q(screened_out_at__isnull=False), name="participant_screened_out"),
         ]
 
     def __str__(self) -> str:

@@ -191,3 +191,25 @@ def test_finishing_a_prolific_wave_without_coming_from_prolific_shows_the_code_a
     page = client.get(url).content.decode()
     assert '<strong id="completion-code">W2CODE</strong>' in page
     assert 'href="https://app.prolific.com/submissions/complete?cc=W2CODE"' in page
+
+
+def test_the_at_risk_list_is_paged_earliest_joiners_first(client, panel, monkeypatch):
+    from surveys.views import attrition as views
+
+    p1, p2, p3, p4, p5 = panel["people"]
+    monkeypatch.setattr(views, "AT_RISK_LISTED", 1)
+    client.force_login(MembershipFactory(study=panel["study"], role="analyst").user)
+    first = client.get("/studies/attrition/attrition/").content.decode()
+    assert p2.public_id in first and p3.public_id not in first
+    assert "1–1 of 2 at risk" in first and 'href="?page=2"' in first and 'rel="prev"' not in first
+    second = client.get("/studies/attrition/attrition/?page=2").content.decode()
+    assert p3.public_id in second and p2.public_id not in second
+    assert "2–2 of 2 at risk" in second and 'href="?page=1"' in second and 'rel="next"' not in second
+    assert "past its end" in client.get("/studies/attrition/attrition/?page=3").content.decode()
+    for bad in ("0", "x", "-1", "1.5"):
+        response = client.get(f"/studies/attrition/attrition/?page={bad}")
+        assert response.status_code == 400 and b"page must be" in response.content
+    # the same rows as the whole list, in the same order
+    _wave, everyone, _count = attrition.list_at_risk(study_id=panel["study"].pk)
+    assert [r.public_id for r in everyone] == [p2.public_id, p3.public_id]
+    assert attrition.list_at_risk(study_id=panel["study"].pk, limit=1, offset=1)[1] == everyone[1:]

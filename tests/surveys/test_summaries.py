@@ -7,13 +7,14 @@ import random
 
 import pandas as pd
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from analysis.dashboards import reads
-from surveys import attrition, services, summaries
+from surveys import attrition, enrolment, services, summaries
 from surveys.exclusions import exclude_participants
 from surveys.kinds import Answer
-from surveys.models import Exclusion, Message, PanelCount, Participant, Submission
+from surveys.models import Exclusion, Membership, Message, PanelCount, Participant, Submission
 from tests.factories import SubmissionFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,16 @@ def assert_counts_exact(study) -> None:
     for limit in (2, None):
         assert attrition.list_at_risk(study_id=study.pk, limit=limit, panel=panel) == \
             attrition.list_at_risk(study_id=study.pk, limit=limit)
+    # the overview's enrolment against the cap, and the study list's participants
+    assert enrolment.count_enrolled(study) == enrolment.enrolled(study).count()
+    assert enrolment.overview(study, panel=panel)["enrolled"] == enrolment.overview(study)["enrolled"] == \
+        enrolment.enrolled(study).count()
+    assert enrolment.overview(study)["screened_out"] == \
+        Participant.objects.filter(study=study, screened_out_at__isnull=False).count()
+    member, _ = get_user_model().objects.get_or_create(username="counts-reader")
+    Membership.objects.get_or_create(study=study, user=member, defaults={"role": "viewer"})
+    listed = {row["study"].pk: row["participants"] for row in reads.list_study_summaries(user=member)}
+    assert listed[study.pk] == enrolled.count()
 
 
 def _answer(item, rng: random.Random) -> Answer:
@@ -77,7 +88,7 @@ def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed)
     people: list[Participant] = []
     for step in range(60):
         action = rng.choice(["join", "join", "join", "open", "answer", "answer", "finish", "old_wave", "withdraw", "delete_answers",
-                             "exclude", "lift", "delete", "message", "preview", "edit_arm"])
+                             "exclude", "lift", "delete", "message", "preview", "edit_arm", "screen_out"])
         person = rng.choice(people) if people else None
         if action == "join" or person is None:
             joined = services.join_study(study=study, consent_version=survey.consent, language="en",
@@ -127,6 +138,8 @@ def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed)
                                            kind=kind)
             elif action == "preview":
                 services.start_preview(study=study, wave=waves[2], arm=survey.control, language="en")
+            elif action == "screen_out" and person.screened_out_at is None:  # as a full quota turns one away
+                Participant.objects.filter(pk=person.pk).update(screened_out_at=timezone.now())
             elif action == "edit_arm" and person.arm_id is not None:  # as the admin moves a participant
                 with summaries.tracking([person.pk]):
                     person.arm = survey.treated if person.arm_id == survey.control.pk else survey.control
