@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('analysis', '0007_quality_flags'),
-        ('surveys', '0014_participant_screened_out_index'),
+        ('surveys', '0018_participant_screened_out_index'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('analysis', '0008_effect_study_item_group'),
-        ('surveys', '0014_participant_screened_out_index'),
+        ('surveys', '0018_participant_screened_out_index'),
     ]
 
     operations = [

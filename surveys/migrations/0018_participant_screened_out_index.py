@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0013_panel_counts'),
+        ('surveys', '0017_link_emails'),
     ]
 
     operations = [
