@@ -63,6 +63,9 @@ DIRECTIONAL_INDICES: frozenset[str] = frozenset(e.name for e in glossary.INDICES
 ESTEBAN_RAY_ALPHA = 1.6
 # Layer patterns of agreement A are looked up in a table of all 2**k patterns up to this k.
 _LAYER_TABLE_MAX_K = 12
+#: Counts may be real (weights rescaled to sum to the respondents: 3.9999999999999996 for 4
+#: people); a minimum n is checked with this slack so that such a sum counts as its whole number.
+N_SLACK = 1e-9
 
 
 # --------------------------------------------------------------------------- helpers
@@ -140,7 +143,7 @@ def sd(counts, values=None) -> np.ndarray:
     _, (m2,) = _central_moments(p, _check_values(values, counts.shape[-1]), (2,))
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = m2 * total / (total - 1)
-    return _nan_where(total < 2, np.sqrt(np.maximum(variance, 0.0)))
+    return _nan_where(total < 2 - N_SLACK, np.sqrt(np.maximum(variance, 0.0)))
 
 
 def mad_pairwise(counts) -> np.ndarray:
@@ -157,7 +160,7 @@ def mad_pairwise(counts) -> np.ndarray:
     cumulative = np.cumsum(p, axis=-1)[..., :-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         value = 2.0 * total / (total - 1) * (cumulative * (1 - cumulative)).sum(axis=-1) / (k - 1)
-    return _nan_where(total < 2, value)
+    return _nan_where(total < 2 - N_SLACK, value)
 
 
 def leik_d(counts) -> np.ndarray:
@@ -213,7 +216,7 @@ def bimodality(counts) -> np.ndarray:
     counts = as_counts(counts)
     total, p = _totals_and_proportions(counts)
     _, (m2, m3, m4) = _central_moments(p, _categories(counts.shape[-1]), (2, 3, 4))
-    undefined = (total < 4) | ((counts > 0).sum(axis=-1) < 2)
+    undefined = (total < 4 - N_SLACK) | ((counts > 0).sum(axis=-1) < 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         g1 = m3 / m2**1.5
         g2 = m4 / m2**2 - 3
@@ -434,7 +437,7 @@ def cohens_d(a, b) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = np.sqrt((n_a * m2_a + n_b * m2_b) / (n_a + n_b - 2))
         value = (mu_a - mu_b) / pooled
-    undefined = (n_a == 0) | (n_b == 0) | (n_a + n_b < 3) | ~(pooled > 1e-12 * k)
+    undefined = (n_a == 0) | (n_b == 0) | (n_a + n_b < 3 - N_SLACK) | ~(pooled > 1e-12 * k)
     return _nan_where(undefined, value)
 
 
@@ -505,7 +508,7 @@ def pairwise_correlations(n, sx, sy, sxx, syy, sxy) -> np.ndarray:
     tolerance = 1e-10 * np.maximum(n * np.maximum(sxx, syy), 1e-300)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = covariance / np.sqrt(var_x * var_y)
-    undefined = (n < 2) | (var_x <= tolerance) | (var_y <= tolerance)
+    undefined = (n < 2 - N_SLACK) | (var_x <= tolerance) | (var_y <= tolerance)
     return _nan_where(undefined, np.clip(r, -1.0, 1.0))
 
 

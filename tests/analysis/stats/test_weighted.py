@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from analysis.stats.tables import AnswersError, Scale, compute_index_table
@@ -127,6 +127,8 @@ def test_integer_frequency_weights_equal_repeated_rows(seed, people, items):
 
 @settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 10**6))
+@example(seed=74)  # 4 respondents whose rescaled weights sum to 3.9999999999999996 (bimodality needs n >= 4)
+@example(seed=10**6)  # indices equal to 0 up to rounding noise
 def test_sampling_weights_keep_share_indices_of_repeated_rows_and_ignore_scale(seed):
     rng = np.random.default_rng(seed)
     answers = _panel(rng, 25, 2, missing=0.0)
@@ -134,7 +136,8 @@ def test_sampling_weights_keep_share_indices_of_repeated_rows_and_ignore_scale(s
     sampling = weighted_index_table(answers, scales=Scale(1, 5), by=["side"], kind="sampling", bootstrap=0).frame
     scaled = answers.assign(weight=answers["weight"] * 7.5)
     rescaled = weighted_index_table(scaled, scales=Scale(1, 5), by=["side"], kind="sampling", bootstrap=0).frame
-    np.testing.assert_allclose(sampling["value"], rescaled["value"], rtol=1e-12, equal_nan=True)
+    # atol: values that are 0 come out as rounding noise of either sign (1e-16).
+    np.testing.assert_allclose(sampling["value"], rescaled["value"], rtol=1e-12, atol=1e-12, equal_nan=True)
     expanded = compute_index_table(_expand(answers), scales=Scale(1, 5), by=["side"], bootstrap=0).frame
     keys = ["wave", "item", "group", "index"]
     merged = expanded.fillna({"item": "<pooled>"}).merge(sampling.fillna({"item": "<pooled>"}), on=keys)
