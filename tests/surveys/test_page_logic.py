@@ -34,6 +34,30 @@ def test_plan_lists_the_pages_the_wave_asks_then_the_rest_in_random_pages():
     assert logic.positions(ORDER, ["marry", "warmth", "story"]) == {"marry": 0, "warmth": 1}
 
 
+def test_plan_keeps_a_groups_items_together_and_in_order_on_listed_and_unlisted_pages():
+    groups = {"tv": "media", "web": "media", "a": "trust", "b": "trust", "c": "trust"}
+
+    def units(codes):
+        cut = []
+        for code in codes:
+            if cut and groups.get(code) and groups.get(code) == groups.get(cut[-1][-1]):
+                cut[-1].append(code)
+            else:
+                cut.append([code])
+        return cut
+
+    order = [{"name": "news", "items": ["x", "tv", "web"], "shuffle": True}]
+    for seed in range(20):
+        items, plan = logic.plan_pages(order, ["a", "b", "c", "tv", "web", "x", "y", "z"], 2,
+                                       random.Random(seed).shuffle, units=units)
+        assert plan[0] == ["news", 3] and set(items[:3]) == {"x", "tv", "web"}
+        assert items.index("web") == items.index("tv") + 1
+        assert items.index("c") == items.index("b") + 1 == items.index("a") + 2
+        # unlisted: two questions a page, the three statements of "trust" counting as one
+        sizes = [size for name, size in plan[1:]]
+        assert sum(sizes) == 5 and sorted(sizes) in ([1, 4], [2, 3])
+
+
 def test_order_problems_name_the_item_the_page_and_the_wave():
     places = logic.positions(ORDER, ["reasons", "understand", "threat", "marry", "story"])
     asked = set(places) | {"story"}

@@ -57,6 +57,17 @@ def test_page_problems_have_their_paths(every_kind):
     assert 'pages.order[0].show_if: "agree" is on the same page of wave 1; move it to an earlier page' in problems
 
 
+def test_a_page_lists_all_of_a_groups_items_together_or_none(every_kind):
+    order = [{"name": "one", "items": ["agree"]}, {"name": "two", "items": ["media_tv", "warmth"]}]
+    problems = {str(p) for p in validate_spec(_with_pages(every_kind, order))}
+    assert ('pages.order[1].items: "media" is one question: list all its items (media_tv, media_web) together, '
+            "in that order, on one page") in problems
+    order[1]["items"] = ["media_web", "media_tv"]
+    assert any('"media" is one question' in p for p in map(str, validate_spec(_with_pages(every_kind, order))))
+    order[1]["items"] = ["warmth", "media_tv", "media_web"]
+    assert validate_spec(_with_pages(every_kind, order)) == []
+
+
 def test_pages_round_trip_byte_for_byte(every_kind):
     order = [{"name": "one", "items": ["agree"], "shuffle": True},
              {"name": "two", "items": ["warmth", "story"], "show_if": {"not": AGREE_4}}]
