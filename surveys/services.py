@@ -218,15 +218,18 @@ def record_baseline(*, participant: Participant, answers: Mapping[str, int | Non
         groups = dict(locked.groups or {})
         for code in items:
             groups.setdefault(code, answers.get(code))
+        counted = summaries.strata_of(locked)  # the stratum counts follow the answers (and a screening)
         if locked.study.quotas or locked.study.enrol_cap is not None:
             Study.objects.select_for_update().filter(pk=locked.study_id).first()  # one baseline per study at a time
             full = enrolment.full_at_baseline(locked.study, groups, exclude_pk=locked.pk)
             if full is not None:
                 locked.screened_out_at = timezone.now()
                 locked.save(update_fields=["screened_out_at"])
+                summaries.count_strata(counted, summaries.strata_of(locked), participant_id=locked.pk)
                 return participant
         locked.groups = groups
         locked.save(update_fields=["groups"])
+        summaries.count_strata(counted, summaries.strata_of(locked), participant_id=locked.pk)
         assign_arm(participant=locked, rng=rng)
     participant.refresh_from_db()
     return participant

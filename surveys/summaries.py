@@ -21,25 +21,35 @@ How they stay exact:
   the pages count the raw rows);
 - `recount_study` (and `manage.py recount_panel`) counts a study again from the raw rows, for
   data loaded around the write path (bulk COPY, restores).
+
+The stratum counts (`StratumCount`): per study and grouping answer (code, value), the
+participants the cap and quotas count (`surveys.enrolment.enrolled`: enrolled, not withdrawn, not
+screened out). They are part of what a participant counts for (`_contributions`), so every hook
+above keeps them too (link opening, withdrawal, deletions, admin edits, joins, recounts); the
+baseline, which sets the grouping answers or screens the participant out, adds the difference
+itself (`count_strata`: one statement, none when nothing changes). `enrolment.full_quota` reads
+them under the study-row lock of the baseline, `enrolment.overview` for the page.
 `tests/surveys/test_summaries.py` compares every count with the raw aggregation after random
-joins, answers, withdrawals, exclusions, deletions and messages.
+joins, answers, baselines, withdrawals, screen-outs, exclusions, deletions and messages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from common import fastsql
 from surveys.models import Arm, Exclusion, Message, PanelCount, Participant, Submission, Wave
-from surveys.models.summaries import COUNTS, STUDY_COUNTS, WAVE_COUNTS
+from surveys.models.summaries import COUNTS, STUDY_COUNTS, WAVE_COUNTS, StratumCount
 
 #: `wave_key` of the study-wide rows.
 STUDY = 0
@@ -48,6 +58,42 @@ NO_ARM = 0
 _CHUNK = 2000
 
 Key = tuple[int, int, int, str]  # study, wave_key, arm_key, count
+
+
+class StratumKey(NamedTuple):
+    """The key of a stratum count in a Counter of contributions (the others are `Key`s)."""
+
+    study_id: int
+    code: str
+    value: str
+
+
+def stratum_value(value) -> str:
+    """A grouping answer in the canonical form of `StratumCount.value`: numbers as JSON
+    compares them (1 and 1.0 are the same answer: "1"; 1.5: "1.5"), anything else as JSON
+    ("null", '"text"', so a text answer never meets a number)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return json.dumps(value, sort_keys=True)
+
+
+def _strata(study_id: int, groups, *, counted: bool) -> Counter:
+    """What one participant adds to the stratum counts: one per grouping answer when `counted`
+    (they are among `enrolment.enrolled`)."""
+    if not counted or not isinstance(groups, dict):
+        return Counter()
+    return Counter({StratumKey(study_id, str(code), stratum_value(value)): 1 for code, value in groups.items()})
+
+
+def strata_of(participant: Participant) -> Counter:
+    """What `participant` (as loaded) adds to the stratum counts."""
+    counted = (not participant.is_preview and participant.link_opened_at is not None
+               and participant.withdrawn_at is None and participant.screened_out_at is None)
+    return _strata(participant.study_id, participant.groups, counted=counted)
 
 
 # --- What participants count for ----------------------------------------------------------------------
@@ -78,7 +124,7 @@ def _add_contributions(result: Counter, people, wave_ids: set[int] | None,
     excluded = Exclusion.objects.filter(participant=OuterRef("pk"), lifted_at__isnull=True)
     rows = list(people.filter(is_preview=False).annotate(excluded=Exists(excluded)).order_by()
                 .values_list("pk", "study_id", "arm_id", "joined_at", "consented_at", "withdrawn_at", "excluded",
-                             "link_opened_at"))
+                             "link_opened_at", "screened_out_at", "groups"))
     if not rows:
         return
     ids = [row[0] for row in rows]
@@ -96,11 +142,14 @@ def _add_contributions(result: Counter, people, wave_ids: set[int] | None,
             participant_id__in=ids, status=Message.Status.SENT).order_by() \
             .values_list("participant_id", "wave_id", "kind").distinct():
         messaged[participant_id].add((wave_id, kind == "invitation"))
-    for pk, study_id, arm_id, joined_at, consented_at, withdrawn_at, excluded, link_opened_at in rows:
+    for pk, study_id, arm_id, joined_at, consented_at, withdrawn_at, excluded, link_opened_at, screened_out_at, \
+            groups in rows:
         arm = arm_id or NO_ARM
         active = withdrawn_at is None
         # Enrolled (`Participant.objects.enrolled()`): from the first opening of their link on.
         opened = link_opened_at is not None and pk not in unopened
+        # `enrolment.enrolled`: who counts against the cap and the quotas.
+        result.update(_strata(study_id, groups, counted=opened and active and screened_out_at is None))
         result[(study_id, STUDY, arm, "joined")] += opened
         result[(study_id, STUDY, arm, "consented")] += opened and consented_at is not None
         result[(study_id, STUDY, arm, "active")] += opened and active
@@ -124,12 +173,21 @@ def _add_contributions(result: Counter, people, wave_ids: set[int] | None,
 
 
 def _apply(delta: Counter) -> None:
-    """Add `delta` to the stored counts: one upsert per study, rows in key order (concurrent
-    writers lock them in the same order)."""
+    """Add `delta` to the stored counts: one upsert for the panel counts, one for the stratum
+    counts (none when nothing changes), rows in key order (concurrent writers lock them in the
+    same order)."""
     rows: dict[tuple[int, int, int], dict[str, int]] = defaultdict(dict)
-    for (study_id, wave_key, arm_key, name), value in delta.items():
-        if value:
+    strata: dict[StratumKey, int] = {}
+    for key, value in delta.items():
+        if not value:
+            continue
+        if isinstance(key, StratumKey):
+            strata[key] = value
+        else:
+            study_id, wave_key, arm_key, name = key
             rows[(study_id, wave_key, arm_key)][name] = value
+    if strata:
+        fastsql.execute(*_strata_statement(sorted(strata.items())))
     if not rows:
         return
     times = dict((pk, (opens, closes)) for pk, opens, closes in Wave.objects.filter(
@@ -155,6 +213,27 @@ def _upsert_statement(rows: list) -> fastsql.Statement:
     sql = (f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES {', '.join(values)} "
            f"ON CONFLICT ({quote('study_id')}, {quote('wave_key')}, {quote('arm_key')}) DO UPDATE SET {updates}")
     return sql, params
+
+
+def _strata_statement(rows: list[tuple[StratumKey, int]]) -> fastsql.Statement:
+    quote = connection.ops.quote_name
+    table = fastsql.table(StratumCount)
+    columns = ["study_id", "code", "value", "enrolled"]
+    sql = (f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES "
+           f"{', '.join(['(%s, %s, %s, %s)'] * len(rows))} "
+           f"ON CONFLICT ({quote('study_id')}, {quote('code')}, {quote('value')}) DO UPDATE SET "
+           f"{quote('enrolled')} = {table}.{quote('enrolled')} + excluded.{quote('enrolled')}")
+    return sql, [param for (study_id, code, value), number in rows for param in (study_id, code, value, number)]
+
+
+def count_strata(before: Counter, after: Counter, *, participant_id: int) -> None:
+    """The participant's grouping answers or screening changed from what `strata_of` gave
+    `before` to `after` (same transaction; nothing when they are tracked, `tracking` counts them)."""
+    if participant_id in _tracked():
+        return
+    delta = Counter(after)
+    delta.subtract(before)
+    _apply(delta)
 
 
 def started_statement(*, participant: Participant, wave: Wave) -> fastsql.Statement | None:
@@ -282,7 +361,8 @@ def recount_wave(wave: Wave) -> None:
     with transaction.atomic():
         PanelCount.objects.filter(study_id=wave.study_id, wave_key=wave.pk).delete()
         counts = _contributions(study_id=wave.study_id, wave_ids={wave.pk})
-        counts = Counter({key: value for key, value in counts.items() if key[1] == wave.pk})
+        counts = Counter({key: value for key, value in counts.items()
+                          if not isinstance(key, StratumKey) and key[1] == wave.pk})
         # One row per wave at least: it records the times the wave was counted for.
         counts[(wave.study_id, wave.pk, NO_ARM, "enrolled")] += 0
         rows: dict = defaultdict(dict)
@@ -295,6 +375,7 @@ def recount_study(study_id: int) -> None:
     """Count the study again from the raw rows (after data loaded around the write path)."""
     with transaction.atomic():
         PanelCount.objects.filter(study_id=study_id).delete()
+        StratumCount.objects.filter(study_id=study_id).delete()
         for wave in Wave.objects.filter(study_id=study_id).order_by("number"):
             counts = PanelCount(study_id=study_id, wave_key=wave.pk, arm_key=NO_ARM, opens_at=wave.opens_at,
                                 closes_at=wave.closes_at)
@@ -373,3 +454,12 @@ def read_total(*, study_id: int, name: str) -> int | None:
     if not any(counted for counted, _value in rows):
         return None
     return sum(value for _counted, value in rows)
+
+
+def read_strata(*, study_id: int, codes: Iterable[str] | None = None) -> dict[tuple[str, str], int]:
+    """The study's stratum counts, {(code, canonical value): enrolled} (`codes`: only those), in
+    one query; a stratum nobody is in is absent (0)."""
+    rows = StratumCount.objects.filter(study_id=study_id, enrolled__gt=0)
+    if codes is not None:
+        rows = rows.filter(code__in=sorted(set(codes)))
+    return {(code, value): number for code, value, number in rows.order_by().values_list("code", "value", "enrolled")}

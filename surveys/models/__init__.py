@@ -6,7 +6,8 @@
 - `answers`: submissions, responses, exclusions;
 - `messaging`: contact data, message templates, messages, data deletions;
 - `access`: personal API tokens and the export audit log;
-- `summaries`: counts per study, wave and arm that the write path keeps (the overview pages);
+- `summaries`: counts per study, wave and arm, and per grouping answer, that the write path keeps
+  (the overview pages, the quotas);
 - `base`: translated texts and shared validators.
 
 Study content that participants read (prompts, labels, consent, interventions) is stored per
@@ -69,4 +70,5 @@ from surveys.models.study import (  # noqa: F401
 )
 from surveys.models.summaries import (  # noqa: F401
     PanelCount,
+    StratumCount,
 )

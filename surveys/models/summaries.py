@@ -1,6 +1,7 @@
 """Counts that grow with the participants, kept up to date by the write path so that no page
 counts raw rows: `PanelCount` holds, per study, wave and arm, the enrolment, invitation, start
-and completion counts the overview and attrition pages show. `surveys.summaries` maintains and
+and completion counts the overview and attrition pages show; `StratumCount` holds, per study and
+grouping answer, the enrolled participants the quotas count. `surveys.summaries` maintains and
 reads them."""
 
 from django.db import models
@@ -49,3 +50,23 @@ class PanelCount(models.Model):
 
     def __str__(self) -> str:
         return f"counts of study {self.study_id}, wave {self.wave_key}, arm {self.arm_key}"
+
+
+class StratumCount(models.Model):
+    """Participants of one study who count against its cap and quotas
+    (`surveys.enrolment.enrolled`: not previews, link opened, not withdrawn, not screened out)
+    and whose grouping answer `code` is `value`: the value in canonical form
+    (`surveys.summaries.stratum_value`: a number as ``1`` or ``1.5``, JSON otherwise, e.g.
+    ``null``). Every grouping answer is counted, whether a quota uses it or not, so a quota added
+    later needs no recount. Equals the raw aggregation at all times (tests/surveys/test_summaries.py)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    code = models.TextField(help_text="The grouping item's code (a key of `Participant.groups`).")
+    value = models.TextField(help_text="The answer, canonical: 1, 1.5, null, JSON for anything else.")
+    enrolled = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "code", "value"], name="stratumcount_unique")]
+
+    def __str__(self) -> str:
+        return f"enrolled of study {self.study_id} with {self.code} = {self.value}"
