@@ -14,7 +14,9 @@ A study's policy (fields on ``Study``; the spec's ``enrolment`` section):
 Counts are of enrolled participants (``Participant.objects.enrolled()``: not previews, and they
 opened their personal link, i.e. reached the baseline) who are not withdrawn and not screened out.
 A join whose link never reached the browser does not take a place; the overview's "enrolled vs
-cap" counts the same set. Arms stay
+cap" counts the same set. The quotas and the overview read these counts per grouping answer from
+`StratumCount`, which the write path keeps (`surveys.summaries`), never from the participants'
+rows. Arms stay
 balanced within strata however quotas close: arms come from permuted blocks per stratum
 (``services.assign_arm``), so a closed stratum leaves its blocks, and the others', as they were.
 """
@@ -95,15 +97,23 @@ def full_at_baseline(study: Study, groups: dict, *, exclude_pk: int | None = Non
 
 
 def full_quota(study: Study, groups: dict, *, exclude_pk: int | None = None) -> str | None:
-    """The first "code=value" whose quota `groups` would exceed, or None when there is room."""
-    for code, caps in sorted((study.quotas or {}).items()):
-        value = groups.get(code)
-        if value is None or not isinstance(caps, dict) or str(value) not in caps:
-            continue
-        taken = enrolled(study).filter(**{f"groups__{code}": value})
-        if exclude_pk is not None:
-            taken = taken.exclude(pk=exclude_pk)
-        if taken.count() >= int(caps[str(value)]):
+    """The first "code=value" whose quota `groups` would exceed, or None when there is room.
+    Reads the stored stratum counts (`summaries.read_strata`: one query, whatever the number of
+    participants; at baseline inside the transaction that holds the study-row lock), less
+    participant `exclude_pk` where they are counted (one more, by primary key)."""
+    wanted = [(code, value, int(caps[str(value)])) for code, caps in sorted((study.quotas or {}).items())
+              if (value := groups.get(code)) is not None and isinstance(caps, dict) and str(value) in caps]
+    if not wanted:
+        return None
+    taken = summaries.read_strata(study_id=study.pk, codes=[code for code, _value, _cap in wanted])
+    if exclude_pk is not None:
+        mine = enrolled(study).filter(pk=exclude_pk).values_list("groups", flat=True).first()
+        for code, value in (mine or {}).items() if isinstance(mine, dict) else ():
+            key = (str(code), summaries.stratum_value(value))
+            if key in taken:
+                taken[key] -= 1
+    for code, value, cap in wanted:
+        if taken.get((code, summaries.stratum_value(value)), 0) >= cap:
             return f"{code}={value}"
     return None
 
@@ -113,10 +123,12 @@ def overview(study: Study, *, panel: summaries.PanelCounts | None = None) -> dic
     study's panel counts when the caller read them)."""
     base = enrolled(study)
     rows = []
-    for code, caps in sorted((study.quotas or {}).items()):
+    quotas = sorted((study.quotas or {}).items())
+    taken = summaries.read_strata(study_id=study.pk, codes=[code for code, _caps in quotas]) if quotas else {}
+    for code, caps in quotas:
         for value, cap in sorted((caps or {}).items()):
             number = float(value) if "." in value else int(value)
-            rows.append({"stratum": f"{code} = {value}", "enrolled": base.filter(**{f"groups__{code}": number}).count(),
+            rows.append({"stratum": f"{code} = {value}", "enrolled": taken.get((code, summaries.stratum_value(number)), 0),
                          "cap": cap})
     screened_out = _screened_out(study)
     active = panel.total("active") if panel is not None else summaries.read_total(study_id=study.pk, name="active")

@@ -35,6 +35,19 @@ def race(n, action):
     return results
 
 
+def baselines(secrets):
+    """An action for `race`: each call answers the baseline (side 1) with the next link."""
+    queue = list(secrets)
+    lock = threading.Lock()
+
+    def answer():
+        with lock:
+            secret = queue.pop()
+        return Client().post(f"/p/{secret}/", {"step": "baseline", "i_side": "1"}).status_code
+
+    return answer
+
+
 def test_simultaneous_posts_of_one_page_store_one_answer_set(survey, enroll):
     survey.study.items_per_page = 10
     survey.study.save()
@@ -61,15 +74,22 @@ def test_simultaneous_baselines_fill_one_block_without_gaps(survey):
     from tests.factories import ParticipantFactory, ParticipantTokenFactory
 
     secrets = [ParticipantTokenFactory(participant=ParticipantFactory(study=survey.study)).secret for _ in range(8)]
-    queue = list(secrets)
-    lock = threading.Lock()
-
-    def answer():
-        with lock:
-            secret = queue.pop()
-        return Client().post(f"/p/{secret}/", {"step": "baseline", "i_side": "1"}).status_code
-
-    assert race(8, answer) == [303] * 8
+    assert race(8, baselines(secrets)) == [303] * 8
     blocks = AllocationBlock.objects.filter(stratum="side:1")
     assert sum(b.used for b in blocks) == 8
     assert Participant.objects.filter(arm__isnull=False).count() == 8
+
+
+def test_simultaneous_baselines_never_take_more_places_than_the_quota(survey):
+    from surveys import enrolment, summaries
+    from surveys.models import Study
+    from tests.factories import ParticipantFactory, ParticipantTokenFactory
+
+    Study.objects.filter(pk=survey.study.pk).update(quotas={"side": {"1": 3}})
+    secrets = [ParticipantTokenFactory(participant=ParticipantFactory(study=survey.study, groups={})).secret
+               for _ in range(8)]
+    race(8, baselines(secrets))
+    study = Study.objects.get(pk=survey.study.pk)
+    assert enrolment.enrolled(study).filter(groups__side=1).count() == 3  # the stored count, read under the lock
+    assert Participant.objects.filter(screened_out_at__isnull=False).count() == 5
+    assert summaries.read_strata(study_id=study.pk) == {("side", "1"): 3}

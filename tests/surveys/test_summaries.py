@@ -1,9 +1,11 @@
-"""The panel counts the write path keeps (`surveys.summaries`) equal the raw aggregation, exactly,
-after random joins, baselines, answers, withdrawals (with and without deleting the answers),
-exclusions, deletions, sent messages, admin edits and changed wave times."""
+"""The panel counts and stratum counts the write path keeps (`surveys.summaries`) equal the raw
+aggregation, exactly, after random joins, link openings, baselines (some turned away by a full
+quota), answers, withdrawals (with and without deleting the answers), screen-outs, exclusions,
+deletions, sent messages, admin edits and changed wave times."""
 
 import datetime as dt
 import random
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -14,13 +16,62 @@ from analysis.dashboards import reads
 from surveys import attrition, enrolment, services, summaries
 from surveys.exclusions import exclude_participants
 from surveys.kinds import Answer
-from surveys.models import Exclusion, Membership, Message, PanelCount, Participant, Submission
+from surveys.models import (
+    Exclusion,
+    Membership,
+    Message,
+    PanelCount,
+    Participant,
+    StratumCount,
+    Study,
+    Submission,
+)
 from tests.factories import SubmissionFactory
 
 pytestmark = pytest.mark.django_db
 
 
+def raw_quota(study, groups: dict, *, exclude_pk=None):
+    """`enrolment.full_quota` as it was, from the participants' rows."""
+    for code, caps in sorted((study.quotas or {}).items()):
+        value = groups.get(code)
+        if value is None or not isinstance(caps, dict) or str(value) not in caps:
+            continue
+        taken = enrolment.enrolled(study).filter(**{f"groups__{code}": value})
+        if exclude_pk is not None:
+            taken = taken.exclude(pk=exclude_pk)
+        if taken.count() >= int(caps[str(value)]):
+            return f"{code}={value}"
+    return None
+
+
+def assert_strata_exact(study) -> None:
+    """The stored stratum counts equal the raw aggregation of `enrolment.enrolled`, and the quota
+    check and the overview read them to the same answers as from the raw rows."""
+    study = Study.objects.get(pk=study.pk)
+    raw: Counter = Counter()
+    for groups in enrolment.enrolled(study).values_list("groups", flat=True):
+        for code, value in groups.items():
+            raw[(code, summaries.stratum_value(value))] += 1
+    assert summaries.read_strata(study_id=study.pk) == dict(raw)
+    assert not StratumCount.objects.filter(enrolled__lt=0).exists()
+    for value in (1, 2):  # as the database compares the answers
+        assert summaries.read_strata(study_id=study.pk).get(("side", str(value)), 0) == \
+            enrolment.enrolled(study).filter(groups__side=value).count()
+    for quotas in ({"side": {"1": 1, "2": 2}}, {"side": {"1": 3}}, {"side": {"2": 0, "1": 50}}, {}):
+        study.quotas = quotas
+        for groups in ({"side": 1}, {"side": 2}, {"side": None}, {}):
+            assert enrolment.full_quota(study, groups) == raw_quota(study, groups)
+            for person in Participant.objects.filter(study=study)[:5]:
+                assert enrolment.full_quota(study, groups, exclude_pk=person.pk) == \
+                    raw_quota(study, groups, exclude_pk=person.pk)
+        assert [row["enrolled"] for row in enrolment.overview(study)["quotas"]] == \
+            [enrolment.enrolled(study).filter(groups__side=int(value)).count()
+             for _code, caps in sorted(quotas.items()) for value, _cap in sorted(caps.items())]
+
+
 def assert_counts_exact(study) -> None:
+    assert_strata_exact(study)
     panel = summaries.read_panel_counts(study_id=study.pk)
     assert panel is not None, "the counts are stale"
     enrolled = Participant.objects.enrolled().filter(study_id=study.pk)  # who opened their link
@@ -85,10 +136,13 @@ def _answer_pages(participant, wave, rng: random.Random, *, pages: int) -> None:
 def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed):
     rng = random.Random(seed)
     study, waves = survey.study, survey.waves
+    Study.objects.filter(pk=study.pk).update(quotas={"side": {"1": 3, "2": 5}})  # some baselines are turned away
+    study.refresh_from_db()
     people: list[Participant] = []
-    for step in range(60):
+    for step in range(80):
         action = rng.choice(["join", "join", "join", "open", "answer", "answer", "finish", "old_wave", "withdraw", "delete_answers",
-                             "exclude", "lift", "delete", "message", "preview", "edit_arm", "screen_out"])
+                             "exclude", "lift", "delete", "message", "preview", "edit_arm", "screen_out",
+                             "baseline", "edit_groups"])
         person = rng.choice(people) if people else None
         if action == "join" or person is None:
             joined = services.join_study(study=study, consent_version=survey.consent, language="en",
@@ -139,7 +193,15 @@ def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed)
             elif action == "preview":
                 services.start_preview(study=study, wave=waves[2], arm=survey.control, language="en")
             elif action == "screen_out" and person.screened_out_at is None:  # as a full quota turns one away
-                Participant.objects.filter(pk=person.pk).update(screened_out_at=timezone.now())
+                with summaries.tracking([person.pk]):
+                    Participant.objects.filter(pk=person.pk).update(screened_out_at=timezone.now())
+            elif action == "baseline":  # answered now (answers already given are kept), maybe turned away
+                services.record_baseline(participant=person, answers={"side": rng.choice([1, 2])})
+            elif action == "edit_groups":  # as the admin edits the grouping answers (canonically the same or not)
+                with summaries.tracking([person.pk]):
+                    person.groups = rng.choice([{}, {"side": 1}, {"side": 2.0}, {"side": None}, {"side": "1"},
+                                                {"side": 1.5, "region": "north"}])
+                    person.save()
             elif action == "edit_arm" and person.arm_id is not None:  # as the admin moves a participant
                 with summaries.tracking([person.pk]):
                     person.arm = survey.treated if person.arm_id == survey.control.pk else survey.control
@@ -151,6 +213,7 @@ def test_the_panel_counts_equal_the_raw_counts_after_random_writes(survey, seed)
     assert_counts_exact(study)
     assert Participant.objects.filter(study=study, is_preview=False).count() >= 3
     assert Participant.objects.enrolled().filter(study=study).count() >= 2
+    assert summaries.read_strata(study_id=study.pk), "nobody in any stratum: the test tests nothing"
 
 
 def test_a_participant_is_counted_as_enrolled_when_the_link_is_first_opened(survey):
@@ -211,3 +274,75 @@ def test_the_recount_command_counts_every_study_or_the_named_ones(survey, enroll
     call_command("recount_panel")
     with pytest.raises(CommandError, match="No such study: nope"):
         call_command("recount_panel", "nope")
+
+
+def test_the_quota_check_reads_the_stored_counts_in_a_constant_number_of_queries(survey, enroll):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Study.objects.filter(pk=survey.study.pk).update(quotas={"side": {"1": 3, "2": 50}})
+    survey.study.refresh_from_db()
+    for _ in range(3):
+        enroll(groups={"side": 1})
+    mine, _secret = enroll(groups={"side": 1})
+    assert enrolment.full_quota(survey.study, {"side": 1}) == "side=1"
+    assert enrolment.full_quota(survey.study, {"side": 1}, exclude_pk=mine.pk) == "side=1"
+    with CaptureQueriesContext(connection) as sql:
+        assert enrolment.full_quota(survey.study, {"side": 2}, exclude_pk=mine.pk) is None
+    assert len(sql) == 2  # the stored counts, and the excluded participant by primary key
+    with CaptureQueriesContext(connection) as few:
+        enrolment.overview(survey.study)
+    for _ in range(20):
+        enroll(groups={"side": 2})
+    with CaptureQueriesContext(connection) as sql:
+        assert enrolment.full_quota(survey.study, {"side": 2}, exclude_pk=mine.pk) is None
+    assert len(sql) == 2
+    with CaptureQueriesContext(connection) as many:
+        rows = enrolment.overview(survey.study)["quotas"]
+    assert len(many) == len(few) == 3  # the stored strata, the panel's total, those turned away
+    assert [(row["stratum"], row["enrolled"]) for row in rows] == [("side = 1", 4), ("side = 2", 20)]
+    # What is stored is what is read: rows changed around the write path are not seen until a recount.
+    Participant.objects.filter(study=survey.study).update(groups={"side": 2})
+    assert enrolment.full_quota(survey.study, {"side": 1}) == "side=1"
+    summaries.recount_study(survey.study.pk)
+    assert enrolment.full_quota(survey.study, {"side": 1}) is None
+    assert_strata_exact(survey.study)
+
+
+def test_a_baseline_counts_the_stratum_and_a_turned_away_participant_takes_no_place(survey):
+    Study.objects.filter(pk=survey.study.pk).update(quotas={"side": {"1": 1}})
+    survey.study.refresh_from_db()
+    people = []
+    for _ in range(3):
+        joined = services.join_study(study=survey.study, consent_version=survey.consent, language="en")
+        services.mark_link_opened(joined.participant)
+        people.append(joined.participant)
+    assert summaries.read_strata(study_id=survey.study.pk) == {}
+    first = services.record_baseline(participant=people[0], answers={"side": 1})
+    second = services.record_baseline(participant=people[1], answers={"side": 1})  # full: turned away
+    third = services.record_baseline(participant=people[2], answers={"side": 2})
+    assert (first.screened_out_at, third.screened_out_at) == (None, None)
+    assert Participant.objects.get(pk=second.pk).screened_out_at is not None
+    assert summaries.read_strata(study_id=survey.study.pk) == {("side", "1"): 1, ("side", "2"): 1}
+    services.withdraw(participant=first, delete_answers=False)  # the place is free again
+    assert summaries.read_strata(study_id=survey.study.pk) == {("side", "2"): 1}
+    assert enrolment.full_quota(survey.study, {"side": 1}) is None
+    services.withdraw(participant=third, delete_answers=True)
+    assert summaries.read_strata(study_id=survey.study.pk) == {}
+    assert_strata_exact(survey.study)
+
+
+def test_the_migration_counts_the_participants_already_there(survey, enroll):
+    import importlib
+
+    from django.apps import apps
+
+    for side in (1, 1, 2):
+        enroll(groups={"side": side})
+    withdrawn, _secret = enroll(groups={"side": 2}, withdrawn_at=timezone.now())
+    enroll(groups={"side": 2}, link_opened_at=None)
+    StratumCount.objects.all().delete()
+    importlib.import_module("surveys.migrations.0019_stratum_counts").count_existing(apps, None)
+    assert summaries.read_strata(study_id=survey.study.pk) == {("side", "1"): 2, ("side", "2"): 1}
+    assert withdrawn.withdrawn_at is not None
+    assert_strata_exact(survey.study)
