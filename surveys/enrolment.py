@@ -79,19 +79,19 @@ def join_decision(study: Study, now: dt.datetime) -> JoinDecision:
         if upcoming is None:
             return JoinDecision(False, "closed", _("Enrolment in this study has closed. Thank you for your interest."))
         first_wave = upcoming
-    if study.enrol_cap is not None and enrolled(study).count() >= study.enrol_cap:
+    if study.enrol_cap is not None and count_enrolled(study) >= study.enrol_cap:
         return JoinDecision(False, "full", _("This study has all the participants it needs. Thank you for your interest."))
     return JoinDecision(True, first_wave=first_wave)
 
 
 def full_at_baseline(study: Study, groups: dict, *, exclude_pk: int | None = None) -> str | None:
     """At baseline: "cap" when the study's cap is reached by the others, else the full quota
-    (`full_quota`), else None."""
+    (`full_quota`), else None. Both from the stored counts (`count_enrolled`, `full_quota`)."""
     if study.enrol_cap is not None:
-        others = enrolled(study)
+        others = count_enrolled(study)
         if exclude_pk is not None:
-            others = others.exclude(pk=exclude_pk)
-        if others.count() >= study.enrol_cap:
+            others -= enrolled(study).filter(pk=exclude_pk).exists()
+        if others >= study.enrol_cap:
             return "cap"
     return full_quota(study, groups, exclude_pk=exclude_pk)
 

@@ -65,6 +65,14 @@ def assert_strata_exact(study) -> None:
             for person in Participant.objects.filter(study=study)[:5]:
                 assert enrolment.full_quota(study, groups, exclude_pk=person.pk) == \
                     raw_quota(study, groups, exclude_pk=person.pk)
+        for cap in (0, 1, 3, 50):  # the cap, at baseline and for newcomers, from the stored counts too
+            study.enrol_cap = cap
+            for person in Participant.objects.filter(study=study)[:5]:
+                others = enrolment.enrolled(study).exclude(pk=person.pk).count()
+                assert enrolment.full_at_baseline(study, {"side": 1}, exclude_pk=person.pk) == \
+                    ("cap" if others >= cap else raw_quota(study, {"side": 1}, exclude_pk=person.pk))
+            assert enrolment.join_decision(study, timezone.now()).allowed == (enrolment.enrolled(study).count() < cap)
+        study.enrol_cap = None
         assert [row["enrolled"] for row in enrolment.overview(study)["quotas"]] == \
             [enrolment.enrolled(study).filter(groups__side=int(value)).count()
              for _code, caps in sorted(quotas.items()) for value, _cap in sorted(caps.items())]
@@ -269,6 +277,7 @@ def test_the_recount_command_counts_every_study_or_the_named_ones(survey, enroll
 
     enroll()
     PanelCount.objects.all().delete()
+    StratumCount.objects.all().delete()
     call_command("recount_panel", "survey")
     assert_counts_exact(survey.study)
     call_command("recount_panel")
@@ -346,3 +355,56 @@ def test_the_migration_counts_the_participants_already_there(survey, enroll):
     assert summaries.read_strata(study_id=survey.study.pk) == {("side", "1"): 2, ("side", "2"): 1}
     assert withdrawn.withdrawn_at is not None
     assert_strata_exact(survey.study)
+
+
+def test_deleting_the_answers_at_the_end_of_retention_empties_the_strata(survey, enroll):
+    from surveys import retention
+
+    for side in (1, 2, 2):
+        enroll(groups={"side": side})
+    assert summaries.read_strata(study_id=survey.study.pk) == {("side", "1"): 1, ("side", "2"): 2}
+    retention.delete_identifying_data(study=survey.study, due_at=timezone.now(), delete_answers=True)
+    assert summaries.read_strata(study_id=survey.study.pk) == {}
+    assert_counts_exact(survey.study)
+
+
+def _change_form(html: str) -> dict:
+    """The admin change form's fields as the browser would post them (inputs, selects, textareas)."""
+    import re
+    from html import unescape
+
+    data = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+        kind = (re.search(r'type="([^"]*)"', tag) or ["", "text"])[1]
+        if name and kind not in ("submit", "checkbox") or (name and kind == "checkbox" and " checked" in tag):
+            data[name[1]] = unescape(value[1]) if value else ("on" if kind == "checkbox" else "")
+    for name, body in re.findall(r'<textarea[^>]*name="([^"]*)"[^>]*>(.*?)</textarea>', html, re.S):
+        data[name] = unescape(body.strip())
+    for name, body in re.findall(r'<select[^>]*name="([^"]*)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option value="([^"]*)"[^>]*selected', body)
+        data[name] = chosen[1] if chosen else ""
+    return data
+
+
+def test_edits_and_deletions_in_the_admin_keep_the_strata(client, survey, enroll):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    person, _secret = enroll(groups={"side": 1})
+    enroll(groups={"side": 1})
+    url = reverse("admin:surveys_participant_change", args=[person.pk])
+    data = _change_form(client.get(url).content.decode())
+    assert "groups" in data
+    data["groups"] = '{"side": 2}'
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Participant.objects.get(pk=person.pk).groups == {"side": 2}
+    assert summaries.read_strata(study_id=survey.study.pk) == {("side", "1"): 1, ("side", "2"): 1}
+    assert_strata_exact(survey.study)
+    response = client.post(reverse("admin:surveys_participant_delete", args=[person.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert summaries.read_strata(study_id=survey.study.pk) == {("side", "1"): 1}
+    assert_counts_exact(survey.study)
