@@ -70,7 +70,7 @@ class MemberStudyListFilter(admin.RelatedFieldListFilter):
 
 class PanelCountsAdmin:
     """Edits and deletions of participants, submissions and exclusions in the admin keep the
-    panel counts (`surveys.summaries`) exact, like every other write."""
+    panel counts and the stratum counts (`surveys.summaries`) exact, like every other write."""
 
     def _counted(self, obj) -> set[int]:
         if isinstance(obj, Participant):

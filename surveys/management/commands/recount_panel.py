@@ -5,8 +5,9 @@ from surveys.models import Study
 
 
 class Command(BaseCommand):
-    help = ("Count the panel counts of the overview and attrition pages again from the raw rows (after rows were "
-            "loaded around the write path: a restore, a bulk import). Idempotent.")
+    help = ("Count the panel counts of the overview and attrition pages, and the stratum counts of the quotas, "
+            "again from the raw rows (after rows were loaded around the write path: a restore, a bulk import). "
+            "Idempotent.")
 
     def add_arguments(self, parser):
         parser.add_argument("slugs", nargs="*", help="studies to count (default: every study)")
