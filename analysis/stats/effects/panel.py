@@ -72,6 +72,28 @@ def _per_participant(codes: np.ndarray, frame: pd.DataFrame, column: str, ids) -
     if empty.any():
         first = int(np.flatnonzero(empty)[0])
         raise AnswersError("is empty", row=frame.index[first], column=column)
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        # One label per category and an integer code per row (the compact frame of the
+        # pipeline): compared as codes of the labels, never as one string per answer.
+        names = np.asarray(raw.cat.categories.astype(str), dtype=object)
+        label_codes, distinct = pd.factorize(names, sort=False)
+        codes_of_rows = label_codes[raw.cat.codes.to_numpy()]
+        first_row = np.full(len(ids), -1, dtype=np.intp)
+        order = np.arange(codes.size)[::-1]
+        first_row[codes[order]] = order
+        del order
+        out_codes = codes_of_rows[first_row]
+        differs = codes_of_rows != out_codes[codes]
+        labels_of = np.asarray(distinct, dtype=object)
+        if differs.any():
+            row = int(np.flatnonzero(differs)[0])
+            raise AnswersError(
+                f"participant {ids[codes[row]]!r} has {labels_of[codes_of_rows[row]]!r} here but "
+                f"{labels_of[out_codes[codes[row]]]!r} in an earlier row",
+                row=frame.index[row],
+                column=column,
+            )
+        return labels_of[out_codes]
     labels = raw.astype(str).to_numpy(dtype=object)
     first_row = np.full(len(ids), -1, dtype=np.intp)
     order = np.arange(codes.size)[::-1]
@@ -132,7 +154,10 @@ def _build_panel(answers: pd.DataFrame, arm_column: str, by: str | None, strata:
     j_codes, items = pd.factorize(item_col, sort=False)
     n, T, J = len(ids), len(waves), len(items)
     flat = (p_codes * T + t_codes) * J + j_codes
-    seen = pd.Series(flat).duplicated().to_numpy()
+    # A count per cell finds a repeated answer without a hash table of every answer; the
+    # first repeat is then looked up as before.
+    repeated = np.bincount(flat, minlength=n * T * J).max(initial=0) > 1
+    seen = pd.Series(flat).duplicated().to_numpy() if repeated else np.zeros(0, dtype=bool)
     if seen.any():
         row = int(np.flatnonzero(seen)[0])
         raise AnswersError(
