@@ -72,43 +72,32 @@ def _per_participant(codes: np.ndarray, frame: pd.DataFrame, column: str, ids) -
     if empty.any():
         first = int(np.flatnonzero(empty)[0])
         raise AnswersError("is empty", row=frame.index[first], column=column)
+    names = None
     if isinstance(raw.dtype, pd.CategoricalDtype):
         # One label per category and an integer code per row (the compact frame of the
         # pipeline): compared as codes of the labels, never as one string per answer.
-        names = np.asarray(raw.cat.categories.astype(str), dtype=object)
-        label_codes, distinct = pd.factorize(names, sort=False)
-        codes_of_rows = label_codes[raw.cat.codes.to_numpy()]
-        first_row = np.full(len(ids), -1, dtype=np.intp)
-        order = np.arange(codes.size)[::-1]
-        first_row[codes[order]] = order
-        del order
-        out_codes = codes_of_rows[first_row]
-        differs = codes_of_rows != out_codes[codes]
-        labels_of = np.asarray(distinct, dtype=object)
-        if differs.any():
-            row = int(np.flatnonzero(differs)[0])
-            raise AnswersError(
-                f"participant {ids[codes[row]]!r} has {labels_of[codes_of_rows[row]]!r} here but "
-                f"{labels_of[out_codes[codes[row]]]!r} in an earlier row",
-                row=frame.index[row],
-                column=column,
-            )
-        return labels_of[out_codes]
-    labels = raw.astype(str).to_numpy(dtype=object)
+        label_codes, distinct = pd.factorize(np.asarray(raw.cat.categories.astype(str), dtype=object), sort=False)
+        labels = label_codes[raw.cat.codes.to_numpy()]
+        names = np.asarray(distinct, dtype=object)
+    else:
+        labels = raw.astype(str).to_numpy(dtype=object)
     first_row = np.full(len(ids), -1, dtype=np.intp)
     order = np.arange(codes.size)[::-1]
     first_row[codes[order]] = order  # the last write per participant is its first row
+    del order
     out = labels[first_row]
     differs = labels != out[codes]
     if differs.any():
         row = int(np.flatnonzero(differs)[0])
+        here, earlier = labels[row], out[codes[row]]
+        if names is not None:
+            here, earlier = names[here], names[earlier]
         raise AnswersError(
-            f"participant {ids[codes[row]]!r} has {labels[row]!r} here but "
-            f"{out[codes[row]]!r} in an earlier row",
+            f"participant {ids[codes[row]]!r} has {here!r} here but {earlier!r} in an earlier row",
             row=frame.index[row],
             column=column,
         )
-    return out
+    return out if names is None else names[out]
 
 
 def _numeric_values(frame: pd.DataFrame) -> np.ndarray:
