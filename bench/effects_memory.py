@@ -65,7 +65,7 @@ def _staged(sampler: _Sampler, stages: list):
         setattr(module, name, wrapper)
 
     wrap(service, "read_study_inputs", "read the inputs (state)")
-    wrap(inputs, "wave_answers_frame", "  read one wave's answers")
+    wrap(inputs, "study_answers_frame", "  read every wave's answers")
     wrap(service, "estimate_effects", "estimate_effects (panel, every comparison)")
     wrap(estimate_module, "_build_panel", "  build the panel")
     wrap(estimate_module, "_comparison", "  draw one comparison's weights")
