@@ -49,7 +49,10 @@ def _compute(run: AnalysisRun) -> AnalysisRun:
     scales = inputs.items.scales
     grouping = inputs.items.grouping
     answers = inputs.answers
-    answers = answers[answers["item"].isin(scales)]
+    keep = answers["item"].isin(scales)
+    if not keep.all():  # a copy of every answer only when something is left out
+        answers = answers[keep]
+    del keep
     control = next(arm.name for arm in arms.values() if arm.is_control)
     table = estimate_effects(
         answers, arm_column="arm", control=control, intervention_wave=intervention,

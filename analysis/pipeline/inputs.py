@@ -13,6 +13,7 @@ Only analysable participants count: never previews, never withdrawn, never exclu
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Length
@@ -161,8 +162,7 @@ class StudyInputs:
 
     @cached_property
     def answers(self) -> pd.DataFrame:
-        return pd.concat([wave_answers_frame(study_id=self.study_id, wave_id=wave.pk, items=self.items,
-                                             wave_number=wave.number) for wave in self.waves], ignore_index=True)
+        return study_answers_frame(study_id=self.study_id, waves=self.waves, items=self.items)
 
 
 def read_study_inputs(*, study: Study) -> StudyInputs:
@@ -265,6 +265,61 @@ def wave_answers_frame(*, study_id: int, wave_id: int, items: StudyItems | None 
         frame[code] = people[code].to_numpy()[position] if len(position) else []
     frame["participant"] = frame["participant"].astype(str)
     return frame
+
+
+def study_answers_frame(*, study_id: int, waves: list[Wave], items: StudyItems) -> pd.DataFrame:
+    """The rows of `wave_answers_frame` of every wave in `waves`, in that order, compactly: the
+    participant, item, arm and grouping columns are categoricals (an integer code per answer,
+    each public id, item code, arm name and group value once), wave numbers the smallest
+    integer type. The same values and row order as the waves' frames concatenated, so the
+    effects computed from them are the same; at 100,000 participants x 20 waves x 10 items
+    (17.7 million answers) about 300 MB instead of several GB of Python strings (one public id
+    per answer) copied by the concatenation. Each wave is read as three numeric columns (a
+    binary COPY on PostgreSQL) and the participants' attributes once for the study."""
+    grouping_codes = items.grouping
+    people = pd.DataFrame.from_records(
+        list(Participant.objects.analysable().filter(study_id=study_id).order_by("pk").values_list(
+            "pk", "public_id", "arm__name", *[f"groups__{code}" for code in grouping_codes])),
+        columns=["pk", "participant", "arm", *[f"g_{c}" for c in grouping_codes]],
+    ).set_index("pk")
+    people = _normalise_group_values(people, grouping_codes)
+    item_ids = pd.Index(list(items.codes))
+    positions, item_positions, values, numbers, sizes = [], [], [], [], []
+    for wave in waves:
+        rows = (_wave_responses(study_id=study_id, wave_id=wave.pk)
+                .order_by("submission__participant_id", "item__order", "item_id"))
+        pid, iid, value = fastsql.numeric_columns(
+            rows.values_list("submission__participant_id", "item_id", "value"), "iif")
+        positions.append(people.index.get_indexer(pid).astype(np.int32))
+        item_positions.append(item_ids.get_indexer(iid).astype(np.int32))
+        values.append(value)
+        numbers.append(wave.number)
+        sizes.append(len(pid))
+        del pid, iid, value
+    position = np.concatenate(positions) if positions else np.empty(0, np.int32)
+    del positions
+    frame = pd.DataFrame({
+        "participant": _categorical(position, people["participant"]),
+        "wave": np.repeat(np.array(numbers, dtype=np.int16 if max(numbers, default=0) < 2**15 else np.int64),
+                          sizes),
+        "item": pd.Categorical.from_codes(
+            np.concatenate(item_positions) if item_positions else np.empty(0, np.int32),
+            categories=pd.Index(list(items.codes.values()), dtype=object)),
+        "value": np.concatenate(values) if values else np.empty(0),
+    })
+    del item_positions, values
+    frame["arm"] = _categorical(position, people["arm"])
+    for code in grouping_codes:
+        frame[code] = _categorical(position, people[code])
+    return frame
+
+
+def _categorical(position: np.ndarray, per_person: pd.Series) -> pd.Categorical:
+    """The values of `per_person` (one per participant) at `position`, as a categorical (None
+    and NaN: missing)."""
+    codes, categories = pd.factorize(per_person, sort=False)
+    return pd.Categorical.from_codes(codes.astype(np.int32)[position] if len(position) else
+                                     np.empty(0, np.int32), categories=pd.Index(categories, dtype=object))
 
 
 def wave_input_state(*, study_id: int, wave_id: int, items: StudyItems | None = None,

@@ -574,6 +574,10 @@ def _cell_frame(design, waves, item_index, name, value, low, high, n_cell) -> pd
 _FLOAT32_EXACT = 2**24
 
 
+# Rows of a group of a further grouping column copied at a time for its weighted sums.
+_COPY_ROWS = 8192
+
+
 class _SlotSums:
     """Sums of per-participant features over each slot's participants, ``(..., slots, f)``.
 
@@ -614,8 +618,10 @@ class _SlotSums:
             self.blocks.append((slot_of_group.get(int(groups[0][start])), matrix[rows], rows))
         for s, slot in enumerate(design.slots):
             if slot.column is not None and slot.column > 0:
+                # Rows of the groups of further columns: summed from the shared matrix in runs
+                # of _COPY_ROWS rows (copies of a run only), never a copy of all their features.
                 rows = np.flatnonzero(groups[slot.column] == slot.group)
-                self.copies.append((s, matrix[rows], rows))
+                self.copies.append((s, matrix, rows))
 
     def __call__(self, weights: np.ndarray | None = None) -> np.ndarray:
         """Plain sums, or one weighted sum per resample for ``weights`` (chunk, participants)."""
@@ -640,7 +646,12 @@ class _SlotSums:
             if slot is not None:
                 out[..., slot, :] += block
         for slot, features, rows in self.copies:
-            out[..., slot, :] = total(features, rows)
+            # Integer features: the sum over runs of rows is the sum over all rows, exactly.
+            part = np.zeros(out[..., slot, :].shape)
+            for start in range(0, len(rows), _COPY_ROWS):
+                run = rows[start:start + _COPY_ROWS]
+                part += total(features[run], run)
+            out[..., slot, :] = part
         return out
 
 

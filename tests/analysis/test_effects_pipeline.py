@@ -51,3 +51,20 @@ def test_rerunning_effects_on_unchanged_answers_is_skipped(demo):
     run = effects.compute_study_effects(study_id=demo.pk)
     assert run.status == "skipped"
     assert list(EffectEstimate.objects.filter(study=demo).order_by("pk").values_list("estimate", "ci_low")) == before
+
+
+def test_the_study_answers_are_every_waves_answers_in_compact_columns(demo):
+    import pandas as pd
+
+    study_inputs = inputs.read_study_inputs(study=demo)
+    compact = study_inputs.answers
+    waves = [inputs.wave_answers_frame(study_id=demo.pk, wave_id=wave.pk, items=study_inputs.items,
+                                       wave_number=wave.number) for wave in study_inputs.waves]
+    expected = pd.concat(waves, ignore_index=True)
+    assert list(compact.columns) == list(expected.columns) and len(compact) == len(expected) > 0
+    for column in ("participant", "item", "arm", *study_inputs.items.grouping):
+        assert isinstance(compact[column].dtype, pd.CategoricalDtype)
+        assert compact[column].astype(object).where(compact[column].notna(), None).tolist() == \
+            expected[column].astype(object).where(expected[column].notna(), None).tolist()
+    assert compact["wave"].tolist() == expected["wave"].tolist()
+    assert compact["value"].to_numpy().tobytes() == expected["value"].to_numpy().tobytes()

@@ -261,24 +261,30 @@ def _constraint_rows(panel, comparison, grids, pre, post, level, apart: Iterable
     # sums[target][arm or perm arm]: (S, T, 6, P)
     shape_boot = (comparison.blocks[0].weights_t.shape[0], T, 6, P)
     R = comparison.permutations.shape[0]
+    # Whole-number codes (every scale with an integral (max - min) / step grid, as the
+    # platform's) make every feature and product a whole number, so the float64 sums are exact
+    # in any order: the float32 draws are then converted a few hundred rows at a time instead
+    # of as a float64 copy of every draw (4 x 270 MB per arm at 100,000 participants).
+    exact = bool(np.all(codes == np.round(codes)))
     per_block = []
     for block in comparison.blocks:
         sums = {"t": np.zeros(shape_boot), "c": np.zeros(shape_boot),
                 "pt": np.zeros((R, T, 6, P)), "pc": np.zeros((R, T, 6, P))}
-        weights_t, weights_c = block.weights_t.astype(float), block.weights_c.astype(float)
-        labels = block.permutations.astype(float) if has_perms else None
+        weights_t, weights_c = _as_float64(block.weights_t, exact), _as_float64(block.weights_c, exact)
+        labels = _as_float64(block.permutations(comparison), exact) if has_perms else None
         for t in range(T):
             mask = (answered[:, t, j_idx] & answered[:, t, l_idx]).astype(float)
             x, y = codes[:, t, j_idx] * mask, codes[:, t, l_idx] * mask
             features = np.concatenate([mask, x, y, x * x, y * y, x * y], axis=1)  # (m, 6P)
-            sums["t"][:, t] = (weights_t @ features[block.members_t]).reshape(-1, 6, P)
-            sums["c"][:, t] = (weights_c @ features[block.members_c]).reshape(-1, 6, P)
+            sums["t"][:, t] = _product(weights_t, features[block.members_t]).reshape(-1, 6, P)
+            sums["c"][:, t] = _product(weights_c, features[block.members_c]).reshape(-1, 6, P)
             if has_perms:
                 group_features = features[block.members]
-                perm_t = labels @ group_features
+                perm_t = _product(labels, group_features)
                 sums["pt"][:, t] = perm_t.reshape(-1, 6, P)
                 sums["pc"][:, t] = (group_features.sum(axis=0)[None, :] - perm_t).reshape(-1, 6, P)
         per_block.append(sums)
+        del weights_t, weights_c, labels
 
     def constraint(s):
         r = ix.pairwise_correlations(*(s[:, :, i, :] for i in range(6)))
@@ -301,3 +307,23 @@ def _constraint_rows(panel, comparison, grids, pre, post, level, apart: Iterable
                           n=int(answering[members].any(axis=1).sum()),
                           n_obs=int(answered[members].sum()))
     return rows
+
+
+_EXACT_ROWS = 256
+
+
+def _as_float64(weights: np.ndarray, exact: bool) -> np.ndarray:
+    """The draws as float64 for :func:`_product`: converted whole unless the sums are exact,
+    when :func:`_product` converts them a few rows at a time."""
+    return weights if exact else weights.astype(float)
+
+
+def _product(weights: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """weights @ features in float64; float32 weights (whole-number draws, exact sums) are
+    converted ``_EXACT_ROWS`` rows at a time."""
+    if weights.dtype == np.float64:
+        return weights @ features
+    out = np.empty((weights.shape[0], features.shape[1]))
+    for start in range(0, weights.shape[0], _EXACT_ROWS):
+        out[start:start + _EXACT_ROWS] = weights[start:start + _EXACT_ROWS].astype(float) @ features
+    return out

@@ -17,12 +17,11 @@ from analysis.stats.effects.panel import (
     _count_tables,
     _infer_scale,
     _numeric_values,
-    _onehot,
     _Panel,
     attrition_table,
     holm,
 )
-from analysis.stats.effects.twfe import _fill_twfe_ri, _twfe_rows
+from analysis.stats.effects.twfe import _twfe_rows, _TwfeRandomization
 from analysis.stats.tables import Scale
 
 RECORD_FIELDS: tuple[str, ...] = (
@@ -196,9 +195,7 @@ def estimate_effects(
                 continue
             new_rows = []
             if cell_names or pooled_names:
-                onehot, slices = _onehot(panel.values[comparison.pool], grids)
-                tables = _count_tables(comparison, onehot)
-                del onehot
+                tables, slices = _count_tables(comparison, panel.values[comparison.pool], grids)
                 pooled = _PooledIndices(pooled_names, apart_positions)
                 for j in range(len(panel.items)):
                     new_rows += _index_rows(
@@ -209,7 +206,7 @@ def estimate_effects(
                 new_rows += pooled.rows(panel, comparison, pre, post, level)
             if "constraint" in index_names:
                 new_rows += _constraint_rows(panel, comparison, grids, pre, post, level, apart_positions)
-            pending: list = []
+            randomization = _TwfeRandomization(new_rows, comparison.permutations)
             for j in range(len(panel.items)):
                 for outcome in outcome_names:
                     start = len(new_rows)
@@ -218,8 +215,9 @@ def estimate_effects(
                         panel, comparison, j, outcome, grids[j], level,
                         intervention_wave, item_pending,
                     )
-                    pending += [([start + r for r in targets], summary, gram) for targets, summary, gram in item_pending]
-            _fill_twfe_ri(new_rows, pending, comparison.permutations)
+                    for targets, summary, gram in item_pending:
+                        randomization.add([start + r for r in targets], summary, gram)
+            randomization.finish()
             for row in new_rows:
                 row["sample"] = sample
                 if sample != "all":

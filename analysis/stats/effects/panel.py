@@ -72,21 +72,32 @@ def _per_participant(codes: np.ndarray, frame: pd.DataFrame, column: str, ids) -
     if empty.any():
         first = int(np.flatnonzero(empty)[0])
         raise AnswersError("is empty", row=frame.index[first], column=column)
-    labels = raw.astype(str).to_numpy(dtype=object)
+    names = None
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        # One label per category and an integer code per row (the compact frame of the
+        # pipeline): compared as codes of the labels, never as one string per answer.
+        label_codes, distinct = pd.factorize(np.asarray(raw.cat.categories.astype(str), dtype=object), sort=False)
+        labels = label_codes[raw.cat.codes.to_numpy()]
+        names = np.asarray(distinct, dtype=object)
+    else:
+        labels = raw.astype(str).to_numpy(dtype=object)
     first_row = np.full(len(ids), -1, dtype=np.intp)
     order = np.arange(codes.size)[::-1]
     first_row[codes[order]] = order  # the last write per participant is its first row
+    del order
     out = labels[first_row]
     differs = labels != out[codes]
     if differs.any():
         row = int(np.flatnonzero(differs)[0])
+        here, earlier = labels[row], out[codes[row]]
+        if names is not None:
+            here, earlier = names[here], names[earlier]
         raise AnswersError(
-            f"participant {ids[codes[row]]!r} has {labels[row]!r} here but "
-            f"{out[codes[row]]!r} in an earlier row",
+            f"participant {ids[codes[row]]!r} has {here!r} here but {earlier!r} in an earlier row",
             row=frame.index[row],
             column=column,
         )
-    return out
+    return out if names is None else names[out]
 
 
 def _numeric_values(frame: pd.DataFrame) -> np.ndarray:
@@ -132,7 +143,10 @@ def _build_panel(answers: pd.DataFrame, arm_column: str, by: str | None, strata:
     j_codes, items = pd.factorize(item_col, sort=False)
     n, T, J = len(ids), len(waves), len(items)
     flat = (p_codes * T + t_codes) * J + j_codes
-    seen = pd.Series(flat).duplicated().to_numpy()
+    # A count per cell finds a repeated answer without a hash table of every answer; the
+    # first repeat is then looked up as before.
+    repeated = np.bincount(flat, minlength=n * T * J).max(initial=0) > 1
+    seen = pd.Series(flat).duplicated().to_numpy() if repeated else np.zeros(0, dtype=bool)
     if seen.any():
         row = int(np.flatnonzero(seen)[0])
         raise AnswersError(
@@ -237,17 +251,20 @@ def attrition_table(
 # --------------------------------------------------------------------------- resampling
 
 
-def _stratified_weights(strata: np.ndarray, n_resamples: int, rng) -> np.ndarray:
-    """(B, m) bootstrap draw counts: participants resampled with replacement within stratum."""
-    out = np.zeros((n_resamples, strata.size), dtype=np.float32)
+def _stratified_weights(strata: np.ndarray, n_resamples: int, rng, out: np.ndarray | None = None) -> np.ndarray:
+    """(B, m) bootstrap draw counts: participants resampled with replacement within stratum;
+    written into ``out`` when given (each chunk of draws in place: no second copy)."""
+    if out is None:
+        out = np.zeros((n_resamples, strata.size), dtype=np.float32)
     if n_resamples == 0:
         return out
     for stratum in np.unique(strata):
         members = np.flatnonzero(strata == stratum)
-        chunks = resample_weights(
-            members.size, n_resamples, rng, max_elements=_MAX_ELEMENTS, dtype=np.float32
-        )
-        out[:, members] = np.concatenate(list(chunks), axis=0)
+        done = 0
+        for chunk in resample_weights(members.size, n_resamples, rng, max_elements=_MAX_ELEMENTS, dtype=np.float32):
+            out[done:done + chunk.shape[0], members] = chunk
+            done += chunk.shape[0]
+            del chunk
     return out
 
 
@@ -286,7 +303,11 @@ class _GroupBlock:
     members_c: np.ndarray
     weights_c: np.ndarray
     members: np.ndarray
-    permutations: np.ndarray  # (R, members) 0/1
+
+    def permutations(self, comparison: _Comparison) -> np.ndarray:
+        """(R, members) 0/1: the group's columns of the comparison's re-randomized labels, a
+        copy made when needed (not kept beside the comparison's own)."""
+        return np.ascontiguousarray(comparison.permutations[:, self.members])
 
 
 @dataclass
@@ -311,8 +332,8 @@ def _comparison(panel, arm, sample, keep, bootstrap, permutations, streams) -> _
     strata = panel.strata[pool]
     boot_t = np.ones((1 + bootstrap, int(treated.sum())), dtype=np.float32)
     boot_c = np.ones((1 + bootstrap, int((~treated).sum())), dtype=np.float32)
-    boot_t[1:] = _stratified_weights(strata[treated], bootstrap, boot_rng)
-    boot_c[1:] = _stratified_weights(strata[~treated], bootstrap, boot_rng)
+    _stratified_weights(strata[treated], bootstrap, boot_rng, out=boot_t[1:])
+    _stratified_weights(strata[~treated], bootstrap, boot_rng, out=boot_c[1:])
     perms = _permuted_treatments(treated, strata, permutations, np.random.default_rng(perm_seq))
     groups = panel.group[pool] if panel.group is not None else np.zeros(pool.size, np.intp)
     index_t, index_c = np.flatnonzero(treated), np.flatnonzero(~treated)
@@ -328,29 +349,28 @@ def _comparison(panel, arm, sample, keep, bootstrap, permutations, streams) -> _
                 members_c=index_c[in_c],
                 weights_c=np.ascontiguousarray(boot_c[:, in_c]),
                 members=members,
-                permutations=np.ascontiguousarray(perms[:, members]),
             )
         )
+    del boot_t, boot_c
     return _Comparison(
         arm=arm, sample=sample, pool=pool, treated=treated, permutations=perms, blocks=blocks
     )
 
 
-def _onehot(values: np.ndarray, grids: list) -> tuple[np.ndarray, list[slice]]:
-    """One-hot answers (m, sum_j waves * k_j) of participants (m, waves, items), item slices."""
-    m, T, J = values.shape
-    widths = [T * grid.k for grid in grids]
-    out = np.zeros((m, sum(widths)), dtype=np.float32)
-    slices, offset = [], 0
-    for j, grid in enumerate(grids):
-        column = values[:, :, j]
-        observed = np.isfinite(column)
-        p_idx, t_idx = np.nonzero(observed)
-        cats = np.rint((column[p_idx, t_idx] - grid.min) / grid.step).astype(np.intp)
-        out[p_idx, offset + t_idx * grid.k + cats] = 1.0
-        slices.append(slice(offset, offset + widths[j]))
-        offset += widths[j]
-    return out, slices
+def _item_slices(n_waves: int, grids: list) -> list[slice]:
+    """The columns of each item of the count tables (waves * k_j each)."""
+    bounds = np.concatenate([[0], np.cumsum([n_waves * grid.k for grid in grids])]).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _item_onehot(column: np.ndarray, grid) -> np.ndarray:
+    """One-hot answers (m, waves * k) of one item's answers (m, waves)."""
+    m, T = column.shape
+    out = np.zeros((m, T * grid.k), dtype=np.float32)
+    p_idx, t_idx = np.nonzero(np.isfinite(column))
+    cats = np.rint((column[p_idx, t_idx] - grid.min) / grid.step).astype(np.intp)
+    out[p_idx, t_idx * grid.k + cats] = 1.0
+    return out
 
 
 @dataclass
@@ -363,17 +383,39 @@ class _CountTables:
     perm_control: list
 
 
-def _count_tables(comparison: _Comparison, onehot: np.ndarray) -> _CountTables:
+def _count_tables(comparison: _Comparison, values: np.ndarray, grids: list) -> tuple[_CountTables, list[slice]]:
+    """Count tables of the comparison's participants' answers ``values`` (m, waves, items), all
+    items side by side (columns of :func:`_item_slices`), built one item at a time: one item's
+    one-hot answers are in memory at once, never all items' (m x 1,400 floats with 20 waves
+    and 10 seven-point items). Every entry is a sum of whole-number products below 2**24, exact
+    in float32 in any order, so the tables are those of the whole one-hot matrix."""
+    m, T, _ = values.shape
+    slices = _item_slices(T, grids)
+    width = slices[-1].stop if slices else 0
+    has_perms = comparison.permutations.shape[0] > 0
     tables = _CountTables([], [], [], [])
     for block in comparison.blocks:
-        tables.treated.append(block.weights_t @ onehot[block.members_t])
-        tables.control.append(block.weights_c @ onehot[block.members_c])
-        if comparison.permutations.shape[0]:
-            group_onehot = onehot[block.members]
-            perm_t = block.permutations @ group_onehot
-            tables.perm_treated.append(perm_t)
-            tables.perm_control.append(group_onehot.sum(axis=0)[None, :] - perm_t)
-    return tables
+        tables.treated.append(np.empty((block.weights_t.shape[0], width), dtype=np.float32))
+        tables.control.append(np.empty((block.weights_c.shape[0], width), dtype=np.float32))
+        if has_perms:
+            tables.perm_treated.append(np.empty((comparison.permutations.shape[0], width), dtype=np.float32))
+            tables.perm_control.append(np.empty((comparison.permutations.shape[0], width), dtype=np.float32))
+    for j, grid in enumerate(grids):
+        onehot = _item_onehot(values[:, :, j], grid)
+        for b, block in enumerate(comparison.blocks):
+            tables.treated[b][:, slices[j]] = block.weights_t @ onehot[block.members_t]
+            tables.control[b][:, slices[j]] = block.weights_c @ onehot[block.members_c]
+        del onehot
+    if has_perms:
+        for b, block in enumerate(comparison.blocks):
+            permutations = block.permutations(comparison)
+            for j, grid in enumerate(grids):
+                group_onehot = _item_onehot(values[block.members, :, j], grid)
+                perm_t = permutations @ group_onehot
+                tables.perm_treated[b][:, slices[j]] = perm_t
+                tables.perm_control[b][:, slices[j]] = group_onehot.sum(axis=0)[None, :] - perm_t
+            del permutations
+    return tables, slices
 
 
 def _bootstrap_summary(estimate: float, replicates: np.ndarray, level: float):

@@ -170,17 +170,23 @@ def twfe_permutation_coefficients(values, treatments, design) -> np.ndarray:
     return coefficients[:, 0] if pooled else coefficients
 
 
-def _permutation_summaries(fe, y, observed, design) -> np.ndarray:
+def _permutation_summaries(fe, y, observed, design, dtype=float) -> np.ndarray:
     """Per-participant (S, A, C) of :func:`twfe_permutation_coefficients`, flattened:
-    (m, K + K^2 + (waves - 1) K)."""
+    (m, K + K^2 + (waves - 1) K), each part computed in float64 and stored in ``dtype`` (the
+    randomization products take float32: no float64 copy of the whole matrix)."""
     mask = observed.astype(float)
+    m, n_waves = mask.shape
+    k = design.shape[1]
+    out = np.empty((m, k + k * k + (n_waves - 1) * k), dtype=dtype)
     f = mask[:, :, None] * design[None, :, :]  # (m, T, K)
     total = f.sum(axis=1)  # (m, K)
-    s = np.einsum("mtk,mt->mk", f, y)
+    out[:, :k] = np.einsum("mtk,mt->mk", f, y)
     a = np.einsum("mtk,tl->mkl", f, design) - total[:, :, None] * total[:, None, :] / fe.count[:, None, None]
+    out[:, k:k + k * k] = a.reshape(m, -1)
+    del a
     c = f[:, 1:, :] - fe.a[:, 1:, None] * total[:, None, :]
-    m = mask.shape[0]
-    return np.concatenate([s, a.reshape(m, -1), c.reshape(m, -1)], axis=1)
+    out[:, k + k * k:] = c.reshape(m, -1)
+    return out
 
 
 def _permutation_solve(products: np.ndarray, gram_inv: np.ndarray, k: int) -> np.ndarray:
@@ -276,8 +282,8 @@ def _twfe_rows(panel, comparison, j, outcome, grid, level, intervention_wave, pe
     fit = _fit_residualized(y_res, fe.residualize(x), observed, 1, extra)
     low, high = fit.interval(level)
     if comparison.permutations.shape[0] and np.isfinite(fit.coef[0]):
-        summaries = _permutation_summaries(fe, y_res, observed, post_design)
-        pending.append(([len(rows)], summaries, fe.gram_inv))
+        pending.append(([len(rows)], _permutation_summaries(fe, y_res, observed, post_design, np.float32),
+                        fe.gram_inv))
     rows.append(
         {
             **common,
@@ -302,8 +308,8 @@ def _twfe_rows(panel, comparison, j, outcome, grid, level, intervention_wave, pe
     p_values = fit.p_values()
     usable = np.isfinite(fit.coef)
     if comparison.permutations.shape[0] and usable.any():
-        summaries = _permutation_summaries(fe, y_res, observed, design[:, usable])
-        pending.append(([len(rows) + col for col in np.flatnonzero(usable)], summaries, fe.gram_inv))
+        pending.append(([len(rows) + col for col in np.flatnonzero(usable)],
+                        _permutation_summaries(fe, y_res, observed, design[:, usable], np.float32), fe.gram_inv))
     for col, wave in enumerate(event_waves):
         rows.append(
             {
@@ -324,14 +330,45 @@ def _twfe_rows(panel, comparison, j, outcome, grid, level, intervention_wave, pe
     return rows
 
 
+# Summaries waiting for their randomization product, at most this many bytes (float32): one
+# product for all items and outcomes of a comparison while they fit (about 1,400 participants
+# with 20 waves, 10 items and 3 outcomes), else one per block of this size. Holding them all
+# took participants x 762 floats per item and outcome (12 GB at 100,000 participants).
+_RI_BLOCK_BYTES = 2**27
+
+
+class _TwfeRandomization:
+    """Randomization p-values of a comparison's TWFE and event-study rows: ``add`` each
+    (rows, float32 summaries, G^+) of :func:`_twfe_rows` once its rows are in ``rows``; the
+    product with the re-randomized treatments is taken for blocks of summaries up to
+    :data:`_RI_BLOCK_BYTES`, then a small solve per permutation (see
+    :func:`twfe_permutation_coefficients`); ``finish`` takes the last block."""
+
+    def __init__(self, rows: list, permutations: np.ndarray) -> None:
+        self.rows, self.permutations = rows, permutations
+        self.pending: list = []
+        self.size = 0
+
+    def add(self, targets, summaries: np.ndarray, gram_inv: np.ndarray) -> None:
+        if self.pending and self.size + summaries.nbytes > _RI_BLOCK_BYTES:
+            self.finish()
+        self.pending.append((targets, summaries, gram_inv))
+        self.size += summaries.nbytes
+
+    def finish(self) -> None:
+        _fill_twfe_ri(self.rows, self.pending, self.permutations)
+        self.pending, self.size = [], 0
+
+
 def _fill_twfe_ri(rows, pending, permutations) -> None:
-    """Randomization p-values of the TWFE and event-study rows: one product for all items and
-    outcomes, then a small solve per permutation (see :func:`twfe_permutation_coefficients`)."""
+    """Randomization p-values of the TWFE and event-study rows: one product for the pending
+    summaries, then a small solve per permutation (see :func:`twfe_permutation_coefficients`)."""
     if not pending:
         return
     widths = [summary.shape[1] for _, summary, _ in pending]
-    stacked = np.hstack([summary for _, summary, _ in pending]).astype(np.float32)
+    stacked = np.hstack([summary for _, summary, _ in pending]).astype(np.float32, copy=False)
     products = permutations @ stacked
+    del stacked
     offset = 0
     for (targets, _, gram_inv), width in zip(pending, widths, strict=True):
         permuted = _permutation_solve(products[:, offset : offset + width], gram_inv, len(targets))
