@@ -34,7 +34,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "\n"
             f"  Researcher login: {settings.SITE_URL}/accounts/login/  user {result.username}  "
-            f"password {result.password}  (studies at /studies/, study design at /admin/)\n"
+            f"password {result.password}  (studies at /studies/, the builder at /studies/{study.slug}/design/)\n"
             f"  Newcomer (consent, baseline, a wave, the end page with its Prolific code): "
             f"{settings.SITE_URL}/s/{study.slug}/\n"
             f"  Participant link: {result.participant_link}  (a returning participant)\n"
