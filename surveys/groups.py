@@ -86,11 +86,11 @@ def in_order(items: dict) -> list[str]:
     return sorted(items, key=lambda c: (items[c].order, items[c].pk or 0))
 
 
-def shuffle_units(codes: list[str], items: dict, rng) -> list[str]:
-    """A random order of the questions, each group's members kept together in their order."""
-    ordered = sorted(codes, key=lambda c: (items[c].order, items[c].pk or 0))
-    grouped = units(ordered, items)
-    rng.shuffle(grouped)
+def shuffle_units(items: dict, shuffle) -> list[str]:
+    """A random order of the questions of `items`, each group's members kept together in their
+    order; `shuffle(list)` shuffles in place (the participant's draw)."""
+    grouped = units(in_order(items), items)
+    shuffle(grouped)
     return [code for unit in grouped for code in unit]
 
 

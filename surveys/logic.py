@@ -182,7 +182,7 @@ def plan_pages(order: list[dict], codes: list[str], per_page: int, shuffle, unit
         flat = [code for unit in on_page for code in unit]
         item_order += flat
         plan.append([page["name"], len(flat)])
-    rest = units(sorted(wanted - listed, key=codes.index))
+    rest = units([code for code in codes if code not in listed])
     shuffle(rest)
     for start in range(0, len(rest), per_page):
         flat = [code for unit in rest[start:start + per_page] for code in unit]

@@ -319,7 +319,7 @@ def start_wave(*, participant: Participant, wave: Wave, user_agent: str = "", se
                                        units=lambda codes: groups.units(codes, wave_items))
     else:
         # Random question order; a matrix's or multiple-choice question's items stay together, in order.
-        order = groups.shuffle_units(sorted(wave_items), wave_items, rng or _SYSTEM_RANDOM)
+        order = groups.shuffle_units(wave_items, shuffle)
     submission = Submission(participant=participant, wave=wave, item_order=order, page_plan=plan,
                             user_agent_family=_user_agent_family(user_agent), **ids)
     count = summaries.started_statement(participant=participant, wave=wave)
