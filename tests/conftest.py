@@ -1,5 +1,7 @@
 import pytest
+from django.conf import settings
 from django.test import override_settings
+from django.utils import translation
 
 from tests.factories import MembershipFactory, StudyFactory, UserFactory
 
@@ -12,6 +14,14 @@ def fast_password_hasher():
     second per user by design, which came to a tenth of the suite. No test is about the hasher."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a page requested through the test client leaves
+    the language it activated (German, say) active in the thread, and later tests' messages
+    would come out translated."""
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
